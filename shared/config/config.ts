@@ -1,0 +1,121 @@
+import * as z from 'zod/mini';
+import { ENV } from './env-names.js';
+
+const DEFAULT_ANAF_OAUTH_BASE_URL = 'https://logincert.anaf.ro/anaf-oauth2/v1';
+const DEFAULT_ANAF_API_BASE_URL = 'https://api.anaf.ro/prod/FCTEL/rest';
+
+const httpUrl = z.string().check(
+  z.refine((value) => {
+    try {
+      const url = new URL(value);
+      return url.protocol === 'http:' || url.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL'),
+);
+const int = (min: number, fallback: number) =>
+  z._default(z.coerce.number().check(z.int(), z.minimum(min)), fallback);
+
+const schema = z.object({
+  [ENV.port]: int(0, 3000),
+  [ENV.localApiKey]: z.optional(z.string().check(z.minLength(16))),
+  [ENV.publicBaseUrl]: z.optional(httpUrl),
+  [ENV.anafOauthBaseUrl]: z._default(httpUrl, DEFAULT_ANAF_OAUTH_BASE_URL),
+  [ENV.anafApiBaseUrl]: z._default(httpUrl, DEFAULT_ANAF_API_BASE_URL),
+  [ENV.returnUrlAllowlist]: z.optional(z.string()),
+  [ENV.refreshMarginDays]: int(1, 30),
+  [ENV.accessTokenMinValiditySeconds]: int(0, 3600),
+  [ENV.sweepConcurrency]: int(1, 4),
+  [ENV.sweepIntervalSeconds]: int(1, 60),
+  [ENV.anafTimeoutMs]: int(100, 10_000),
+  [ENV.manualRefreshCooldownSeconds]: int(0, 60),
+  [ENV.tableName]: z.string().check(z.minLength(1)),
+  [ENV.secretPrefix]: z.string().check(z.minLength(1)),
+  [ENV.eventBusName]: z._default(z.string().check(z.minLength(1)), 'default'),
+  [ENV.secretsKmsKeyId]: z.optional(z.string().check(z.minLength(1))),
+});
+
+/** Runtime configuration, parsed once from the environment. */
+export interface Config {
+  port: number;
+  localApiKey: string | undefined;
+  publicBaseUrl: string;
+  callbackUrl: string;
+  anafOauthBaseUrl: string;
+  anafApiBaseUrl: string;
+  returnUrlAllowlist: string[];
+  refreshMarginDays: number;
+  accessTokenMinValiditySeconds: number;
+  sweepConcurrency: number;
+  sweepIntervalSeconds: number;
+  anafTimeoutMs: number;
+  manualRefreshCooldownSeconds: number;
+  tableName: string;
+  secretPrefix: string;
+  eventBusName: string;
+  secretsKmsKeyId: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const trimSlash = (url: string) => url.replace(/\/+$/, '');
+
+/**
+ * Parses configuration from an environment map; throws one ConfigError naming every bad variable.
+ */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const cleaned = Object.fromEntries(
+    Object.values(ENV).map((name) => [name, env[name] === '' ? undefined : env[name]]),
+  );
+  const result = z.safeParse(schema, cleaned);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const c = result.data;
+  const publicBaseUrl = trimSlash(c[ENV.publicBaseUrl] ?? `http://localhost:${c[ENV.port]}`);
+  const allowlist = (c[ENV.returnUrlAllowlist] ?? new URL(publicBaseUrl).origin)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const badOrigins = allowlist.filter((origin) => {
+    try {
+      return new URL(origin).origin !== origin;
+    } catch {
+      return true;
+    }
+  });
+  if (badOrigins.length > 0) {
+    throw new ConfigError(`Invalid configuration: ${ENV.returnUrlAllowlist}: not origins: ${badOrigins.join(', ')}`);
+  }
+  return {
+    port: c[ENV.port],
+    localApiKey: c[ENV.localApiKey],
+    publicBaseUrl,
+    callbackUrl: `${publicBaseUrl}/v1/oauth/callback`,
+    anafOauthBaseUrl: trimSlash(c[ENV.anafOauthBaseUrl]),
+    anafApiBaseUrl: trimSlash(c[ENV.anafApiBaseUrl]),
+    returnUrlAllowlist: allowlist,
+    refreshMarginDays: c[ENV.refreshMarginDays],
+    accessTokenMinValiditySeconds: c[ENV.accessTokenMinValiditySeconds],
+    sweepConcurrency: c[ENV.sweepConcurrency],
+    sweepIntervalSeconds: c[ENV.sweepIntervalSeconds],
+    anafTimeoutMs: c[ENV.anafTimeoutMs],
+    manualRefreshCooldownSeconds: c[ENV.manualRefreshCooldownSeconds],
+    tableName: c[ENV.tableName],
+    secretPrefix: c[ENV.secretPrefix],
+    eventBusName: c[ENV.eventBusName],
+    secretsKmsKeyId: c[ENV.secretsKmsKeyId],
+  };
+}
+
+let cached: Config | undefined;
+
+/** The process's configuration, parsed on first use and kept. */
+export function getConfig(): Config {
+  cached ??= parseConfig(process.env);
+  return cached;
+}

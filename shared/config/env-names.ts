@@ -1,0 +1,27 @@
+/**
+ * The environment variable names shared by the runtime config parser and the CDK stacks,
+ * so that infrastructure and code cannot drift apart.
+ */
+export const ENV = {
+  port: 'PORT',
+  localApiKey: 'LOCAL_API_KEY',
+  publicBaseUrl: 'PUBLIC_BASE_URL',
+  anafOauthBaseUrl: 'ANAF_OAUTH_BASE_URL',
+  anafApiBaseUrl: 'ANAF_API_BASE_URL',
+  returnUrlAllowlist: 'RETURN_URL_ALLOWLIST',
+  refreshMarginDays: 'REFRESH_MARGIN_DAYS',
+  accessTokenMinValiditySeconds: 'ACCESS_TOKEN_MIN_VALIDITY_SECONDS',
+  sweepConcurrency: 'SWEEP_CONCURRENCY',
+  sweepIntervalSeconds: 'SWEEP_INTERVAL_SECONDS',
+  anafTimeoutMs: 'ANAF_TIMEOUT_MS',
+  manualRefreshCooldownSeconds: 'MANUAL_REFRESH_COOLDOWN_SECONDS',
+  tableName: 'TABLE_NAME',
+  secretPrefix: 'SECRET_PREFIX',
+  eventBusName: 'EVENT_BUS_NAME',
+  secretsKmsKeyId: 'SECRETS_KMS_KEY_ID',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/** Name of the sparse global secondary index the sweep queries for due tokens. */
+export const DUE_INDEX_NAME = 'due';

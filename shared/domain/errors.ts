@@ -1,0 +1,62 @@
+/** Every stable error code the service can answer with. Other systems rely on these strings. */
+export type ErrorCode =
+  | 'VALIDATION_ERROR'
+  | 'INVALID_CUI'
+  | 'INVALID_JSON'
+  | 'INVALID_RETURN_URL'
+  | 'TOO_MANY_CUIS'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNAUTHORIZED'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'TENANT_NOT_FOUND'
+  | 'COMPANY_NOT_FOUND'
+  | 'TOKEN_NOT_FOUND'
+  | 'CLIENT_ID_IN_USE'
+  | 'CLIENT_MISMATCH'
+  | 'NOT_CONNECTED'
+  | 'REAUTH_REQUIRED'
+  | 'TOKEN_DISCONNECTED'
+  | 'REFRESH_IN_PROGRESS'
+  | 'CONFLICT'
+  | 'ANAF_REJECTED'
+  | 'ANAF_UNAVAILABLE'
+  | 'INTERNAL_ERROR';
+
+/** The one error type services throw; `code` decides the HTTP status, `cause` is kept for logs. */
+export class BrokerError extends Error {
+  override name = 'BrokerError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Exhaustive code → HTTP status table: a new code without a status does not compile. */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  VALIDATION_ERROR: 400,
+  INVALID_CUI: 400,
+  INVALID_JSON: 400,
+  INVALID_RETURN_URL: 400,
+  TOO_MANY_CUIS: 400,
+  CLIENT_MISMATCH: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  TENANT_NOT_FOUND: 404,
+  COMPANY_NOT_FOUND: 404,
+  TOKEN_NOT_FOUND: 404,
+  CLIENT_ID_IN_USE: 409,
+  NOT_CONNECTED: 409,
+  REAUTH_REQUIRED: 409,
+  TOKEN_DISCONNECTED: 409,
+  REFRESH_IN_PROGRESS: 409,
+  CONFLICT: 409,
+  ANAF_REJECTED: 502,
+  ANAF_UNAVAILABLE: 503,
+  INTERNAL_ERROR: 500,
+};

@@ -1,0 +1,116 @@
+/** Entities as services see them. Records never hold a secret: secrets live in the SecretStore. */
+
+export type TokenStatus = 'active' | 'reauth-required' | 'disconnected';
+export type CompanyStatus = 'not-connected' | TokenStatus;
+
+export interface TenantClient {
+  tenantId: string;
+  clientId: string;
+  redirectUri: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CompanyRecord {
+  tenantId: string;
+  cui: string;
+  name: string | null;
+  tokenId: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Metadata of one authorization (one certificate holder). The pair itself is in Secrets Manager. */
+export interface TokenRecord {
+  tenantId: string;
+  tokenId: string;
+  status: TokenStatus;
+  serial: string | null;
+  clientAppId: string | null;
+  accessExpiresAt: string;
+  refreshExpiresAt: string;
+  lastRefreshAt: string | null;
+  lastError: string | null;
+  /** Consecutive failed refresh attempts since the last success. */
+  failedAttempts: number;
+  /** Bumped on every stored pair; the secret carries the same number (crash recovery compares them). */
+  version: number;
+  /** Next time the sweep must look at this token (ISO); null when it never needs to (not active). */
+  dueAt: string | null;
+  /** Refresh-token expiry warnings already sent, in days (30, 14, 7, 1). */
+  warningsSent: number[];
+  leaseOwner: string | null;
+  leaseExpiresAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ConnectSession {
+  sessionId: string;
+  tenantId: string;
+  cuis: string[];
+  returnUrl: string | null;
+  createdAt: string;
+  expiresAt: string;
+  completedAt: string | null;
+  tokenId: string | null;
+}
+
+export interface OAuthStateRecord {
+  stateHash: string;
+  sessionId: string;
+  tenantId: string;
+  expiresAt: string;
+}
+
+export type LifecycleEventType =
+  | 'connected'
+  | 'refreshed'
+  | 'refresh-failed'
+  | 'reauth-required'
+  | 'expiring'
+  | 'disconnected'
+  | 'token-issued';
+
+export interface AuditEvent {
+  tenantId: string;
+  type: LifecycleEventType;
+  tokenId: string | null;
+  cuis: string[];
+  at: string;
+  connectUrl?: string;
+  /** Metadata only (serial, error code, reason); never a token or secret. */
+  details?: Record<string, string | number | boolean | null>;
+}
+
+/** The access/refresh pair, kept only in the SecretStore. */
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  /** Matches TokenRecord.version of the metadata written after it. */
+  version: number;
+}
+
+/** A company as the API shows it. */
+export interface CompanyView {
+  cui: string;
+  name: string | null;
+  tokenId: string | null;
+  status: CompanyStatus;
+  accessExpiresAt: string | null;
+  refreshExpiresAt: string | null;
+}
+
+/** A token as the API shows it. */
+export interface TokenView {
+  tokenId: string;
+  status: TokenStatus;
+  serial: string | null;
+  cuis: string[];
+  accessExpiresAt: string;
+  refreshExpiresAt: string;
+  lastRefreshAt: string | null;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+}

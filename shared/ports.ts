@@ -1,0 +1,111 @@
+/**
+ * The interfaces services depend on. Adapters (DynamoDB, Secrets Manager, ANAF over HTTP, EventBridge)
+ * implement them; tests use in-memory fakes of the same interfaces.
+ */
+import type {
+  AuditEvent,
+  CompanyRecord,
+  ConnectSession,
+  OAuthStateRecord,
+  TenantClient,
+  TokenPair,
+  TokenRecord,
+} from './domain/model.js';
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface TenantStore {
+  get(tenantId: string): Promise<TenantClient | null>;
+  put(client: TenantClient): Promise<void>;
+}
+
+export interface CompanyStore {
+  get(tenantId: string, cui: string): Promise<CompanyRecord | null>;
+  list(tenantId: string): Promise<CompanyRecord[]>;
+  /** Creates or updates name/tokenId; keeps createdAt of an existing record. */
+  put(company: CompanyRecord): Promise<CompanyRecord>;
+  delete(tenantId: string, cui: string): Promise<void>;
+  /** Companies of the tenant linked to tokenId. */
+  listByToken(tenantId: string, tokenId: string): Promise<CompanyRecord[]>;
+}
+
+/** Everything written when an authorization completes, applied atomically. */
+export interface ConnectWrite {
+  token: TokenRecord;
+  /** True when `token` is new (the serial must not already point at another token). */
+  isNew: boolean;
+  /** For an update of an existing token: the version the stored record must still have. */
+  expectedVersion?: number;
+  /** Companies to link to token.tokenId; each must still exist. */
+  cuis: string[];
+  /** Session to mark completed; must not be completed already. */
+  sessionId?: string;
+  completedAt: string;
+}
+
+export interface TokenStore {
+  /** Strongly consistent read. */
+  get(tenantId: string, tokenId: string): Promise<TokenRecord | null>;
+  list(tenantId: string): Promise<TokenRecord[]>;
+  /** The tenant's non-disconnected token for a certificate serial, if any. */
+  findBySerial(tenantId: string, serial: string): Promise<TokenRecord | null>;
+  /** Atomic: token put/update, serial pointer, company links, session completion. Throws CONFLICT on a lost race. */
+  connect(write: ConnectWrite): Promise<void>;
+  /**
+   * Replaces the record if its stored version is `expectedVersion` and (when `leaseOwner` is given)
+   * the lease is still held by that owner. Returns false when the condition failed.
+   */
+  replace(record: TokenRecord, condition: { expectedVersion: number; leaseOwner?: string }): Promise<boolean>;
+  /** Takes the refresh lease unless another live lease exists; returns the record as stored after. */
+  acquireLease(tenantId: string, tokenId: string, owner: string, now: Date, leaseSeconds: number): Promise<TokenRecord | null>;
+  releaseLease(tenantId: string, tokenId: string, owner: string): Promise<void>;
+  /** Marks disconnected, unlinks companies, drops the serial pointer (atomic). */
+  disconnect(record: TokenRecord, cuis: string[], at: string): Promise<void>;
+  /** Tokens whose dueAt ≤ now, oldest first, one page (index query, eventually consistent). */
+  queryDue(now: Date, limit: number, cursor?: string): Promise<{ items: Array<{ tenantId: string; tokenId: string }>; cursor?: string }>;
+}
+
+export interface SessionStore {
+  create(session: ConnectSession): Promise<void>;
+  get(sessionId: string): Promise<ConnectSession | null>;
+  putState(state: OAuthStateRecord): Promise<void>;
+  /** Deletes and returns the state record; null when absent (unknown or already used). */
+  consumeState(stateHash: string): Promise<OAuthStateRecord | null>;
+}
+
+export interface AuditStore {
+  append(event: AuditEvent): Promise<void>;
+  list(tenantId: string, limit: number, cursor?: string): Promise<{ events: AuditEvent[]; nextCursor: string | null }>;
+}
+
+export interface EventPublisher {
+  publish(event: AuditEvent): Promise<void>;
+}
+
+export interface SecretStore {
+  putClientSecret(tenantId: string, clientSecret: string): Promise<void>;
+  getClientSecret(tenantId: string): Promise<string | null>;
+  /** Writes the pair as the current version of the token's secret (creating the secret if needed). */
+  putTokenPair(tenantId: string, tokenId: string, pair: TokenPair): Promise<void>;
+  getTokenPair(tenantId: string, tokenId: string): Promise<TokenPair | null>;
+  deleteTokenPair(tenantId: string, tokenId: string): Promise<void>;
+}
+
+/** What ANAF's /token endpoint answered, with claims already read from the JWTs. */
+export interface AnafTokenResponse {
+  accessToken: string;
+  refreshToken: string;
+}
+
+export interface AnafOAuthClient {
+  exchangeCode(input: { clientId: string; clientSecret: string; code: string; redirectUri: string }): Promise<AnafTokenResponse>;
+  refresh(input: { clientId: string; clientSecret: string; refreshToken: string }): Promise<AnafTokenResponse>;
+}
+
+export interface Logger {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
