@@ -25,3 +25,12 @@ export type EnvName = (typeof ENV)[keyof typeof ENV];
 
 /** Name of the sparse global secondary index the sweep queries for due tokens. */
 export const DUE_INDEX_NAME = 'due';
+
+/** Attribute names of the single table's keys, TTL and due index (shared with the CDK stack). */
+export const TABLE_KEYS = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttl: 'ttl',
+  duePartitionKey: 'duePk',
+  dueSortKey: 'dueAt',
+} as const;
