@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BrokerError } from '../../domain/errors.js';
+import type { AuditEvent } from '../../domain/model.js';
+import type { AuditStore } from '../../ports.js';
+import { K, decodeCursor, encodeCursor, eventsPk, key, stripKeys, ttlOf } from './keys.js';
+
+/** Audit entries are kept about 13 months, then TTL removes them. */
+const AUDIT_RETENTION_SECONDS = 400 * 86_400;
+
+export function createDynamoAuditStore(deps: { doc: DynamoDBDocumentClient; table: string }): AuditStore {
+  const { doc, table } = deps;
+  return {
+    async append(event) {
+      const sk = `${event.at}#${randomBytes(6).toString('hex')}`;
+      await doc.send(
+        new PutCommand({
+          TableName: table,
+          Item: { ...key(eventsPk(event.tenantId), sk), ...event, [K.ttl]: ttlOf(event.at, AUDIT_RETENTION_SECONDS) },
+        }),
+      );
+    },
+    async list(tenantId, limit, cursor) {
+      const start = decodeCursor(cursor);
+      if (start === null || (start && start[K.partitionKey] !== eventsPk(tenantId))) {
+        throw new BrokerError('VALIDATION_ERROR', 'cursor is not valid for this tenant');
+      }
+      const out = await doc.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': K.partitionKey },
+          ExpressionAttributeValues: { ':pk': eventsPk(tenantId) },
+          ScanIndexForward: false,
+          Limit: limit,
+          ExclusiveStartKey: start,
+        }),
+      );
+      return {
+        events: (out.Items ?? []).map((item) => stripKeys<AuditEvent>(item)),
+        nextCursor: encodeCursor(out.LastEvaluatedKey) ?? null,
+      };
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { CompanyRecord } from '../../domain/model.js';
+import type { CompanyStore } from '../../ports.js';
+import { K, companySk, key, stripKeys, tenantPk } from './keys.js';
+
+/** Companies live in their tenant's partition, so a tenant's list is one query. */
+export function createDynamoCompanyStore(deps: { doc: DynamoDBDocumentClient; table: string }): CompanyStore {
+  const { doc, table } = deps;
+
+  async function list(tenantId: string): Promise<CompanyRecord[]> {
+    const items: CompanyRecord[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await doc.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+          ExpressionAttributeNames: { '#pk': K.partitionKey, '#sk': K.sortKey },
+          ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':prefix': 'COMPANY#' },
+          ConsistentRead: true,
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of out.Items ?? []) items.push(stripKeys<CompanyRecord>(item));
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  return {
+    async get(tenantId, cui) {
+      const out = await doc.send(new GetCommand({ TableName: table, Key: key(tenantPk(tenantId), companySk(cui)), ConsistentRead: true }));
+      return out.Item ? stripKeys<CompanyRecord>(out.Item) : null;
+    },
+    list,
+    async put(company) {
+      await doc.send(new PutCommand({ TableName: table, Item: { ...key(tenantPk(company.tenantId), companySk(company.cui)), ...company } }));
+      return company;
+    },
+    async delete(tenantId, cui) {
+      await doc.send(new DeleteCommand({ TableName: table, Key: key(tenantPk(tenantId), companySk(cui)) }));
+    },
+    async listByToken(tenantId, tokenId) {
+      return (await list(tenantId)).filter((c) => c.tokenId === tokenId);
+    },
+  };
+}

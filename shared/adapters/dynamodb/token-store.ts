@@ -1,0 +1,292 @@
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { DUE_INDEX_NAME } from '../../config/env-names.js';
+import { BrokerError } from '../../domain/errors.js';
+import type { TokenRecord } from '../../domain/model.js';
+import type { TokenStore } from '../../ports.js';
+import { isConditionFailure } from './client.js';
+import {
+  DUE_PARTITION,
+  K,
+  companySk,
+  decodeCursor,
+  encodeCursor,
+  key,
+  sessionPk,
+  serialSk,
+  stripKeys,
+  tenantPk,
+  tokenSk,
+} from './keys.js';
+
+const SESSION_SK = 'SESSION';
+
+/** Token metadata plus the sparse due-index attributes (only tokens with a due time are indexed). */
+function toItem(record: TokenRecord): Record<string, unknown> {
+  const { dueAt, ...rest } = record;
+  const item: Record<string, unknown> = { ...key(tenantPk(record.tenantId), tokenSk(record.tokenId)), ...rest };
+  if (dueAt) {
+    item[K.duePartitionKey] = DUE_PARTITION;
+    item[K.dueSortKey] = dueAt;
+  }
+  return item;
+}
+
+function fromItem(item: Record<string, unknown>): TokenRecord {
+  const record = stripKeys<TokenRecord>(item);
+  return { ...record, dueAt: record.dueAt ?? null, warningsSent: record.warningsSent ?? [] };
+}
+
+const names = { '#pk': K.partitionKey };
+
+export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; table: string }): TokenStore {
+  const { doc, table } = deps;
+
+  async function get(tenantId: string, tokenId: string): Promise<TokenRecord | null> {
+    const out = await doc.send(new GetCommand({ TableName: table, Key: key(tenantPk(tenantId), tokenSk(tokenId)), ConsistentRead: true }));
+    return out.Item ? fromItem(out.Item) : null;
+  }
+
+  return {
+    get,
+
+    async list(tenantId) {
+      const records: TokenRecord[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const out = await doc.send(
+          new QueryCommand({
+            TableName: table,
+            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+            ExpressionAttributeNames: { ...names, '#sk': K.sortKey },
+            ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':prefix': 'TOKEN#' },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of out.Items ?? []) records.push(fromItem(item));
+        start = out.LastEvaluatedKey;
+      } while (start);
+      return records;
+    },
+
+    async findBySerial(tenantId, serial) {
+      const out = await doc.send(new GetCommand({ TableName: table, Key: key(tenantPk(tenantId), serialSk(serial)), ConsistentRead: true }));
+      const tokenId = out.Item?.tokenId as string | undefined;
+      if (!tokenId) return null;
+      const record = await get(tenantId, tokenId);
+      return record && record.status !== 'disconnected' ? record : null;
+    },
+
+    async connect(write) {
+      const { token } = write;
+      const pk = tenantPk(token.tenantId);
+      const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [];
+      if (write.isNew) {
+        items.push({ Put: { TableName: table, Item: toItem(token), ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: names } });
+        if (token.serial) {
+          // The serial pointer makes "one token per certificate per tenant" hold under racing callbacks.
+          items.push({
+            Put: {
+              TableName: table,
+              Item: { ...key(pk, serialSk(token.serial)), tenantId: token.tenantId, tokenId: token.tokenId, serial: token.serial },
+              ConditionExpression: 'attribute_not_exists(#pk)',
+              ExpressionAttributeNames: names,
+            },
+          });
+        }
+      } else {
+        items.push({
+          Put: {
+            TableName: table,
+            Item: toItem(token),
+            ConditionExpression: '#version = :expected',
+            ExpressionAttributeNames: { '#version': 'version' },
+            ExpressionAttributeValues: { ':expected': write.expectedVersion },
+          },
+        });
+      }
+      for (const cui of write.cuis) {
+        items.push({
+          Update: {
+            TableName: table,
+            Key: key(pk, companySk(cui)),
+            UpdateExpression: 'SET tokenId = :t, updatedAt = :at',
+            ConditionExpression: 'attribute_exists(#pk)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':t': token.tokenId, ':at': write.completedAt },
+          },
+        });
+      }
+      if (write.sessionId) {
+        items.push({
+          Update: {
+            TableName: table,
+            Key: key(sessionPk(write.sessionId), SESSION_SK),
+            UpdateExpression: 'SET completedAt = :at, tokenId = :t',
+            ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(completedAt) OR attribute_type(completedAt, :null))',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':at': write.completedAt, ':t': token.tokenId, ':null': 'NULL' },
+          },
+        });
+      }
+      try {
+        await doc.send(new TransactWriteCommand({ TransactItems: items }));
+      } catch (error) {
+        if (isConditionFailure(error)) {
+          throw new BrokerError('CONFLICT', 'the connection changed while it was being stored', { cause: error });
+        }
+        throw error;
+      }
+    },
+
+    async replace(record, condition) {
+      const values: Record<string, unknown> = { ':expected': condition.expectedVersion };
+      let expression = '#version = :expected';
+      if (condition.leaseOwner) {
+        expression += ' AND leaseOwner = :owner';
+        values[':owner'] = condition.leaseOwner;
+      }
+      try {
+        await doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: toItem(record),
+            ConditionExpression: expression,
+            ExpressionAttributeNames: { '#version': 'version' },
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw error;
+      }
+    },
+
+    async acquireLease(tenantId, tokenId, owner, now, leaseSeconds) {
+      const until = new Date(now.getTime() + leaseSeconds * 1000).toISOString();
+      try {
+        const out = await doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: key(tenantPk(tenantId), tokenSk(tokenId)),
+            UpdateExpression: 'SET leaseOwner = :owner, leaseExpiresAt = :until',
+            // A lease whose holder died expires by itself: any lease older than `now` can be taken over.
+            ConditionExpression:
+              'attribute_exists(#pk) AND (attribute_not_exists(leaseExpiresAt) OR attribute_type(leaseExpiresAt, :null) OR leaseExpiresAt < :now)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':owner': owner, ':until': until, ':now': now.toISOString(), ':null': 'NULL' },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return out.Attributes ? fromItem(out.Attributes) : null;
+      } catch (error) {
+        if (isConditionFailure(error)) return null;
+        throw error;
+      }
+    },
+
+    async releaseLease(tenantId, tokenId, owner) {
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: key(tenantPk(tenantId), tokenSk(tokenId)),
+            UpdateExpression: 'SET leaseOwner = :null, leaseExpiresAt = :null',
+            ConditionExpression: 'leaseOwner = :owner',
+            ExpressionAttributeValues: { ':owner': owner, ':null': null },
+          }),
+        );
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+    },
+
+    async disconnect(record, cuis, at) {
+      const pk = tenantPk(record.tenantId);
+      const disconnected: TokenRecord = {
+        ...record,
+        status: 'disconnected',
+        dueAt: null,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        version: record.version,
+        updatedAt: at,
+      };
+      const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
+        {
+          Put: {
+            TableName: table,
+            Item: toItem(disconnected),
+            ConditionExpression: '#version = :expected',
+            ExpressionAttributeNames: { '#version': 'version' },
+            ExpressionAttributeValues: { ':expected': record.version },
+          },
+        },
+      ];
+      if (record.serial) {
+        items.push({
+          Delete: {
+            TableName: table,
+            Key: key(pk, serialSk(record.serial)),
+            ConditionExpression: 'attribute_not_exists(#pk) OR tokenId = :t',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':t': record.tokenId },
+          },
+        });
+      }
+      try {
+        await doc.send(new TransactWriteCommand({ TransactItems: items }));
+      } catch (error) {
+        if (isConditionFailure(error)) throw new BrokerError('CONFLICT', 'the token changed while it was being disconnected', { cause: error });
+        throw error;
+      }
+      // Companies still pointing at a disconnected token read as not connected, so unlinking after
+      // the token write (one by one, any number of companies) is safe to interrupt and re-run.
+      for (const cui of cuis) {
+        try {
+          await doc.send(
+            new UpdateCommand({
+              TableName: table,
+              Key: key(pk, companySk(cui)),
+              UpdateExpression: 'SET tokenId = :null, updatedAt = :at',
+              ConditionExpression: 'tokenId = :t',
+              ExpressionAttributeValues: { ':t': record.tokenId, ':null': null, ':at': at },
+            }),
+          );
+        } catch (error) {
+          if (!isConditionFailure(error)) throw error;
+        }
+      }
+    },
+
+    async queryDue(now, limit, cursor) {
+      const start = decodeCursor(cursor);
+      if (start === null) throw new BrokerError('VALIDATION_ERROR', 'invalid cursor');
+      const out = await doc.send(
+        new QueryCommand({
+          TableName: table,
+          IndexName: DUE_INDEX_NAME,
+          KeyConditionExpression: '#dpk = :due AND #dsk <= :now',
+          ExpressionAttributeNames: { '#dpk': K.duePartitionKey, '#dsk': K.dueSortKey },
+          ExpressionAttributeValues: { ':due': DUE_PARTITION, ':now': now.toISOString() },
+          Limit: limit,
+          ExclusiveStartKey: start,
+        }),
+      );
+      const items = (out.Items ?? []).map((item) => ({
+        tenantId: String(item[K.partitionKey]).slice('TENANT#'.length),
+        tokenId: String(item[K.sortKey]).slice('TOKEN#'.length),
+      }));
+      return { items, cursor: encodeCursor(out.LastEvaluatedKey) };
+    },
+  };
+}
+
