@@ -1,0 +1,212 @@
+/**
+ * The emulator's OAuth bookkeeping, free of HTTP: clients, single-use codes, grant chains with
+ * refresh-token rotation, issued access tokens. Every decision reads the injected clock.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { EmulatorCertificate } from './types.js';
+
+export const DEFAULT_ACCESS_SECONDS = 90 * 24 * 3600;
+export const DEFAULT_REFRESH_SECONDS = 365 * 24 * 3600;
+const ROLE = 'HELLO,EFACTURA,ETRANSPORT,SRV_EFACTURA';
+const ISSUER = 'https://logincert.anaf.ro';
+
+export interface ClientRecord {
+  secret: string;
+  /** Empty: any http(s) redirect_uri is accepted. */
+  redirectUris: string[];
+}
+
+export interface OAuthErrorBody {
+  error: string;
+  error_description?: string;
+}
+
+export interface TokenResponseBody {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+}
+
+export type GrantResult = { ok: true; body: TokenResponseBody } | { ok: false; body: OAuthErrorBody };
+
+interface CodeRecord {
+  clientId: string;
+  redirectUri: string;
+  certificate: EmulatorCertificate;
+  expiresAtMs: number;
+}
+
+interface RefreshRecord {
+  chainId: string;
+  clientId: string;
+  certificate: EmulatorCertificate;
+  exp: number;
+}
+
+interface AccessRecord {
+  exp: number;
+  certificate: EmulatorCertificate;
+}
+
+const b64json = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+
+/** A JWT-shaped token with ANAF's claims; the signature is 32 random bytes (nobody can verify it). */
+export function mintToken(input: {
+  use: 'access' | 'refresh';
+  clientId: string;
+  certificate: EmulatorCertificate;
+  iat: number;
+  exp: number;
+}): string {
+  const header = b64json({ alg: 'RS512', kid: 'emulator' });
+  const payload = b64json({
+    iss: ISSUER,
+    clientappid: input.clientId,
+    serial: input.certificate.serial,
+    sub: input.certificate.serial.replaceAll(':', ''),
+    role: ROLE,
+    iat: input.iat,
+    nbf: input.iat,
+    exp: input.exp,
+    jti: randomUUID(),
+    token_use: input.use,
+  });
+  return `${header}.${payload}.${randomBytes(32).toString('base64url')}`;
+}
+
+const invalidGrant = (description: string): GrantResult => ({
+  ok: false,
+  body: { error: 'invalid_grant', error_description: description },
+});
+
+export function createOAuthState(options: { now: () => number; codeTtlSeconds: number }) {
+  const { now, codeTtlSeconds } = options;
+  const nowSeconds = () => Math.floor(now() / 1000);
+
+  const clients = new Map<string, ClientRecord>();
+  const codes = new Map<string, CodeRecord>();
+  const refreshTokens = new Map<string, RefreshRecord>();
+  const liveByChain = new Map<string, string>();
+  const accessTokens = new Map<string, AccessRecord>();
+  const issued: string[] = [];
+  const spent: string[] = [];
+  let lifetimes = { accessSeconds: DEFAULT_ACCESS_SECONDS, refreshSeconds: DEFAULT_REFRESH_SECONDS };
+
+  function issuePair(clientId: string, certificate: EmulatorCertificate, chainId: string): TokenResponseBody {
+    const iat = nowSeconds();
+    const accessExp = iat + lifetimes.accessSeconds;
+    const refreshExp = iat + lifetimes.refreshSeconds;
+    const accessToken = mintToken({ use: 'access', clientId, certificate, iat, exp: accessExp });
+    const refreshToken = mintToken({ use: 'refresh', clientId, certificate, iat, exp: refreshExp });
+    accessTokens.set(accessToken, { exp: accessExp, certificate });
+    refreshTokens.set(refreshToken, { chainId, clientId, certificate, exp: refreshExp });
+    liveByChain.set(chainId, refreshToken);
+    issued.push(accessToken, refreshToken);
+    return {
+      access_token: accessToken,
+      refresh_token: refreshToken,
+      token_type: 'Bearer',
+      expires_in: lifetimes.accessSeconds,
+    };
+  }
+
+  return {
+    clients,
+
+    /** True when the pair names a registered client. */
+    authenticate(clientId: string, secret: string): boolean {
+      const client = clients.get(clientId);
+      return client !== undefined && client.secret === secret;
+    },
+
+    /** Whether `redirectUri` is acceptable for a registered client (exact match when it registered some). */
+    redirectUriAllowed(clientId: string, redirectUri: string): boolean {
+      const client = clients.get(clientId);
+      if (!client) return false;
+      if (client.redirectUris.length > 0) return client.redirectUris.includes(redirectUri);
+      try {
+        const url = new URL(redirectUri);
+        return (url.protocol === 'http:' || url.protocol === 'https:') && !url.hash;
+      } catch {
+        return false;
+      }
+    },
+
+    /** A single-use code bound to the client, the redirect URI and the certificate. */
+    issueCode(clientId: string, redirectUri: string, certificate: EmulatorCertificate): string {
+      // Shaped like the code ANAF sent in a public issue thread (hex with a trailing '='), so that
+      // callers that forget to URL-decode it fail here rather than in production.
+      const code = `${randomBytes(12).toString('hex')}=`;
+      codes.set(code, { clientId, redirectUri, certificate, expiresAtMs: now() + codeTtlSeconds * 1000 });
+      return code;
+    },
+
+    /** grant_type=authorization_code. A code is consumed only by a successful exchange. */
+    exchangeCode(clientId: string, code: string, redirectUri: string): GrantResult {
+      const record = codes.get(code);
+      if (!record) return invalidGrant('Invalid authorization code');
+      if (now() >= record.expiresAtMs) {
+        codes.delete(code);
+        return invalidGrant('Authorization code expired');
+      }
+      if (record.clientId !== clientId) return invalidGrant('Authorization code was issued to another client');
+      if (record.redirectUri !== redirectUri) return invalidGrant('Invalid redirect_uri');
+      codes.delete(code);
+      return { ok: true, body: issuePair(clientId, record.certificate, randomUUID()) };
+    },
+
+    /** grant_type=refresh_token: rotates both tokens; the presented refresh token is spent. */
+    refresh(clientId: string, refreshToken: string): GrantResult {
+      const record = refreshTokens.get(refreshToken);
+      if (!record) return invalidGrant('Invalid refresh token');
+      if (record.clientId !== clientId) return invalidGrant('Refresh token was issued to another client');
+      if (liveByChain.get(record.chainId) !== refreshToken) return invalidGrant('Refresh token already used');
+      if (record.exp <= nowSeconds()) return invalidGrant('Refresh token expired');
+      spent.push(refreshToken);
+      return { ok: true, body: issuePair(clientId, record.certificate, record.chainId) };
+    },
+
+    /** The certificate behind an unexpired access token issued here, else null. */
+    accessTokenHolder(token: string): EmulatorCertificate | null {
+      const record = accessTokens.get(token);
+      return record && record.exp > nowSeconds() ? record.certificate : null;
+    },
+
+    isRefreshTokenLive(refreshToken: string): boolean {
+      const record = refreshTokens.get(refreshToken);
+      return (
+        record !== undefined && liveByChain.get(record.chainId) === refreshToken && record.exp > nowSeconds()
+      );
+    },
+
+    setLifetimes(l: { accessSeconds?: number; refreshSeconds?: number }): void {
+      lifetimes = {
+        accessSeconds: l.accessSeconds ?? lifetimes.accessSeconds,
+        refreshSeconds: l.refreshSeconds ?? lifetimes.refreshSeconds,
+      };
+    },
+    lifetimes: () => ({ ...lifetimes }),
+    issuedTokens: () => [...issued],
+    spentRefreshTokens: () => [...spent],
+    counts: () => ({
+      pendingCodes: codes.size,
+      issuedTokens: issued.length,
+      spentRefreshTokens: spent.length,
+      grantChains: liveByChain.size,
+    }),
+
+    /** Forgets codes and tokens and restores default lifetimes (clients are handled by the caller). */
+    clearTokens(): void {
+      codes.clear();
+      refreshTokens.clear();
+      liveByChain.clear();
+      accessTokens.clear();
+      issued.length = 0;
+      spent.length = 0;
+      lifetimes = { accessSeconds: DEFAULT_ACCESS_SECONDS, refreshSeconds: DEFAULT_REFRESH_SECONDS };
+    },
+  };
+}
+
+export type OAuthState = ReturnType<typeof createOAuthState>;

@@ -1,0 +1,61 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { createAnafOAuthClient } from '../adapters/anaf/oauth-client.js';
+import { createDynamoAuditStore } from '../adapters/dynamodb/audit-store.js';
+import { createDocumentClient } from '../adapters/dynamodb/client.js';
+import { createDynamoCompanyStore } from '../adapters/dynamodb/company-store.js';
+import { createDynamoSessionStore } from '../adapters/dynamodb/session-store.js';
+import { createDynamoTenantStore } from '../adapters/dynamodb/tenant-store.js';
+import { createDynamoTokenStore } from '../adapters/dynamodb/token-store.js';
+import { createEventBridgePublisher } from '../adapters/eventbridge/event-publisher.js';
+import { createSecretsManagerStore } from '../adapters/secrets-manager/secret-store.js';
+import { getConfig, type Config } from '../config/config.js';
+import type { Logger } from '../ports.js';
+import type { ServiceDeps } from '../services/deps.js';
+import { createLogger } from './logger.js';
+
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  deps: ServiceDeps;
+}
+
+/**
+ * Composition root: the real adapters, built once per container from the parsed configuration.
+ * AWS endpoints come from the SDK's own settings (`AWS_ENDPOINT_URL` points them at moto locally).
+ */
+export function createRuntime(config: Config, logger: Logger = createLogger()): Runtime {
+  const doc = createDocumentClient();
+  const table = config.tableName;
+  const deps: ServiceDeps = {
+    tenants: createDynamoTenantStore({ doc, table }),
+    companies: createDynamoCompanyStore({ doc, table }),
+    tokens: createDynamoTokenStore({ doc, table }),
+    sessions: createDynamoSessionStore({ doc, table }),
+    audit: createDynamoAuditStore({ doc, table }),
+    events: createEventBridgePublisher({ client: new EventBridgeClient({}), busName: config.eventBusName }),
+    secrets: createSecretsManagerStore({ client: new SecretsManagerClient({}), prefix: config.secretPrefix, kmsKeyId: config.secretsKmsKeyId }),
+    anaf: createAnafOAuthClient({ oauthBaseUrl: config.anafOauthBaseUrl, timeoutMs: config.anafTimeoutMs }),
+    clock: { now: () => new Date() },
+    logger,
+    settings: {
+      publicBaseUrl: config.publicBaseUrl,
+      callbackUrl: config.callbackUrl,
+      anafOauthBaseUrl: config.anafOauthBaseUrl,
+      returnUrlAllowlist: config.returnUrlAllowlist,
+      refreshMarginDays: config.refreshMarginDays,
+      accessTokenMinValiditySeconds: config.accessTokenMinValiditySeconds,
+      sweepConcurrency: config.sweepConcurrency,
+      manualRefreshCooldownSeconds: config.manualRefreshCooldownSeconds,
+    },
+  };
+  return { config, logger, deps };
+}
+
+let runtime: Runtime | undefined;
+
+/** The container's runtime, built on first use. */
+export function getRuntime(): Runtime {
+  runtime ??= createRuntime(getConfig());
+  return runtime;
+}

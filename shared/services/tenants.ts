@@ -1,0 +1,47 @@
+import { BrokerError } from '../domain/errors.js';
+import type { TenantClient } from '../domain/model.js';
+import { isAcceptableRedirectUri } from '../domain/urls.js';
+import type { ServiceDeps } from './deps.js';
+
+/** Loads a tenant or throws TENANT_NOT_FOUND: a tenant exists once its ANAF client is stored. */
+export async function requireTenant(deps: Pick<ServiceDeps, 'tenants'>, tenantId: string): Promise<TenantClient> {
+  const tenant = await deps.tenants.get(tenantId);
+  if (!tenant) throw new BrokerError('TENANT_NOT_FOUND', `tenant ${tenantId} has no ANAF client stored`);
+  return tenant;
+}
+
+/**
+ * Stores or replaces a tenant's ANAF OAuth client. Steps: check the redirect URI; refuse a client id
+ * change while tokens issued to the old client are active; write the secret first, then the metadata,
+ * so a tenant that exists always has its secret.
+ */
+export async function putAnafClient(
+  deps: ServiceDeps,
+  input: { tenantId: string; clientId: string; clientSecret: string; redirectUri?: string },
+): Promise<TenantClient> {
+  const redirectUri = input.redirectUri ?? deps.settings.callbackUrl;
+  if (!isAcceptableRedirectUri(redirectUri)) {
+    throw new BrokerError('VALIDATION_ERROR', 'redirectUri must be an https URL (http only for localhost)');
+  }
+  const existing = await deps.tenants.get(input.tenantId);
+  if (existing && existing.clientId !== input.clientId) {
+    const tokens = await deps.tokens.list(input.tenantId);
+    if (tokens.some((t) => t.status === 'active')) {
+      throw new BrokerError(
+        'CLIENT_ID_IN_USE',
+        'the tenant has active tokens issued to its current client id; disconnect them before changing the client id',
+      );
+    }
+  }
+  const now = deps.clock.now().toISOString();
+  await deps.secrets.putClientSecret(input.tenantId, input.clientSecret);
+  const client: TenantClient = {
+    tenantId: input.tenantId,
+    clientId: input.clientId,
+    redirectUri,
+    createdAt: existing?.createdAt ?? now,
+    updatedAt: now,
+  };
+  await deps.tenants.put(client);
+  return client;
+}
