@@ -37,3 +37,57 @@ export function computeDueAt(
   if (retryAt) candidates.push(retryAt.getTime());
   return new Date(Math.min(...candidates)).toISOString();
 }
+
+/** Who asked for a refresh: the daily sweep, a person or console (manual), or the access-token route. */
+export type RefreshTrigger = 'sweep' | 'manual' | 'on-demand';
+
+export type RefreshDecision =
+  | { action: 'refresh'; reason: 'access-expiring' | 'retry' | 'manual' | 'below-min-validity' }
+  | { action: 'skip'; reason: 'not-due' | 'cooldown' | 'fresh-enough' }
+  | { action: 'reauth'; reason: 'refresh-token-expired' }
+  | { action: 'refuse'; reason: 'reauth-required' | 'disconnected' };
+
+export interface RefreshPolicy {
+  refreshMarginDays: number;
+  accessTokenMinValiditySeconds: number;
+  manualRefreshCooldownSeconds: number;
+}
+
+/**
+ * Should this token be refreshed now, and why. Pure: the same token, trigger and clock always decide
+ * the same. Manual refresh is the sweep minus the "not due yet" check (plus a short cool-down).
+ */
+export function decideRefresh(
+  token: Pick<TokenRecord, 'status' | 'accessExpiresAt' | 'refreshExpiresAt' | 'lastRefreshAt' | 'failedAttempts' | 'dueAt'>,
+  trigger: RefreshTrigger,
+  now: Date,
+  policy: RefreshPolicy,
+): RefreshDecision {
+  if (token.status === 'disconnected') return { action: 'refuse', reason: 'disconnected' };
+  if (token.status === 'reauth-required') return { action: 'refuse', reason: 'reauth-required' };
+  const t = now.getTime();
+  if (Date.parse(token.refreshExpiresAt) <= t) return { action: 'reauth', reason: 'refresh-token-expired' };
+  const accessLeftMs = Date.parse(token.accessExpiresAt) - t;
+  switch (trigger) {
+    case 'manual': {
+      const cooldownMs = policy.manualRefreshCooldownSeconds * 1000;
+      if (cooldownMs > 0 && token.lastRefreshAt && t - Date.parse(token.lastRefreshAt) < cooldownMs) {
+        return { action: 'skip', reason: 'cooldown' };
+      }
+      return { action: 'refresh', reason: 'manual' };
+    }
+    case 'on-demand':
+      return accessLeftMs < policy.accessTokenMinValiditySeconds * 1000
+        ? { action: 'refresh', reason: 'below-min-validity' }
+        : { action: 'skip', reason: 'fresh-enough' };
+    case 'sweep':
+      if (accessLeftMs <= policy.refreshMarginDays * DAY_MS) return { action: 'refresh', reason: 'access-expiring' };
+      if (token.failedAttempts > 0 && token.dueAt && Date.parse(token.dueAt) <= t) return { action: 'refresh', reason: 'retry' };
+      return { action: 'skip', reason: 'not-due' };
+  }
+}
+
+/** Wait before the sweep retries a token after a failure: 1 h, 2 h, 4 h … at most a day. */
+export function retryDelayMs(failedAttempts: number): number {
+  return Math.min(3_600_000 * 2 ** Math.max(0, failedAttempts - 1), DAY_MS);
+}

@@ -47,6 +47,7 @@ export function createRuntime(config: Config, logger: Logger = createLogger()): 
       accessTokenMinValiditySeconds: config.accessTokenMinValiditySeconds,
       sweepConcurrency: config.sweepConcurrency,
       manualRefreshCooldownSeconds: config.manualRefreshCooldownSeconds,
+      anafTimeoutMs: config.anafTimeoutMs,
     },
   };
   return { config, logger, deps };

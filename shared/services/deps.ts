@@ -21,6 +21,7 @@ export interface ServiceSettings {
   accessTokenMinValiditySeconds: number;
   sweepConcurrency: number;
   manualRefreshCooldownSeconds: number;
+  anafTimeoutMs: number;
 }
 
 /** Everything a service may use; built once per container by the runtime, or by tests with fakes. */

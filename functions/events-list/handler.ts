@@ -1,0 +1,17 @@
+import * as z from 'zod/mini';
+import { httpHandler } from '../../shared/http/handler.js';
+import { parseWith, tenantIdParam } from '../../shared/http/params.js';
+import { json } from '../../shared/http/responses.js';
+import { listEvents } from '../../shared/services/events.js';
+
+const query = z.object({
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 50),
+  cursor: z.optional(z.string().check(z.maxLength(1024))),
+});
+
+/** GET /v1/tenants/{tenantId}/events?limit=&cursor=: the audit trail, newest first. */
+export const handler = httpHandler(async (request, deps) => {
+  const tenantId = tenantIdParam(request.params.tenantId);
+  const { limit, cursor } = parseWith(query, request.query);
+  return json(200, await listEvents(deps, { tenantId, limit, cursor }));
+});

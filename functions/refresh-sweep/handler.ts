@@ -1,0 +1,9 @@
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { getRuntime } from '../../shared/runtime/runtime.js';
+import { sweep, type SweepSummary } from '../../shared/services/sweep.js';
+
+/** EventBridge schedule target: refreshes every due token, stopping before the Lambda's time runs out. */
+export async function handler(_event: ScheduledEvent | Record<string, never>, context?: Context): Promise<SweepSummary> {
+  const { deps } = getRuntime();
+  return sweep(deps, { remainingMs: () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY });
+}

@@ -1,0 +1,81 @@
+import { BrokerError } from '../domain/errors.js';
+import { toTokenView } from '../domain/views.js';
+import type { TokenView } from '../domain/model.js';
+import { recordEvent } from './audit.js';
+import type { ServiceDeps } from './deps.js';
+import { refreshToken, type RefreshResult } from './refresh.js';
+import { requireTenant } from './tenants.js';
+import { requireToken } from './tokens.js';
+
+/** Resolves a company to its token id, or throws COMPANY_NOT_FOUND / NOT_CONNECTED. */
+export async function tokenIdForCompany(deps: ServiceDeps, tenantId: string, cui: string): Promise<string> {
+  const company = await deps.companies.get(tenantId, cui);
+  if (!company) throw new BrokerError('COMPANY_NOT_FOUND', `company ${cui} is not registered`);
+  if (!company.tokenId) throw new BrokerError('NOT_CONNECTED', `company ${cui} is not connected to ANAF`);
+  return company.tokenId;
+}
+
+const throwIfFailed = (result: RefreshResult) => {
+  if (result.error) throw result.error;
+};
+
+/**
+ * Hands a usable access token to the ERP (the one place a token leaves the service). Steps: resolve the
+ * company's token; refresh first when less than the minimum validity remains; read the pair; audit.
+ */
+export async function issueAccessToken(
+  deps: ServiceDeps,
+  tenantId: string,
+  cui: string,
+): Promise<{ accessToken: string; expiresAt: string; tokenId: string }> {
+  await requireTenant(deps, tenantId);
+  const tokenId = await tokenIdForCompany(deps, tenantId, cui);
+  const result = await refreshToken(deps, { tenantId, tokenId, trigger: 'on-demand' });
+  if (result.outcome === 'failed' && result.error?.code !== 'TOKEN_DISCONNECTED') {
+    // A failed refresh still leaves a token that may be valid for a while: hand it out if it is.
+    if (Date.parse(result.token.accessExpiresAt) <= deps.clock.now().getTime()) throwIfFailed(result);
+  } else {
+    throwIfFailed(result);
+  }
+  const pair = await deps.secrets.getTokenPair(tenantId, tokenId);
+  if (!pair) throw new BrokerError('REAUTH_REQUIRED', 'the stored token pair is missing; connect the company again');
+  await recordEvent(deps, {
+    tenantId,
+    type: 'token-issued',
+    tokenId,
+    cuis: [cui],
+    at: deps.clock.now().toISOString(),
+    details: { refreshed: result.outcome === 'refreshed' },
+  });
+  return { accessToken: pair.accessToken, expiresAt: result.token.accessExpiresAt, tokenId };
+}
+
+/** Manual refresh (HTTP button, console invoke, CLI): refreshes unless just refreshed; answers metadata. */
+export async function manualRefresh(
+  deps: ServiceDeps,
+  input: { tenantId: string; tokenId?: string; cui?: string },
+): Promise<TokenView> {
+  await requireTenant(deps, input.tenantId);
+  const tokenId = input.tokenId ?? (await tokenIdForCompany(deps, input.tenantId, input.cui ?? ''));
+  await requireToken(deps, input.tenantId, tokenId);
+  const result = await refreshToken(deps, { tenantId: input.tenantId, tokenId, trigger: 'manual' });
+  throwIfFailed(result);
+  const cuis = (await deps.companies.listByToken(input.tenantId, tokenId)).map((c) => c.cui);
+  return toTokenView(result.token, cuis);
+}
+
+/**
+ * Disconnects a token: marks it disconnected and unlinks its companies, then deletes the pair (kept
+ * recoverable for 7 days in AWS), and records it. ANAF offers no server-side revoke; the README tells
+ * the user how to remove the app in ANAF's portal.
+ */
+export async function disconnectToken(deps: ServiceDeps, tenantId: string, tokenId: string): Promise<void> {
+  await requireTenant(deps, tenantId);
+  const token = await requireToken(deps, tenantId, tokenId);
+  if (token.status === 'disconnected') return;
+  const cuis = (await deps.companies.listByToken(tenantId, tokenId)).map((c) => c.cui);
+  const at = deps.clock.now().toISOString();
+  await deps.tokens.disconnect(token, cuis, at);
+  await deps.secrets.deleteTokenPair(tenantId, tokenId);
+  await recordEvent(deps, { tenantId, type: 'disconnected', tokenId, cuis, at, details: { serial: token.serial } });
+}
