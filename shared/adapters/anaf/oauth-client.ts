@@ -30,7 +30,9 @@ export function createAnafOAuthClient(deps: { oauthBaseUrl: string; timeoutMs: n
       if (name === 'TimeoutError' || name === 'AbortError') {
         throw new AnafError('timeout', `ANAF did not answer within ${deps.timeoutMs} ms`);
       }
-      throw new AnafError('unavailable', 'ANAF could not be reached', {}, { cause: error });
+      if (couldNotHaveBeenSent(error)) throw new AnafError('unavailable', 'ANAF could not be reached', {}, { cause: error });
+      // The connection broke after the request went out: ANAF may have acted (and rotated).
+      throw new AnafError('timeout', 'the connection to ANAF broke before its answer', {}, { cause: error });
     }
     let text: string;
     try {
@@ -78,4 +80,14 @@ function safeJson(text: string): Record<string, unknown> | null {
   } catch {
     return null;
   }
+}
+
+/** Errors raised before any byte of the request can have reached ANAF. */
+const PRE_SEND_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+function couldNotHaveBeenSent(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: string; errors?: Array<{ code?: string }> } })?.cause;
+  if (cause?.code && PRE_SEND_CODES.has(cause.code)) return true;
+  // Happy-eyeballs connects report an AggregateError whose parts are all connection failures.
+  return Boolean(cause?.errors?.length && cause.errors.every((e) => e.code && PRE_SEND_CODES.has(e.code)));
 }

@@ -1,0 +1,184 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { ROUTES, type RouteDef } from '../shared/http/routes.js';
+
+/** Largest body the gateway reads (API Gateway's own limit is 10 MB; handlers apply 64 KB). */
+const MAX_GATEWAY_BODY_BYTES = 10 * 1024 * 1024;
+
+type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>;
+
+export interface GatewayOptions {
+  apiKey: string;
+  /** Loads `functions/<fn>/handler.ts` (dynamic import by default). */
+  loadHandler?: (fn: string) => Promise<LambdaHandler>;
+}
+
+interface CompiledRoute extends RouteDef {
+  pattern: RegExp;
+  names: string[];
+}
+
+const compiled: CompiledRoute[] = ROUTES.map((route) => {
+  const names: string[] = [];
+  const source = route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { ...route, pattern: new RegExp(`^${source}$`), names };
+});
+
+const defaultLoader = async (fn: string): Promise<LambdaHandler> =>
+  ((await import(`../functions/${fn}/handler.ts`)) as { handler: LambdaHandler }).handler;
+
+/**
+ * A local stand-in for API Gateway's HTTP API: matches the route table, checks the bearer key on
+ * service routes (IAM does that in AWS), builds a payload-v2 event and calls the same handler.
+ */
+export function createGateway(options: GatewayOptions): Server {
+  const load = options.loadHandler ?? defaultLoader;
+  const handlers = new Map<string, Promise<LambdaHandler>>();
+  const expectedKey = Buffer.from(`Bearer ${options.apiKey}`);
+
+  return createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      process.stderr.write(`gateway error: ${(error as Error)?.name}: ${(error as Error)?.message}\n`);
+      if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL_ERROR', message: 'internal error' } });
+      else res.destroy();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://gateway.local');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const matches = compiled.filter((route) => route.pattern.test(url.pathname));
+    if (matches.length === 0) return send(res, 404, { error: { code: 'NOT_FOUND', message: 'no such route' } });
+    const route = matches.find((r) => r.method === method);
+    if (!route) return send(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${method} is not allowed here` } });
+
+    if (route.auth === 'service') {
+      const given = Buffer.from(req.headers.authorization ?? '');
+      if (given.length !== expectedKey.length || !timingSafeEqual(given, expectedKey)) {
+        await drain(req);
+        return send(res, 401, { error: { code: 'UNAUTHORIZED', message: 'missing or wrong credentials' } });
+      }
+    }
+
+    const body = await readBody(req);
+    if (body === null) return send(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: 'the body is too large' } });
+
+    const values = route.pattern.exec(url.pathname)!.slice(1);
+    const pathParameters = Object.fromEntries(route.names.map((name, i) => [name, safeDecode(values[i]!)]));
+    const event = toEvent(req, url, route, pathParameters, body);
+    let handler = handlers.get(route.fn);
+    if (!handler) {
+      handler = load(route.fn);
+      handlers.set(route.fn, handler);
+    }
+    const result = (await (await handler)(event, lambdaContext(route.fn))) as {
+      statusCode: number;
+      headers?: Record<string, string>;
+      body?: string;
+      isBase64Encoded?: boolean;
+    };
+    res.writeHead(result.statusCode, result.headers ?? {});
+    res.end(result.body === undefined ? undefined : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8'));
+  }
+}
+
+function toEvent(
+  req: IncomingMessage,
+  url: URL,
+  route: CompiledRoute,
+  pathParameters: Record<string, string>,
+  body: Buffer,
+): APIGatewayProxyEventV2 {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+  }
+  // API Gateway joins repeated query keys with commas.
+  const query: Record<string, string> = {};
+  for (const [name, value] of url.searchParams) query[name] = name in query ? `${query[name]},${value}` : value;
+  const text = body.toString('utf8');
+  const isText = Buffer.from(text, 'utf8').equals(body);
+  const routeKey = `${route.method} ${route.path}`;
+  const now = Date.now();
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    queryStringParameters: Object.keys(query).length ? query : undefined,
+    pathParameters: Object.keys(pathParameters).length ? pathParameters : undefined,
+    body: body.length ? (isText ? text : body.toString('base64')) : undefined,
+    isBase64Encoded: body.length > 0 && !isText,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'localhost',
+      http: {
+        method: route.method,
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey,
+      stage: '$default',
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+    },
+  };
+}
+
+function lambdaContext(fn: string): Context {
+  const deadline = Date.now() + 30_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: fn,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${fn}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/local/${fn}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_GATEWAY_BODY_BYTES) return null;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function drain(req: IncomingMessage): Promise<void> {
+  for await (const _ of req) {
+    // discard
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+function safeDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}

@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { ENV } from '../shared/config/env-names.js';
+import { getRuntime } from '../shared/runtime/runtime.js';
+import { sweep, type SweepSummary } from '../shared/services/sweep.js';
+import { startAnafEmulator, type AnafEmulator } from './anaf-emulator/server.js';
+import { bootstrapLocalResources } from './bootstrap.js';
+import { createGateway } from './gateway.js';
+import { startMoto, type MotoServer } from './moto.js';
+
+export interface LocalStack {
+  apiUrl: string;
+  apiKey: string;
+  moto: MotoServer;
+  /** Present unless both ANAF base URLs were configured. */
+  emulator: AnafEmulator | null;
+  /** Runs one sweep now (the same service the schedule runs). */
+  runSweep(): Promise<SweepSummary>;
+  stop(): Promise<void>;
+}
+
+export interface LocalStackOptions {
+  /** Environment to read settings from (default process.env); the stack writes its own values into process.env. */
+  env?: Record<string, string | undefined>;
+  /** Run the sweep every SWEEP_INTERVAL_SECONDS (dev) or never (tests call runSweep). */
+  scheduleSweep?: boolean;
+  log?: (line: string) => void;
+}
+
+/**
+ * The whole local stack in this process: moto (DynamoDB, Secrets Manager, EventBridge), the table and
+ * bus, the ANAF emulator (unless both ANAF base URLs are set), the HTTP gateway mounting the Lambda
+ * handlers, and optionally the sweep on an interval. Handlers read configuration from process.env,
+ * so this writes the resolved values there before the first request.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? (() => undefined);
+  const host = '127.0.0.1';
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const fn of stops.reverse()) await fn().catch(() => undefined);
+  };
+  try {
+    const moto = await startMoto();
+    stops.push(() => moto.stop());
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_REGION: env.AWS_REGION || 'eu-central-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+    });
+    delete process.env.AWS_PROFILE;
+
+    const tableName = env[ENV.tableName] || 'anaf-broker-local';
+    const eventBusName = env[ENV.eventBusName] || 'anaf-broker-local';
+    await bootstrapLocalResources({ tableName, eventBusName });
+
+    let emulator: AnafEmulator | null = null;
+    const oauthBase = env[ENV.anafOauthBaseUrl];
+    const apiBase = env[ENV.anafApiBaseUrl];
+    if (!(oauthBase && apiBase)) {
+      emulator = await startAnafEmulator({ host, authorizeMode: env.ANAF_EMULATOR_MODE === 'approve' ? 'approve' : 'interactive', log });
+      stops.push(() => emulator!.close());
+    }
+
+    const apiKey = env[ENV.localApiKey] || randomBytes(24).toString('base64url');
+    const gateway = createGateway({ apiKey });
+    const port = await listen(gateway, Number(env[ENV.port] ?? 3000), host);
+    stops.push(() => closeServer(gateway));
+    const apiUrl = `http://${host}:${port}`;
+
+    Object.assign(process.env, {
+      [ENV.port]: String(port),
+      [ENV.localApiKey]: apiKey,
+      [ENV.publicBaseUrl]: env[ENV.publicBaseUrl] || `http://localhost:${port}`,
+      [ENV.anafOauthBaseUrl]: oauthBase || emulator!.oauthBaseUrl,
+      [ENV.anafApiBaseUrl]: apiBase || emulator!.apiBaseUrl,
+      [ENV.tableName]: tableName,
+      [ENV.secretPrefix]: env[ENV.secretPrefix] || 'anaf-broker/local/',
+      [ENV.eventBusName]: eventBusName,
+    });
+    // Parse configuration now, so a bad variable stops start-up with its message instead of a 500 later.
+    const runtime = getRuntime();
+
+    const runSweep = () => sweep(runtime.deps, { remainingMs: () => Number.POSITIVE_INFINITY });
+    if (options.scheduleSweep) {
+      let running = false;
+      const timer = setInterval(() => {
+        if (running) return;
+        running = true;
+        runSweep()
+          .then((summary) => log(`sweep: ${JSON.stringify(summary)}`))
+          .catch((error: unknown) => log(`sweep failed: ${(error as Error).message}`))
+          .finally(() => {
+            running = false;
+          });
+      }, runtime.config.sweepIntervalSeconds * 1000);
+      timer.unref();
+      stops.push(async () => clearInterval(timer));
+    }
+    return { apiUrl, apiKey, moto, emulator, runSweep, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as { port: number }).port));
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
