@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { ENV } from '../shared/config/env-names.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 import { sweep, type SweepSummary } from '../shared/services/sweep.js';
-import { startAnafEmulator, type AnafEmulator } from './anaf-emulator/server.js';
+import { parseClientsEnv, startAnafEmulator, type AnafEmulator } from './anaf-emulator/server.js';
 import { bootstrapLocalResources } from './bootstrap.js';
 import { createGateway } from './gateway.js';
 import { startMoto, type MotoServer } from './moto.js';
@@ -34,7 +34,10 @@ export interface LocalStackOptions {
  * so this writes the resolved values there before the first request.
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
-  const env = options.env ?? process.env;
+  if (options.env) {
+    for (const [name, value] of Object.entries(options.env)) if (value !== undefined) process.env[name] = value;
+  }
+  const env = process.env;
   const log = options.log ?? (() => undefined);
   const host = '127.0.0.1';
   const stops: Array<() => Promise<void>> = [];
@@ -60,7 +63,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const oauthBase = env[ENV.anafOauthBaseUrl];
     const apiBase = env[ENV.anafApiBaseUrl];
     if (!(oauthBase && apiBase)) {
-      emulator = await startAnafEmulator({ host, authorizeMode: env.ANAF_EMULATOR_MODE === 'approve' ? 'approve' : 'interactive', log });
+      emulator = await startAnafEmulator({
+        host,
+        authorizeMode: env.ANAF_EMULATOR_AUTHORIZE_MODE === 'approve' || env.ANAF_EMULATOR_AUTHORIZE_MODE === 'deny' ? env.ANAF_EMULATOR_AUTHORIZE_MODE : 'interactive',
+        clients: parseClientsEnv(env.ANAF_EMULATOR_CLIENTS),
+        log,
+      });
       stops.push(() => emulator!.close());
     }
 

@@ -1,0 +1,220 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { readTokenClaims } from '../../shared/domain/jwt.js';
+import { CUIS, EMULATOR_DEFAULT_CLIENT, connect, follow, setupTenant, startTestStack } from '../support/stack.js';
+
+type Stack = Awaited<ReturnType<typeof startTestStack>>;
+let stack: Stack;
+let n = 0;
+/** A fresh tenant per test keeps tests independent on one moto server. */
+const tenant = () => `t${++n}-${Date.now().toString(36)}`;
+
+beforeAll(async () => {
+  stack = await startTestStack({ RETURN_URL_ALLOWLIST: 'https://erp.example.com' });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+beforeEach(() => {
+  stack.emulator!.control.reset();
+});
+
+describe('connect flow end to end (moto + emulator over HTTP)', () => {
+  it('connects a company: authorize → ANAF → callback → stored token, linked company, result page', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0], CUIS[1]]);
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [`RO ${CUIS[0]}`, CUIS[1]] });
+    expect(session.status).toBe(201);
+    expect(session.body.authorizeUrl).toMatch(/\/v1\/oauth\/authorize\?session=cs_/);
+
+    const [authorize, anaf, callback] = await follow(session.body.authorizeUrl);
+    expect(authorize!.status).toBe(302);
+    const anafUrl = new URL(authorize!.headers.get('location')!);
+    expect(anafUrl.pathname).toBe('/anaf-oauth2/v1/authorize');
+    expect([...anafUrl.searchParams.keys()].sort()).toEqual(['client_id', 'redirect_uri', 'response_type', 'state', 'token_content_type']);
+    expect(anafUrl.searchParams.get('response_type')).toBe('code');
+    expect(anafUrl.searchParams.get('token_content_type')).toBe('jwt');
+    expect(anafUrl.searchParams.get('client_id')).toBe(EMULATOR_DEFAULT_CLIENT.clientId);
+    expect(anafUrl.searchParams.get('redirect_uri')).toMatch(/\/v1\/oauth\/callback$/);
+    expect(anaf!.status).toBe(302);
+    expect(callback!.status).toBe(200);
+    const page = await callback!.text();
+    expect(page).toContain('Conectare reușită');
+    expect(page).toContain('Connected');
+    expect(page).toContain(`CUI ${CUIS[0]}`);
+    expect(page).not.toMatch(/eyJ/);
+    expect(stack.emulator!.control.stats().tokenCalls.authorization_code).toBe(1);
+
+    const companies = await stack.api.get(`/v1/tenants/${t}/companies`);
+    expect(companies.body.companies).toHaveLength(2);
+    const tokenId = companies.body.companies[0].tokenId;
+    expect(tokenId).toMatch(/^tok_/);
+    for (const c of companies.body.companies) {
+      expect(c).toMatchObject({ tokenId, status: 'active' });
+      expect(Date.parse(c.accessExpiresAt)).toBeGreaterThan(Date.now() + 89 * 86_400_000);
+      expect(Date.parse(c.refreshExpiresAt)).toBeGreaterThan(Date.now() + 364 * 86_400_000);
+    }
+    const token = await stack.api.get(`/v1/tenants/${t}/tokens/${tokenId}`);
+    expect(token.body).toMatchObject({ tokenId, status: 'active', serial: expect.stringMatching(/:/), cuis: [CUIS[0], CUIS[1]].sort() });
+    expect(JSON.stringify(token.body)).not.toMatch(/eyJ/);
+
+    const access = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[1]}/access-token`);
+    expect(access.status).toBe(200);
+    expect(access.body.tokenId).toBe(tokenId);
+    expect(readTokenClaims(access.body.accessToken)?.clientAppId).toBe(
+      EMULATOR_DEFAULT_CLIENT.clientId,
+    );
+    expect(access.body.expiresAt).toBe(token.body.accessExpiresAt);
+  });
+
+  it('redirects to an allowed returnUrl with status=connected&tokenId', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[2]]);
+    const { hops, tokenId } = await connect(stack.api, t, [CUIS[2]], 'https://erp.example.com/anaf/done?x=1');
+    const last = new URL(hops[2]!.headers.get('location')!);
+    expect(hops[2]!.status).toBe(302);
+    expect(last.origin).toBe('https://erp.example.com');
+    expect(last.searchParams.get('x')).toBe('1');
+    expect(last.searchParams.get('status')).toBe('connected');
+    expect(last.searchParams.get('tokenId')).toBe(tokenId);
+  });
+
+  it('a second company links to an existing token without a new login', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0], CUIS[3]]);
+    const { tokenId } = await connect(stack.api, t, [CUIS[0]]);
+    const linked = await stack.api.put(`/v1/tenants/${t}/companies/${CUIS[3]}`, { tokenId });
+    expect(linked.status).toBe(200);
+    expect(linked.body).toMatchObject({ cui: CUIS[3], tokenId, status: 'active', name: `Company ${CUIS[3]}` });
+    expect(stack.emulator!.control.stats().tokenCalls.authorization_code).toBe(1);
+    const token = await stack.api.get(`/v1/tenants/${t}/tokens/${tokenId}`);
+    expect(token.body.cuis).toEqual([CUIS[0], CUIS[3]].sort());
+    const a = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}/access-token`);
+    const b = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[3]}/access-token`);
+    expect(a.body.accessToken).toBe(b.body.accessToken);
+  });
+
+  it('re-authorization by the same certificate serial updates the token and keeps its links', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0], CUIS[1]]);
+    const first = await connect(stack.api, t, [CUIS[0]]);
+    const before = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}/access-token`);
+    const second = await connect(stack.api, t, [CUIS[1]]);
+    expect(second.tokenId).toBe(first.tokenId);
+    const tokens = await stack.api.get(`/v1/tenants/${t}/tokens`);
+    expect(tokens.body.tokens).toHaveLength(1);
+    expect(tokens.body.tokens[0].cuis).toEqual([CUIS[0], CUIS[1]].sort());
+    const after = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}/access-token`);
+    expect(after.body.accessToken).not.toBe(before.body.accessToken);
+
+    stack.emulator!.control.setCertificate({ serial: '3a:00:00:00:99:99:99', holder: 'Alt Contabil' });
+    const third = await connect(stack.api, t, [CUIS[1]]);
+    expect(third.tokenId).not.toBe(first.tokenId);
+    const all = await stack.api.get(`/v1/tenants/${t}/tokens`);
+    expect(all.body.tokens).toHaveLength(2);
+    const firstToken = all.body.tokens.find((x: any) => x.tokenId === first.tokenId);
+    expect(firstToken.cuis).toEqual([CUIS[0]]);
+  });
+
+  it('a session can be reopened after access_denied, then is used up by its first success', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]] });
+    stack.emulator!.control.setAuthorizeMode('deny');
+    const denied = await follow(session.body.authorizeUrl);
+    expect(denied[2]!.status).toBe(400);
+    const deniedPage = await denied[2]!.text();
+    expect(deniedPage).toContain('tokenul USB');
+    expect(deniedPage).toContain('ACCESS_DENIED');
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens`)).body.tokens).toHaveLength(0);
+
+    stack.emulator!.control.setAuthorizeMode('approve');
+    const ok = await follow(session.body.authorizeUrl);
+    expect(ok[2]!.status).toBe(200);
+    const again = await follow(session.body.authorizeUrl);
+    expect(again).toHaveLength(1);
+    expect(again[0]!.status).toBe(400);
+    expect(await again[0]!.text()).toContain('SESSION_EXPIRED');
+  });
+
+  it('access_denied with a returnUrl redirects with status=error&reason=ACCESS_DENIED', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    stack.emulator!.control.setAuthorizeMode('deny');
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], returnUrl: 'https://erp.example.com/cb' });
+    const hops = await follow(session.body.authorizeUrl);
+    const location = new URL(hops[2]!.headers.get('location')!);
+    expect(location.searchParams.get('status')).toBe('error');
+    expect(location.searchParams.get('reason')).toBe('ACCESS_DENIED');
+  });
+
+  it('state is single use: replaying the callback URL gives the 400 page and changes nothing', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], returnUrl: 'https://erp.example.com/cb' });
+    const hops = await follow(session.body.authorizeUrl);
+    const callbackUrl = hops[1]!.headers.get('location')!;
+    const replay = await fetch(callbackUrl, { redirect: 'manual' });
+    expect(replay.status).toBe(400);
+    expect(replay.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await replay.text()).toContain('INVALID_STATE');
+    expect(stack.emulator!.control.stats().tokenCalls.authorization_code).toBe(1);
+  });
+
+  it('tampered, unknown and missing states give the 400 page without calling ANAF', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], returnUrl: 'https://erp.example.com/cb' });
+    const authorize = await fetch(session.body.authorizeUrl, { redirect: 'manual' });
+    const state = new URL(authorize.headers.get('location')!).searchParams.get('state')!;
+    const flipped = `${state.slice(0, -1)}${state.endsWith('A') ? 'B' : 'A'}`;
+    const cb = `${stack.apiUrl}/v1/oauth/callback`;
+    for (const query of [`code=abc&state=${flipped}`, `code=abc&state=${state}x`, 'code=abc', `code=abc&state=${'A'.repeat(43)}`, `error=access_denied&state=nope`]) {
+      const res = await fetch(`${cb}?${query}`, { redirect: 'manual' });
+      expect(res.status, query).toBe(400);
+      expect(await res.text()).toContain('INVALID_STATE');
+    }
+    expect(stack.emulator!.control.stats().tokenCalls.authorization_code).toBe(0);
+    // The genuine state still works afterwards.
+    const anaf = await fetch(authorize.headers.get('location')!, { redirect: 'manual' });
+    const done = await fetch(anaf.headers.get('location')!, { redirect: 'manual' });
+    expect(new URL(done.headers.get('location')!).searchParams.get('status')).toBe('connected');
+  });
+
+  it.each([
+    ['invalid_client', 502, 'ANAF_REJECTED'],
+    ['server_error', 503, 'ANAF_UNAVAILABLE'],
+    ['unavailable', 503, 'ANAF_UNAVAILABLE'],
+  ] as const)('a code exchange failing with %s shows a %i page and stores nothing', async (kind, status, reason) => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    stack.emulator!.control.failNext(kind);
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]] });
+    const hops = await follow(session.body.authorizeUrl);
+    expect(hops[2]!.status).toBe(status);
+    expect(await hops[2]!.text()).toContain(reason);
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens`)).body.tokens).toEqual([]);
+    expect((await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}`)).body.status).toBe('not-connected');
+    expect((await stack.api.get(`/v1/tenants/${t}/events`)).body.events).toEqual([]);
+  });
+
+  it('an exchange that times out gives the 503 page with a returnUrl redirect reason', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    stack.emulator!.control.failNext('hang');
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], returnUrl: 'https://erp.example.com/cb' });
+    const hops = await follow(session.body.authorizeUrl);
+    const location = new URL(hops[2]!.headers.get('location')!);
+    expect(location.searchParams.get('reason')).toBe('ANAF_UNAVAILABLE');
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens`)).body.tokens).toEqual([]);
+  }, 20_000);
+
+  it('an expired session cannot be opened', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], ttlSeconds: 60 });
+    expect(Date.parse(session.body.expiresAt) - Date.now()).toBeLessThanOrEqual(60_000);
+    const unknown = await fetch(`${stack.apiUrl}/v1/oauth/authorize?session=cs_${'x'.repeat(32)}`, { redirect: 'manual' });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.text()).toContain('INVALID_SESSION');
+  });
+});
