@@ -1,0 +1,86 @@
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Charset, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { FunctionProfile } from '../function-profiles.js';
+
+/**
+ * An ESM bundle that contains the AWS SDK (CommonJS inside) needs `require`; without this banner it
+ * fails at load with `Dynamic require of "node:https" is not supported`.
+ */
+export const CREATE_REQUIRE_BANNER =
+  "import{createRequire}from'module';const require=createRequire(import.meta.url);";
+
+export interface BrokerFunctionProps {
+  /** Folder name under functions/ (used in descriptions and logical ids). */
+  name: string;
+  /** Absolute path of the handler file exporting `handler`. */
+  entry: string;
+  /** Directory holding package-lock.json; the bundle is built from there. */
+  projectRoot: string;
+  profile: FunctionProfile;
+  environment: Record<string, string>;
+  logRetention: logs.RetentionDays;
+  removalPolicy: RemovalPolicy;
+}
+
+/**
+ * One entry point with the house defaults: Node 22 on ARM64, esbuild ESM bundle (SDK included, minified,
+ * source maps), its own log group with retention, and its own role that can write only to that log group.
+ * Callers add the function's permissions to `role`.
+ */
+export class BrokerFunction extends Construct {
+  readonly fn: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: BrokerFunctionProps) {
+    super(scope, id);
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    // An own role instead of AWSLambdaBasicExecutionRole: that managed policy may create log groups anywhere.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `anaf-broker ${props.name}`,
+    });
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+    this.fn = new NodejsFunction(this, 'Fn', {
+      entry: props.entry,
+      handler: 'handler',
+      projectRoot: props.projectRoot,
+      depsLockFilePath: `${props.projectRoot}/package-lock.json`,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.profile.memoryMb,
+      timeout: Duration.seconds(props.profile.timeoutSeconds),
+      description: props.profile.description,
+      role: this.role,
+      logGroup: this.logGroup,
+      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        platform: 'node',
+        mainFields: ['module', 'main'],
+        banner: CREATE_REQUIRE_BANNER,
+        minify: true,
+        sourceMap: true,
+        // Linked (a sourceMappingURL comment), so --enable-source-maps finds the .map file.
+        sourceMapMode: SourceMapMode.DEFAULT,
+        sourcesContent: false,
+        charset: Charset.UTF8,
+        // The bundle pins the SDK version the code was tested with instead of the runtime's copy.
+        bundleAwsSDK: true,
+      },
+    });
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * What each function may do, and nothing more. The service stack turns this map into one IAM policy per
+ * function role; a function in FUNCTION_NAMES without an entry here (or the reverse) fails synth.
+ */
+
+export type TableAccess = 'none' | 'read' | 'readWrite';
+export type SecretAction = 'CreateSecret' | 'PutSecretValue' | 'DescribeSecret' | 'GetSecretValue' | 'DeleteSecret';
+
+export interface FunctionPermissions {
+  /** Item access on the table (never Scan, never the table's admin actions). */
+  table: TableAccess;
+  /** Query on the due-refresh GSI. */
+  dueIndexQuery: boolean;
+  /** Secrets Manager actions on secrets under SECRET_PREFIX only. */
+  secrets: readonly SecretAction[];
+  /** events:PutEvents on the lifecycle bus. */
+  putEvents: boolean;
+}
+
+/**
+ * DynamoDB authorizes TransactWriteItems per underlying item action (Put/Update/Delete/ConditionCheck),
+ * so the transactional connect and disconnect writes need no separate action.
+ */
+export const TABLE_ACTIONS: Record<Exclude<TableAccess, 'none'>, readonly string[]> = {
+  read: ['dynamodb:GetItem', 'dynamodb:Query'],
+  readWrite: [
+    'dynamodb:GetItem',
+    'dynamodb:Query',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:ConditionCheckItem',
+  ],
+};
+
+/** Secrets Manager calls KMS on the caller's behalf: writing a value needs GenerateDataKey (and Decrypt), reading needs Decrypt. */
+export function kmsActionsFor(secrets: readonly SecretAction[]): string[] {
+  const writes = secrets.includes('CreateSecret') || secrets.includes('PutSecretValue');
+  const reads = secrets.includes('GetSecretValue');
+  if (writes) return ['kms:Decrypt', 'kms:GenerateDataKey'];
+  if (reads) return ['kms:Decrypt'];
+  return [];
+}
+
+const none: FunctionPermissions = { table: 'none', dueIndexQuery: false, secrets: [], putEvents: false };
+const read: FunctionPermissions = { ...none, table: 'read' };
+const readWrite: FunctionPermissions = { ...none, table: 'readWrite' };
+
+/** Refreshing reads the pair, writes the rotated pair (creating it if a previous write was lost) and announces the outcome. */
+const REFRESH: FunctionPermissions = {
+  ...readWrite,
+  secrets: ['GetSecretValue', 'PutSecretValue', 'DescribeSecret', 'CreateSecret'],
+  putEvents: true,
+};
+
+/** Storing a new pair; DeleteSecret cleans up when the metadata write that follows fails. */
+const STORE_PAIR: FunctionPermissions = {
+  ...readWrite,
+  secrets: ['CreateSecret', 'PutSecretValue', 'DescribeSecret', 'GetSecretValue', 'DeleteSecret'],
+  putEvents: true,
+};
+
+export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
+  'anaf-client-put': { ...readWrite, secrets: ['CreateSecret', 'PutSecretValue', 'DescribeSecret'] },
+  'anaf-client-get': read,
+  'company-put': readWrite,
+  'company-get': read,
+  'company-delete': readWrite,
+  'connect-session-create': readWrite,
+  'oauth-authorize': readWrite,
+  'oauth-callback': STORE_PAIR,
+  'token-import': STORE_PAIR,
+  'token-get': read,
+  'token-refresh': REFRESH,
+  'access-token-get': REFRESH,
+  'manual-refresh': REFRESH,
+  'refresh-sweep': { ...REFRESH, dueIndexQuery: true },
+  'token-delete': { ...readWrite, secrets: ['DeleteSecret', 'DescribeSecret', 'GetSecretValue'], putEvents: true },
+  'events-list': read,
+};

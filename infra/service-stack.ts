@@ -1,0 +1,263 @@
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { DUE_INDEX_NAME, ENV, type EnvName } from '../shared/config/env-names.js';
+import { FUNCTION_NAMES, NON_HTTP_FUNCTIONS, ROUTES } from '../shared/http/routes.js';
+import { BrokerFunction } from './constructs/broker-function.js';
+import { METRICS, Monitoring } from './constructs/monitoring.js';
+import { FUNCTION_PROFILES } from './function-profiles.js';
+import { pascal } from './names.js';
+import { kmsActionsFor, PERMISSIONS, TABLE_ACTIONS } from './permissions.js';
+import type { StageConfig } from './stages.js';
+
+export interface ServiceStackProps extends StackProps {
+  config: StageConfig;
+  table: dynamodb.ITable;
+  secretsKey: kms.IKey;
+  /** Directory holding package-lock.json (the repository root). */
+  projectRoot: string;
+  /** Handler file of a function; default `<projectRoot>/functions/<name>/handler.ts`. */
+  entryFor?: (name: string) => string;
+}
+
+/** Environment variables the stack sets besides the shared ENV names. */
+export const EXTRA_ENV = {
+  POWERTOOLS_SERVICE_NAME: METRICS.service,
+  POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
+} as const;
+
+const CALLBACK_FUNCTION = 'oauth-callback';
+
+/**
+ * The stateless half: HTTP API, one Lambda per entry point with its own least-privilege role, the
+ * lifecycle event bus, the sweep schedule, alarms and dashboard.
+ */
+export class ServiceStack extends Stack {
+  readonly api: apigwv2.HttpApi;
+  readonly bus: events.EventBus;
+  readonly functions = new Map<string, lambda.IFunction>();
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: ServiceStackProps) {
+    super(scope, id, props);
+    const { config, table, secretsKey, projectRoot } = props;
+    const entryFor = props.entryFor ?? ((name: string) => `${projectRoot}/functions/${name}/handler.ts`);
+    const removalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+    assertMapsCoverFunctions();
+
+    this.bus = new events.EventBus(this, 'LifecycleBus', {
+      description: `anaf-broker ${config.stage}: connected, refreshed, refresh-failed, reauth-required, expiring, disconnected`,
+    });
+
+    // Created before the functions: their PUBLIC_BASE_URL points at it, and the routes come after them.
+    this.api = new apigwv2.HttpApi(this, 'Api', {
+      description: `anaf-broker ${config.stage}: ERP service routes (IAM) and browser OAuth routes`,
+      createDefaultStage: false,
+    });
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logRetention, removalPolicy });
+    new apigwv2.HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: config.apiThrottle,
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(accessLogs),
+        format: ACCESS_LOG_FORMAT,
+      },
+    });
+
+    const publicBaseUrl = config.publicBaseUrl ?? this.api.apiEndpoint;
+    const returnUrlAllowlist =
+      config.returnUrlOrigins.length > 0
+        ? config.returnUrlOrigins.join(',')
+        : config.publicBaseUrl
+          ? new URL(config.publicBaseUrl).origin
+          : this.api.apiEndpoint;
+
+    const environment = {
+      [ENV.tableName]: table.tableName,
+      [ENV.secretPrefix]: config.secretPrefix,
+      [ENV.eventBusName]: this.bus.eventBusName,
+      [ENV.secretsKmsKeyId]: secretsKey.keyArn,
+      [ENV.publicBaseUrl]: publicBaseUrl,
+      [ENV.anafOauthBaseUrl]: config.anafOauthBaseUrl,
+      [ENV.anafApiBaseUrl]: config.anafApiBaseUrl,
+      [ENV.returnUrlAllowlist]: returnUrlAllowlist,
+      [ENV.refreshMarginDays]: String(config.refreshMarginDays),
+      [ENV.accessTokenMinValiditySeconds]: String(config.accessTokenMinValiditySeconds),
+      [ENV.sweepConcurrency]: String(config.sweepConcurrency),
+      [ENV.anafTimeoutMs]: String(config.anafTimeoutMs),
+      [ENV.manualRefreshCooldownSeconds]: String(config.manualRefreshCooldownSeconds),
+      ...EXTRA_ENV,
+    } satisfies Partial<Record<EnvName, string>> & typeof EXTRA_ENV;
+
+    const secretArnPattern = this.formatArn({
+      service: 'secretsmanager',
+      resource: 'secret',
+      resourceName: `${config.secretPrefix}*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    for (const name of FUNCTION_NAMES) {
+      const profile = FUNCTION_PROFILES[name]!;
+      const permissions = PERMISSIONS[name]!;
+      const broker = new BrokerFunction(this, pascal(name), {
+        name,
+        entry: entryFor(name),
+        projectRoot,
+        profile,
+        environment,
+        logRetention,
+        removalPolicy,
+      });
+      const { role } = broker;
+      this.functions.set(name, broker.fn);
+
+      if (permissions.table !== 'none') {
+        role.addToPolicy(
+          new iam.PolicyStatement({ actions: [...TABLE_ACTIONS[permissions.table]], resources: [table.tableArn] }),
+        );
+      }
+      if (permissions.dueIndexQuery) {
+        role.addToPolicy(
+          new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${table.tableArn}/index/${DUE_INDEX_NAME}`] }),
+        );
+      }
+      if (permissions.secrets.length > 0) {
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            actions: permissions.secrets.map((action) => `secretsmanager:${action}`),
+            resources: [secretArnPattern],
+          }),
+        );
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${nagResource(config.secretPrefix)}]`,
+          reason: 'Secrets are created at run time, one per tenant client and per token; the wildcard is bounded by the stage secret-name prefix.',
+        });
+      }
+      const kmsActions = kmsActionsFor(permissions.secrets);
+      if (kmsActions.length > 0) {
+        // Only through Secrets Manager, and only for secrets under the prefix (Secrets Manager puts the
+        // secret ARN in the encryption context of every data key it asks KMS for).
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            actions: kmsActions,
+            resources: [secretsKey.keyArn],
+            conditions: {
+              StringEquals: { 'kms:ViaService': `secretsmanager.${this.region}.${this.urlSuffix}` },
+              StringLike: { 'kms:EncryptionContext:SecretARN': secretArnPattern },
+            },
+          }),
+        );
+      }
+      if (permissions.putEvents) {
+        role.addToPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [this.bus.eventBusArn] }));
+      }
+      Validations.of(broker.fn).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason: 'Node.js 22 is pinned deliberately: the code is built and tested for it (esbuild target node22); runtime upgrades are a reviewed change.',
+      });
+    }
+
+    const iamAuthorizer = new HttpIamAuthorizer();
+    const integrations = new Map<string, HttpLambdaIntegration>();
+    for (const route of ROUTES) {
+      let integration = integrations.get(route.fn);
+      if (!integration) {
+        integration = new HttpLambdaIntegration(`${pascal(route.fn)}Integration`, this.functions.get(route.fn)!);
+        integrations.set(route.fn, integration);
+      }
+      const added = this.api.addRoutes({
+        path: route.path,
+        methods: [apigwv2.HttpMethod[route.method]],
+        integration,
+        authorizer: route.auth === 'service' ? iamAuthorizer : new apigwv2.HttpNoneAuthorizer(),
+      });
+      if (route.auth === 'public') {
+        for (const r of added) {
+          Validations.of(r).acknowledge({
+            id: 'AwsSolutions-APIG4',
+            reason: 'Browser route of the OAuth flow (no AWS credentials in a browser); it acts only on a single-use, expiring session or state value.',
+          });
+        }
+      }
+    }
+
+    const sweep = this.functions.get(NON_HTTP_FUNCTIONS.sweep)!;
+    new events.Rule(this, 'SweepSchedule', {
+      description: `anaf-broker ${config.stage}: daily refresh sweep`,
+      schedule: events.Schedule.expression(config.sweepSchedule),
+      targets: [new targets.LambdaFunction(sweep, { retryAttempts: 2, maxEventAge: Duration.hours(6) })],
+    });
+
+    this.monitoring = new Monitoring(this, 'Monitoring', { config, functions: this.functions, api: this.api });
+
+    const callbackPath = ROUTES.find((r) => r.fn === CALLBACK_FUNCTION)!.path;
+    new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'HTTP API base URL (SigV4-signed calls, service execute-api)' });
+    new CfnOutput(this, 'CallbackUrl', {
+      value: `${publicBaseUrl}${callbackPath}`,
+      description: 'Register this exact URL as the callback of the ANAF OAuth app',
+    });
+    new CfnOutput(this, 'ManualRefreshFunctionName', {
+      value: this.functions.get(NON_HTTP_FUNCTIONS.manualRefresh)!.functionName,
+      description: 'Manual refresh: aws lambda invoke with {"tenantId":"...","cui":"..."} or {"tenantId":"...","tokenId":"..."}',
+    });
+    new CfnOutput(this, 'EventBusName', { value: this.bus.eventBusName, description: 'Lifecycle events (source anaf-broker)' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn, description: 'Subscribe on-call here' });
+    new CfnOutput(this, 'DashboardName', { value: this.monitoring.dashboard.dashboardName });
+  }
+}
+
+/**
+ * JSON access log with HTTP API variables only. `$context.path` has no query string, so the callback's
+ * `code` and `state` never reach the logs.
+ */
+const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: '$context.requestId',
+    time: '$context.requestTime',
+    ip: '$context.identity.sourceIp',
+    caller: '$context.identity.userArn',
+    method: '$context.httpMethod',
+    routeKey: '$context.routeKey',
+    path: '$context.path',
+    status: '$context.status',
+    responseLength: '$context.responseLength',
+    latencyMs: '$context.responseLatency',
+    integrationLatencyMs: '$context.integrationLatency',
+    integrationStatus: '$context.integrationStatus',
+    integrationError: '$context.integrationErrorMessage',
+    authorizerError: '$context.authorizer.error',
+  }),
+);
+
+/** How cdk-nag prints the secret-prefix ARN in its IAM5 finding ids. */
+const nagResource = (prefix: string) =>
+  `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${prefix}*`;
+
+/** A function without a profile or permissions (or an entry for a function that no longer exists) fails synth. */
+function assertMapsCoverFunctions(): void {
+  const names = new Set(FUNCTION_NAMES);
+  const problems: string[] = [];
+  for (const [label, map] of [
+    ['PERMISSIONS (infra/permissions.ts)', PERMISSIONS],
+    ['FUNCTION_PROFILES (infra/function-profiles.ts)', FUNCTION_PROFILES],
+  ] as const) {
+    const missing = FUNCTION_NAMES.filter((n) => !(n in map));
+    const extra = Object.keys(map).filter((n) => !names.has(n));
+    if (missing.length) problems.push(`${label} lacks ${missing.join(', ')}`);
+    if (extra.length) problems.push(`${label} lists unknown ${extra.join(', ')}`);
+  }
+  if (problems.length) throw new Error(`Function maps out of date: ${problems.join('; ')}`);
+}

@@ -1,0 +1,200 @@
+import * as z from 'zod/mini';
+
+/**
+ * Per-stage deployment settings. `-c stage=dev|prod` picks the defaults below; a few values that differ
+ * between ERP vendors can be overridden with context (`-c returnUrlOrigins=https://erp.example.com` or
+ * the `context` block of cdk.json), and everything is validated once, with one message naming every
+ * bad value, before any construct is built.
+ */
+
+export const STAGE_NAMES = ['dev', 'prod'] as const;
+export type StageName = (typeof STAGE_NAMES)[number];
+
+export const ANAF_OAUTH_BASE_URL = 'https://logincert.anaf.ro/anaf-oauth2/v1';
+export const ANAF_API_BASE_URLS = {
+  test: 'https://api.anaf.ro/test/FCTEL/rest',
+  prod: 'https://api.anaf.ro/prod/FCTEL/rest',
+} as const;
+export type AnafEnvironment = keyof typeof ANAF_API_BASE_URLS;
+
+/** The ANAF timeout must leave the OAuth callback (20 s Lambda, 30 s API Gateway) room to store the pair. */
+export const MAX_ANAF_TIMEOUT_MS = 12_000;
+
+/** Retention periods CloudWatch Logs accepts (days). */
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
+
+export interface StageConfig {
+  stage: StageName;
+  /** `test` talks to api.anaf.ro/test (same OAuth host); `prod` to the production e-Factura API. */
+  anafEnvironment: AnafEnvironment;
+  anafApiBaseUrl: string;
+  anafOauthBaseUrl: string;
+  /** Origins the connect flow may send browsers back to (the ERP's web app). Empty: the API's own origin. */
+  returnUrlOrigins: string[];
+  /** Where browsers reach the API (a custom domain in front of it); default: the API's execute-api URL. */
+  publicBaseUrl?: string;
+  /** EventBridge schedule expression of the refresh sweep (UTC). */
+  sweepSchedule: string;
+  refreshMarginDays: number;
+  accessTokenMinValiditySeconds: number;
+  sweepConcurrency: number;
+  anafTimeoutMs: number;
+  manualRefreshCooldownSeconds: number;
+  /** prod: RETAIN + deletion protection on table, key and logs; dev: DESTROY. */
+  retainData: boolean;
+  /** Name prefix of every secret the functions create (IAM is scoped to it). */
+  secretPrefix: string;
+  /** Optional address subscribed to the alarm topic (confirm the e-mail AWS sends). */
+  alarmEmail?: string;
+  logRetentionDays: number;
+  apiThrottle: { rateLimit: number; burstLimit: number };
+  /** Alarm thresholds. */
+  alarms: { refreshFailures: number; reauthRequiredTokens: number; api5xx: number };
+}
+
+type StageDefaults = Omit<StageConfig, 'stage' | 'anafApiBaseUrl' | 'anafOauthBaseUrl' | 'secretPrefix'> & {
+  secretPrefix?: string;
+};
+
+const COMMON = {
+  returnUrlOrigins: [],
+  sweepSchedule: 'cron(0 3 * * ? *)',
+  refreshMarginDays: 30,
+  accessTokenMinValiditySeconds: 3600,
+  sweepConcurrency: 4,
+  anafTimeoutMs: 10_000,
+  manualRefreshCooldownSeconds: 60,
+  alarms: { refreshFailures: 1, reauthRequiredTokens: 0, api5xx: 5 },
+} satisfies Partial<StageDefaults>;
+
+/** Edit these to change what `-c stage=…` deploys; context keys below override them per deployment. */
+export const STAGE_DEFAULTS: Record<StageName, StageDefaults> = {
+  dev: {
+    ...COMMON,
+    anafEnvironment: 'test',
+    retainData: false,
+    logRetentionDays: 14,
+    apiThrottle: { rateLimit: 20, burstLimit: 40 },
+  },
+  prod: {
+    ...COMMON,
+    anafEnvironment: 'prod',
+    retainData: true,
+    logRetentionDays: 180,
+    apiThrottle: { rateLimit: 100, burstLimit: 200 },
+  },
+};
+
+/** Context keys that override a stage default (`-c key=value`; lists comma-separated). */
+export const OVERRIDABLE_KEYS = [
+  'anafEnvironment',
+  'returnUrlOrigins',
+  'publicBaseUrl',
+  'sweepSchedule',
+  'refreshMarginDays',
+  'accessTokenMinValiditySeconds',
+  'sweepConcurrency',
+  'anafTimeoutMs',
+  'manualRefreshCooldownSeconds',
+  'secretPrefix',
+  'alarmEmail',
+] as const;
+
+export class StageConfigError extends Error {
+  override name = 'StageConfigError';
+}
+
+const isOrigin = (value: string) => {
+  try {
+    const url = new URL(value);
+    const local = url.protocol === 'http:' && ['localhost', '127.0.0.1'].includes(url.hostname);
+    return url.origin === value && (url.protocol === 'https:' || local);
+  } catch {
+    return false;
+  }
+};
+
+const isHttpsUrl = (value: string) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' && !url.search && !url.hash && !url.username;
+  } catch {
+    return false;
+  }
+};
+
+const int = (min: number, max: number) => {
+  const message = `must be an integer from ${min} to ${max}`;
+  return z.coerce.number(message).check(z.int(message), z.minimum(min, message), z.maximum(max, message));
+};
+
+const schema = z.object({
+  stage: z.enum(STAGE_NAMES, `must be one of ${STAGE_NAMES.join(', ')}`),
+  anafEnvironment: z.enum(['test', 'prod'], 'must be test or prod'),
+  returnUrlOrigins: z.array(
+    z.string().check(z.refine(isOrigin, 'must be an origin like https://erp.example.com (no path, no trailing slash)')),
+  ),
+  publicBaseUrl: z.optional(z.string().check(z.refine(isHttpsUrl, 'must be an https URL without query or fragment'))),
+  sweepSchedule: z.string().check(
+    z.regex(/^(cron\(\S+( \S+){5}\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$/, 'must be an EventBridge cron(…) or rate(…) expression'),
+  ),
+  refreshMarginDays: int(1, 80),
+  accessTokenMinValiditySeconds: int(0, 86_400),
+  sweepConcurrency: int(1, 32),
+  anafTimeoutMs: int(1000, MAX_ANAF_TIMEOUT_MS),
+  manualRefreshCooldownSeconds: int(0, 3600),
+  retainData: z.boolean(),
+  secretPrefix: z.string().check(
+    z.regex(/^[A-Za-z0-9/_+=.@-]{1,200}\/$/, 'must use secret-name characters only and end with "/"'),
+  ),
+  alarmEmail: z.optional(z.string().check(z.regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'must be an e-mail address'))),
+  logRetentionDays: z.number().check(
+    z.refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), 'must be a CloudWatch Logs retention period'),
+  ),
+  apiThrottle: z.object({ rateLimit: int(1, 10_000), burstLimit: int(1, 5000) }),
+  alarms: z.object({ refreshFailures: int(1, 100_000), reauthRequiredTokens: int(0, 100_000), api5xx: int(1, 100_000) }),
+});
+
+/**
+ * Builds and validates the stage configuration from CDK context (`tryGetContext`).
+ * Throws one StageConfigError naming every bad value.
+ */
+export function resolveStageConfig(context: (key: string) => unknown): StageConfig {
+  const stage = String(context('stage') ?? 'dev');
+  if (!(STAGE_NAMES as readonly string[]).includes(stage)) {
+    throw new StageConfigError(
+      `Invalid stage configuration: stage must be one of ${STAGE_NAMES.join(', ')} (got "${stage}"); pass -c stage=dev or -c stage=prod`,
+    );
+  }
+  const defaults = STAGE_DEFAULTS[stage as StageName];
+  const overrides: Record<string, unknown> = {};
+  for (const key of OVERRIDABLE_KEYS) {
+    const value = context(key);
+    if (value === undefined || value === '') continue;
+    overrides[key] = key === 'returnUrlOrigins' && typeof value === 'string' ? splitList(value) : value;
+  }
+  const candidate = {
+    ...defaults,
+    secretPrefix: defaults.secretPrefix ?? `anaf-broker/${stage}/`,
+    ...overrides,
+    stage,
+  };
+  const result = z.safeParse(schema, candidate);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new StageConfigError(`Invalid stage configuration for "${stage}": ${problems.join('; ')}`);
+  }
+  const c = result.data;
+  return {
+    ...c,
+    publicBaseUrl: c.publicBaseUrl?.replace(/\/+$/, ''),
+    anafApiBaseUrl: ANAF_API_BASE_URLS[c.anafEnvironment],
+    anafOauthBaseUrl: ANAF_OAUTH_BASE_URL,
+  };
+}
+
+const splitList = (value: string) =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);

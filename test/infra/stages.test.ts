@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { FUNCTION_PROFILES } from '../../infra/function-profiles.js';
+import { PERMISSIONS } from '../../infra/permissions.js';
+import { MAX_ANAF_TIMEOUT_MS, resolveStageConfig, StageConfigError } from '../../infra/stages.js';
+import { FUNCTION_NAMES } from '../../shared/http/routes.js';
+
+const resolve = (context: Record<string, unknown>) => resolveStageConfig((key) => context[key]);
+
+describe('stage configuration', () => {
+  it('defaults to dev against ANAF test, destroying data, sweeping daily at 03:00 UTC', () => {
+    expect(resolve({})).toMatchObject({
+      stage: 'dev',
+      anafEnvironment: 'test',
+      anafApiBaseUrl: 'https://api.anaf.ro/test/FCTEL/rest',
+      anafOauthBaseUrl: 'https://logincert.anaf.ro/anaf-oauth2/v1',
+      sweepSchedule: 'cron(0 3 * * ? *)',
+      retainData: false,
+      secretPrefix: 'anaf-broker/dev/',
+    });
+  });
+
+  it('prod talks to ANAF prod and retains data', () => {
+    expect(resolve({ stage: 'prod' })).toMatchObject({
+      anafApiBaseUrl: 'https://api.anaf.ro/prod/FCTEL/rest',
+      anafOauthBaseUrl: 'https://logincert.anaf.ro/anaf-oauth2/v1',
+      retainData: true,
+      secretPrefix: 'anaf-broker/prod/',
+    });
+  });
+
+  it('takes overrides from context strings (numbers coerced, lists comma-separated, trailing slash trimmed)', () => {
+    const config = resolve({
+      stage: 'prod',
+      anafEnvironment: 'test',
+      returnUrlOrigins: 'https://app.example.com, https://admin.example.com',
+      publicBaseUrl: 'https://anaf.example.com/',
+      refreshMarginDays: '21',
+      sweepSchedule: 'rate(12 hours)',
+    });
+    expect(config).toMatchObject({
+      anafApiBaseUrl: 'https://api.anaf.ro/test/FCTEL/rest',
+      returnUrlOrigins: ['https://app.example.com', 'https://admin.example.com'],
+      publicBaseUrl: 'https://anaf.example.com',
+      refreshMarginDays: 21,
+      sweepSchedule: 'rate(12 hours)',
+    });
+  });
+
+  it('rejects an unknown stage with one clear message', () => {
+    expect(() => resolve({ stage: 'qa' })).toThrowError(StageConfigError);
+    expect(() => resolve({ stage: 'qa' })).toThrowError(
+      'Invalid stage configuration: stage must be one of dev, prod (got "qa"); pass -c stage=dev or -c stage=prod',
+    );
+  });
+
+  it('names every bad value in one message', () => {
+    let message = '';
+    try {
+      resolve({
+        stage: 'prod',
+        anafEnvironment: 'uat',
+        returnUrlOrigins: 'https://app.example.com/path',
+        sweepSchedule: 'daily',
+        anafTimeoutMs: String(MAX_ANAF_TIMEOUT_MS + 1),
+        alarmEmail: 'nobody',
+      });
+    } catch (error) {
+      expect(error).toBeInstanceOf(StageConfigError);
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^Invalid stage configuration for "prod": /);
+    for (const key of ['anafEnvironment', 'returnUrlOrigins.0', 'sweepSchedule', 'anafTimeoutMs', 'alarmEmail']) {
+      expect(message).toContain(`${key}: `);
+    }
+  });
+});
+
+describe('function maps', () => {
+  it('give every entry point permissions and a profile, and name no other', () => {
+    expect(Object.keys(PERMISSIONS).sort()).toEqual([...FUNCTION_NAMES].sort());
+    expect(Object.keys(FUNCTION_PROFILES).sort()).toEqual([...FUNCTION_NAMES].sort());
+  });
+});
