@@ -16,6 +16,7 @@ import { FUNCTION_NAMES, NON_HTTP_FUNCTIONS, ROUTES } from '../shared/http/route
 import { BrokerFunction } from './constructs/broker-function.js';
 import { METRICS, Monitoring } from './constructs/monitoring.js';
 import { FUNCTION_PROFILES } from './function-profiles.js';
+import { nagResourceId } from './nag.js';
 import { pascal } from './names.js';
 import { kmsActionsFor, PERMISSIONS, TABLE_ACTIONS } from './permissions.js';
 import type { StageConfig } from './stages.js';
@@ -142,7 +143,7 @@ export class ServiceStack extends Stack {
           }),
         );
         Validations.of(role).acknowledge({
-          id: `AwsSolutions-IAM5[Resource::${nagResource(config.secretPrefix)}]`,
+          id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, secretArnPattern)}]`,
           reason: 'Secrets are created at run time, one per tenant client and per token; the wildcard is bounded by the stage secret-name prefix.',
         });
       }
@@ -241,10 +242,6 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
     authorizerError: '$context.authorizer.error',
   }),
 );
-
-/** How cdk-nag prints the secret-prefix ARN in its IAM5 finding ids. */
-const nagResource = (prefix: string) =>
-  `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${prefix}*`;
 
 /** A function without a profile or permissions (or an entry for a function that no longer exists) fails synth. */
 function assertMapsCoverFunctions(): void {
