@@ -54,6 +54,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_SECRET_ACCESS_KEY: 'local',
     });
     delete process.env.AWS_PROFILE;
+    // EMF metric lines are for CloudWatch; locally they would only clutter the output.
+    process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
     const tableName = env[ENV.tableName] || 'anaf-broker-local';
     const eventBusName = env[ENV.eventBusName] || 'anaf-broker-local';

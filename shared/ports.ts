@@ -109,3 +109,21 @@ export interface Logger {
   warn(message: string, extra?: Record<string, unknown>): void;
   error(message: string, extra?: Record<string, unknown>): void;
 }
+
+/** Names of the CloudWatch metrics the service emits (namespace AnafBroker); alarms are set on these. */
+export type MetricName =
+  | 'Connected'
+  | 'Refreshed'
+  | 'RefreshFailed'
+  | 'ReauthRequired'
+  | 'Expiring'
+  | 'Disconnected'
+  | 'TokenIssued'
+  | 'SweepDue'
+  | 'SweepStoppedEarly';
+
+export interface Metrics {
+  count(name: MetricName, value?: number): void;
+  /** Writes the buffered metrics (EMF log lines); called once at the end of an invocation. */
+  flush(): void;
+}

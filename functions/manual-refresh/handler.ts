@@ -28,5 +28,7 @@ export async function handler(event: unknown): Promise<ManualRefreshAnswer> {
     if (error instanceof BrokerError) return { error: { code: error.code, message: error.message } };
     logger.error('manual refresh failed', { errorName: (error as Error)?.name, errorMessage: (error as Error)?.message });
     return { error: { code: 'INTERNAL_ERROR', message: 'internal error' } };
+  } finally {
+    deps.metrics?.flush();
   }
 }

@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { getRuntime } from '../runtime/runtime.js';
 import type { ServiceDeps } from '../services/deps.js';
-import { accessLog, errorMapper, jsonBody, type JsonEvent } from './middleware.js';
+import { accessLog, errorMapper, flushMetrics, jsonBody, type JsonEvent } from './middleware.js';
 import type { HttpResult } from './responses.js';
 
 export interface HttpRequest {
@@ -20,6 +20,7 @@ export function httpHandler(run: (request: HttpRequest, deps: ServiceDeps) => Pr
   const logger = () => getRuntime().logger;
   return middy<JsonEvent, HttpResult, Error, Context>()
     // middy runs onError in reverse order: the mapper sets the response, then the access log sees it.
+    .use(flushMetrics(() => getRuntime().deps.metrics))
     .use(accessLog(logger))
     .use(errorMapper(logger))
     .use(jsonBody())

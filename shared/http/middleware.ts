@@ -1,7 +1,7 @@
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { BrokerError } from '../domain/errors.js';
-import type { Logger } from '../ports.js';
+import type { Logger, Metrics } from '../ports.js';
 import { errorResult, fromBrokerError, type HttpResult } from './responses.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -71,4 +71,10 @@ export function accessLog(logger: () => Logger): middy.MiddlewareObj<JsonEvent, 
       if (request.response) done(request);
     },
   };
+}
+
+/** Writes the invocation's metrics once it has answered, whatever the outcome. */
+export function flushMetrics(metrics: () => Metrics | undefined): middy.MiddlewareObj<JsonEvent, HttpResult> {
+  const flush = () => metrics()?.flush();
+  return { after: flush, onError: flush };
 }

@@ -13,6 +13,7 @@ import { getConfig, type Config } from '../config/config.js';
 import type { Logger } from '../ports.js';
 import type { ServiceDeps } from '../services/deps.js';
 import { createLogger } from './logger.js';
+import { createMetrics } from './metrics.js';
 
 export interface Runtime {
   config: Config;
@@ -38,6 +39,7 @@ export function createRuntime(config: Config, logger: Logger = createLogger()): 
     anaf: createAnafOAuthClient({ oauthBaseUrl: config.anafOauthBaseUrl, timeoutMs: config.anafTimeoutMs }),
     clock: { now: () => new Date() },
     logger,
+    metrics: createMetrics(),
     settings: {
       publicBaseUrl: config.publicBaseUrl,
       callbackUrl: config.callbackUrl,

@@ -1,11 +1,23 @@
-import type { AuditEvent } from '../domain/model.js';
+import type { AuditEvent, LifecycleEventType } from '../domain/model.js';
+import type { MetricName } from '../ports.js';
 import type { ServiceDeps } from './deps.js';
+
+const METRIC_OF: Record<LifecycleEventType, MetricName> = {
+  connected: 'Connected',
+  refreshed: 'Refreshed',
+  'refresh-failed': 'RefreshFailed',
+  'reauth-required': 'ReauthRequired',
+  expiring: 'Expiring',
+  disconnected: 'Disconnected',
+  'token-issued': 'TokenIssued',
+};
 
 /**
  * Records a lifecycle event in the tenant's audit trail and publishes it on the bus. The state change
  * it describes is already stored, so a failure here is logged and swallowed, never undoing that change.
  */
-export async function recordEvent(deps: Pick<ServiceDeps, 'audit' | 'events' | 'logger'>, event: AuditEvent): Promise<void> {
+export async function recordEvent(deps: Pick<ServiceDeps, 'audit' | 'events' | 'logger' | 'metrics'>, event: AuditEvent): Promise<void> {
+  deps.metrics?.count(METRIC_OF[event.type]);
   const results = await Promise.allSettled([deps.audit.append(event), deps.events.publish(event)]);
   for (const [i, result] of results.entries()) {
     if (result.status === 'rejected') {

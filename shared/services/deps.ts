@@ -5,6 +5,7 @@ import type {
   CompanyStore,
   EventPublisher,
   Logger,
+  Metrics,
   SecretStore,
   SessionStore,
   TenantStore,
@@ -36,5 +37,7 @@ export interface ServiceDeps {
   anaf: AnafOAuthClient;
   clock: Clock;
   logger: Logger;
+  /** Optional so that unit tests may leave it out. */
+  metrics?: Metrics;
   settings: ServiceSettings;
 }
