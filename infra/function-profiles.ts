@@ -1,7 +1,12 @@
 /**
- * Timeout and memory per function. API Gateway gives an HTTP integration 30 s at most, so anything that
- * calls ANAF inside a request gets 20 s: ANAF_TIMEOUT_MS (≤ 12 s, checked in stages.ts) plus the wait
- * for a concurrent refresh (≤ 5 s) plus the Secrets Manager and DynamoDB writes that must follow.
+ * Timeout and memory per function. API Gateway answers an HTTP request after 30 s at most, but it does not
+ * stop the Lambda behind it. Two cases follow:
+ * - the OAuth callback makes one ANAF call (ANAF_TIMEOUT_MS ≤ 12 s, checked in stages.ts) and must answer
+ *   the browser: 20 s, well inside API Gateway's limit;
+ * - a refresh must never be killed between ANAF's rotation and the write of the new pair, so every
+ *   function that can refresh gets more than the refresh's worst case (3 ANAF attempts, Retry-After
+ *   waits, 5 s join wait, 5 secret-write attempts ≈ 55 s at ANAF_TIMEOUT_MS 12 s): 60 s. A caller may
+ *   then see API Gateway's 503 in the rare worst case, but the rotated pair is stored.
  */
 export interface FunctionProfile {
   timeoutSeconds: number;
@@ -10,7 +15,7 @@ export interface FunctionProfile {
 }
 
 const http = (description: string): FunctionProfile => ({ timeoutSeconds: 10, memoryMb: 256, description });
-const callsAnaf = (description: string): FunctionProfile => ({ timeoutSeconds: 20, memoryMb: 256, description });
+const refreshes = (description: string): FunctionProfile => ({ timeoutSeconds: 60, memoryMb: 256, description });
 
 export const FUNCTION_PROFILES: Readonly<Record<string, FunctionProfile>> = {
   'anaf-client-put': http('Stores or replaces a tenant ANAF OAuth client'),
@@ -21,15 +26,15 @@ export const FUNCTION_PROFILES: Readonly<Record<string, FunctionProfile>> = {
   'connect-session-create': http('Mints a connect session for the certificate holder'),
   'oauth-authorize': http('Redirects a browser to ANAF authorize with a single-use state'),
   // ANAF's code is valid 60 s: the exchange happens inside the callback, well inside API Gateway's 30 s.
-  'oauth-callback': callsAnaf('Consumes the state, exchanges the code at ANAF and stores the pair'),
+  'oauth-callback': { timeoutSeconds: 20, memoryMb: 256, description: 'Consumes the state, exchanges the code at ANAF and stores the pair' },
   'token-import': http('Imports a token pair obtained by hand before'),
   'token-get': http('Lists tokens or reads one (metadata only)'),
-  'token-refresh': callsAnaf('Refreshes one token now'),
-  'access-token-get': callsAnaf('Answers a fresh access token, refreshing first when it is about to expire'),
+  'token-refresh': refreshes('Refreshes one token now'),
+  'access-token-get': refreshes('Answers a fresh access token, refreshing first when it is about to expire'),
   'token-delete': http('Disconnects a token: deletes the pair and unlinks companies'),
   'events-list': http('Lists a tenant audit trail'),
-  // Invoked from the console or the CLI, not behind API Gateway.
-  'manual-refresh': { timeoutSeconds: 30, memoryMb: 256, description: 'Manual refresh of one token (console / aws lambda invoke)' },
+  // Invoked from the console or the CLI (whose default read timeout is 60 s), not behind API Gateway.
+  'manual-refresh': refreshes('Manual refresh of one token (console / aws lambda invoke)'),
   // The sweep stops taking work before its deadline; 15 min is Lambda's maximum.
   'refresh-sweep': { timeoutSeconds: 900, memoryMb: 512, description: 'Scheduled sweep: refreshes every due token' },
 };

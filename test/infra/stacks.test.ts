@@ -4,6 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { METRICS, TOKEN_STATUSES } from '../../infra/constructs/monitoring.js';
 import { EXTRA_ENV } from '../../infra/service-stack.js';
+import { MAX_ANAF_TIMEOUT_MS } from '../../infra/stages.js';
 import { DUE_INDEX_NAME, ENV, TABLE_KEYS } from '../../shared/config/env-names.js';
 import { FUNCTION_NAMES, NON_HTTP_FUNCTIONS, ROUTES } from '../../shared/http/routes.js';
 import { actionsOf, flat, resourcesOf, statementsByRole, synthStage, type Statement, type Synthesized } from './synth.js';
@@ -187,8 +188,13 @@ describe('functions', () => {
     const anafMs = Number(props.Environment.Variables[ENV.anafTimeoutMs]);
     expect(props.Timeout).toBeLessThanOrEqual(29);
     expect(anafMs).toBeLessThanOrEqual(props.Timeout * 1000 - 5000);
-    for (const route of ROUTES) {
-      expect(functionResource(dev, route.fn).Properties.Timeout, route.fn).toBeLessThanOrEqual(29);
+  });
+
+  it('never lets Lambda kill a refresh between ANAF’s rotation and the write of the new pair', () => {
+    // Worst case of one refresh: 3 ANAF attempts, two Retry-After waits (≤ 5 s), the 5 s join wait, secret-write retries.
+    const worstCaseSeconds = (3 * MAX_ANAF_TIMEOUT_MS + 2 * 5000 + 5000 + 6500) / 1000;
+    for (const name of ['token-refresh', 'access-token-get', 'manual-refresh']) {
+      expect(functionResource(dev, name).Properties.Timeout, name).toBeGreaterThanOrEqual(worstCaseSeconds);
     }
     const sweepTimeout = functionResource(dev, NON_HTTP_FUNCTIONS.sweep).Properties.Timeout as number;
     expect(sweepTimeout).toBeGreaterThanOrEqual(300);
