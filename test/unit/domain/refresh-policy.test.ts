@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest';
+import {
+  FAILED_RUNS_WARNING_THRESHOLD,
+  REFRESH_EXPIRY_WARNING_DAYS,
+  computeDueAt,
+  decideRefresh,
+  dueWarning,
+  retryDelayMs,
+  warningsAfter,
+  type RefreshDecision,
+  type RefreshPolicy,
+  type RefreshTrigger,
+} from '../../../shared/domain/refresh-policy.js';
+
+const NOW = new Date('2026-03-01T12:00:00.000Z');
+const SECOND = 1000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const at = (offsetMs: number) => new Date(NOW.getTime() + offsetMs).toISOString();
+const POLICY: RefreshPolicy = { refreshMarginDays: 30, accessTokenMinValiditySeconds: 3600, manualRefreshCooldownSeconds: 60 };
+
+type DecisionInput = Parameters<typeof decideRefresh>[0];
+const token = (over: Partial<DecisionInput> = {}): DecisionInput => ({
+  status: 'active',
+  accessExpiresAt: at(60 * DAY),
+  refreshExpiresAt: at(300 * DAY),
+  lastRefreshAt: at(-30 * DAY),
+  failedAttempts: 0,
+  dueAt: at(30 * DAY),
+  ...over,
+});
+
+describe('decideRefresh (fixed clock)', () => {
+  type Case = [string, RefreshTrigger, Partial<DecisionInput>, RefreshDecision, Partial<RefreshPolicy>?];
+  const cases: Case[] = [
+    // sweep: the margin decides
+    ['sweep, access 60 days left: not due', 'sweep', {}, { action: 'skip', reason: 'not-due' }],
+    ['sweep, access 31 days left: not due', 'sweep', { accessExpiresAt: at(31 * DAY) }, { action: 'skip', reason: 'not-due' }],
+    ['sweep, access exactly at the margin: due', 'sweep', { accessExpiresAt: at(30 * DAY) }, { action: 'refresh', reason: 'access-expiring' }],
+    ['sweep, access 29 days left: due', 'sweep', { accessExpiresAt: at(29 * DAY) }, { action: 'refresh', reason: 'access-expiring' }],
+    ['sweep, access already expired: due', 'sweep', { accessExpiresAt: at(-DAY) }, { action: 'refresh', reason: 'access-expiring' }],
+    ['sweep, margin from the policy', 'sweep', { accessExpiresAt: at(10 * DAY) }, { action: 'skip', reason: 'not-due' }, { refreshMarginDays: 7 }],
+    ['sweep, failed before and retry time reached', 'sweep', { failedAttempts: 2, dueAt: at(-SECOND) }, { action: 'refresh', reason: 'retry' }],
+    ['sweep, failed before, retry time not reached', 'sweep', { failedAttempts: 2, dueAt: at(HOUR) }, { action: 'skip', reason: 'not-due' }],
+    ['sweep, due only for a warning: no refresh', 'sweep', { refreshExpiresAt: at(20 * DAY), dueAt: at(-DAY) }, { action: 'skip', reason: 'not-due' }],
+    // manual: the sweep minus "not due", plus the cool-down
+    ['manual, not due: refreshes anyway', 'manual', {}, { action: 'refresh', reason: 'manual' }],
+    ['manual, never refreshed', 'manual', { lastRefreshAt: null }, { action: 'refresh', reason: 'manual' }],
+    ['manual, 59 s after the last success: cool-down', 'manual', { lastRefreshAt: at(-59 * SECOND) }, { action: 'skip', reason: 'cooldown' }],
+    ['manual, 60 s after the last success: refreshes', 'manual', { lastRefreshAt: at(-60 * SECOND) }, { action: 'refresh', reason: 'manual' }],
+    ['manual, cool-down 0 turns it off', 'manual', { lastRefreshAt: at(-SECOND) }, { action: 'refresh', reason: 'manual' }, { manualRefreshCooldownSeconds: 0 }],
+    // on demand: the minimum validity decides
+    ['on-demand, plenty left', 'on-demand', {}, { action: 'skip', reason: 'fresh-enough' }],
+    ['on-demand, exactly the minimum left: fresh enough', 'on-demand', { accessExpiresAt: at(3600 * SECOND) }, { action: 'skip', reason: 'fresh-enough' }],
+    ['on-demand, just under the minimum', 'on-demand', { accessExpiresAt: at(3599 * SECOND) }, { action: 'refresh', reason: 'below-min-validity' }],
+    ['on-demand, expired access token', 'on-demand', { accessExpiresAt: at(-HOUR) }, { action: 'refresh', reason: 'below-min-validity' }],
+    ['on-demand, minimum from the policy', 'on-demand', {}, { action: 'refresh', reason: 'below-min-validity' }, { accessTokenMinValiditySeconds: 61 * 86_400 }],
+    // reauth and refusals, for every trigger
+    ...(['sweep', 'manual', 'on-demand'] as const).flatMap((trigger): Case[] => [
+      [`${trigger}, refresh token expired`, trigger, { refreshExpiresAt: at(-SECOND) }, { action: 'reauth', reason: 'refresh-token-expired' }],
+      [`${trigger}, refresh token ends right now`, trigger, { refreshExpiresAt: at(0) }, { action: 'reauth', reason: 'refresh-token-expired' }],
+      [`${trigger}, reauth-required`, trigger, { status: 'reauth-required' }, { action: 'refuse', reason: 'reauth-required' }],
+      [`${trigger}, disconnected`, trigger, { status: 'disconnected' }, { action: 'refuse', reason: 'disconnected' }],
+      [`${trigger}, disconnected wins over an expired refresh token`, trigger, { status: 'disconnected', refreshExpiresAt: at(-DAY) }, { action: 'refuse', reason: 'disconnected' }],
+    ]),
+  ];
+
+  it.each(cases)('%s', (_name, trigger, over, expected, policy) => {
+    expect(decideRefresh(token(over), trigger, NOW, { ...POLICY, ...policy })).toEqual(expected);
+  });
+
+  it('is pure: the same input decides the same, and the input is not modified', () => {
+    const input = token({ accessExpiresAt: at(DAY) });
+    const copy = structuredClone(input);
+    const first = decideRefresh(input, 'sweep', NOW, POLICY);
+    expect(decideRefresh(input, 'sweep', NOW, POLICY)).toEqual(first);
+    expect(input).toEqual(copy);
+  });
+});
+
+describe('dueWarning / warningsAfter: 30, 14, 7 and 1 days before the refresh token ends, each once', () => {
+  const cases: Array<[string, number, number[], number | null]> = [
+    ['31 days left', 31 * DAY, [], null],
+    ['exactly 30 days left', 30 * DAY, [], 30],
+    ['20 days left, nothing sent', 20 * DAY, [], 30],
+    ['20 days left, 30 sent', 20 * DAY, [30], null],
+    ['14 days left, 30 sent', 14 * DAY, [30], 14],
+    ['10 days left, 30 and 14 sent', 10 * DAY, [30, 14], null],
+    ['7 days left, 30 and 14 sent', 7 * DAY, [30, 14], 7],
+    ['1 day left, 30/14/7 sent', DAY, [30, 14, 7], 1],
+    ['2 hours left, all sent', 2 * HOUR, [30, 14, 7, 1], null],
+    ['5 days left, nothing sent (imported late): only the tightest', 5 * DAY, [], 7],
+    ['12 hours left, nothing sent: only the tightest', 12 * HOUR, [], 1],
+    ['already ended, nothing sent', -HOUR, [], 1],
+  ];
+  it.each(cases)('%s', (_name, left, sent, expected) => {
+    expect(dueWarning({ refreshExpiresAt: at(left), warningsSent: sent }, NOW)).toBe(expected);
+  });
+
+  it.each([
+    [[], 30, [30]],
+    [[30], 14, [30, 14]],
+    [[], 7, [30, 14, 7]],
+    [[30, 14], 1, [30, 14, 7, 1]],
+    [[30, 14, 7, 1], 7, [30, 14, 7, 1]],
+  ])('warningsAfter(%j, %i) = %j (wider thresholds are never sent later)', (sent, days, expected) => {
+    expect(warningsAfter(sent, days)).toEqual(expected);
+  });
+
+  it('walking day by day sends each warning exactly once, in order', () => {
+    const end = NOW.getTime() + 40 * DAY;
+    let sent: number[] = [];
+    const fired: number[] = [];
+    for (let t = NOW.getTime(); t <= end; t += HOUR) {
+      const days = dueWarning({ refreshExpiresAt: new Date(end).toISOString(), warningsSent: sent }, new Date(t));
+      if (days !== null) {
+        fired.push(days);
+        sent = warningsAfter(sent, days);
+      }
+    }
+    expect(fired).toEqual([...REFRESH_EXPIRY_WARNING_DAYS]);
+  });
+
+  it('warns after 3 consecutive failed runs', () => {
+    expect(FAILED_RUNS_WARNING_THRESHOLD).toBe(3);
+  });
+});
+
+describe('computeDueAt: the next time the sweep must look at a token', () => {
+  type DueInput = Parameters<typeof computeDueAt>[0];
+  const due = (over: Partial<DueInput>, retryAt?: Date) =>
+    computeDueAt({ status: 'active', accessExpiresAt: at(90 * DAY), refreshExpiresAt: at(365 * DAY), warningsSent: [], ...over }, 30, retryAt);
+
+  it.each<[string, Partial<DueInput>, Date | undefined, string | null]>([
+    ['fresh pair: access expiry minus the margin', {}, undefined, at(60 * DAY)],
+    ['refresh token ending first: its next warning', { refreshExpiresAt: at(40 * DAY) }, undefined, at(10 * DAY)],
+    ['30 sent: the 14-day warning', { refreshExpiresAt: at(20 * DAY), warningsSent: [30] }, undefined, at(6 * DAY)],
+    ['all warnings sent: the refresh token end', { accessExpiresAt: at(300 * DAY), refreshExpiresAt: at(12 * HOUR), warningsSent: [30, 14, 7, 1] }, undefined, at(12 * HOUR)],
+    ['a retry earlier than everything else', {}, new Date(NOW.getTime() + HOUR), at(HOUR)],
+    ['a retry later than the access due time', { accessExpiresAt: at(30 * DAY + 30 * 60_000) }, new Date(NOW.getTime() + HOUR), at(30 * 60_000)],
+    ['reauth-required: never', { status: 'reauth-required' }, undefined, null],
+    ['disconnected: never', { status: 'disconnected' }, new Date(NOW.getTime() + HOUR), null],
+  ])('%s', (_name, over, retryAt, expected) => {
+    expect(due(over, retryAt)).toBe(expected);
+  });
+
+  it('at the due time the sweep decides to act (no token is picked and then skipped forever)', () => {
+    const samples: DueInput[] = [
+      { status: 'active', accessExpiresAt: at(45 * DAY), refreshExpiresAt: at(365 * DAY), warningsSent: [] },
+      { status: 'active', accessExpiresAt: at(90 * DAY), refreshExpiresAt: at(25 * DAY), warningsSent: [30] },
+      { status: 'active', accessExpiresAt: at(90 * DAY), refreshExpiresAt: at(3 * DAY), warningsSent: [30, 14, 7] },
+    ];
+    for (const sample of samples) {
+      const dueAt = computeDueAt(sample, 30)!;
+      const when = new Date(dueAt);
+      const record = { ...sample, lastRefreshAt: null, failedAttempts: 0, dueAt };
+      const refresh = decideRefresh(record, 'sweep', when, POLICY).action === 'refresh';
+      const warn = dueWarning(sample, when) !== null;
+      expect(refresh || warn, JSON.stringify(sample)).toBe(true);
+    }
+  });
+});
+
+describe('retryDelayMs: 1 h, 2 h, 4 h … at most a day', () => {
+  it.each([
+    [0, HOUR],
+    [1, HOUR],
+    [2, 2 * HOUR],
+    [3, 4 * HOUR],
+    [5, 16 * HOUR],
+    [6, DAY],
+    [40, DAY],
+  ])('after %i failures: %i ms', (failures, expected) => {
+    expect(retryDelayMs(failures)).toBe(expected);
+  });
+});
