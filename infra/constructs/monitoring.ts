@@ -20,6 +20,8 @@ export const METRICS = {
   refreshFailed: 'RefreshFailed',
   refreshed: 'Refreshed',
   reauthRequired: 'ReauthRequired',
+  expiring: 'Expiring',
+  sweepStoppedEarly: 'SweepStoppedEarly',
   /** Gauge with an extra `status` dimension. */
   tokensByStatus: 'TokensByStatus',
   daysToRefreshExpiryMin: 'DaysToRefreshExpiryMin',
@@ -86,6 +88,26 @@ export class Monitoring extends Construct {
       treatMissingData: cw.TreatMissingData.IGNORE,
     });
 
+    // Each transition means a person must log in again with the certificate; the ERP got an event with a link.
+    addAlarm('ReauthRequiredTransitions', {
+      alarmDescription: `anaf-broker ${stage}: ANAF refused a refresh token (invalid_grant or expired): a token became reauth-required`,
+      metric: broker(METRICS.reauthRequired, 'Sum', Duration.hours(1)),
+      threshold: 1,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+    });
+
+    // The sweep ran out of time with due tokens left: they wait for the next run; repeated, it falls behind.
+    addAlarm('SweepStoppedEarly', {
+      alarmDescription: `anaf-broker ${stage}: the refresh sweep stopped before its deadline with due tokens left (raise SWEEP_CONCURRENCY or run it more often)`,
+      metric: broker(METRICS.sweepStoppedEarly, 'Sum', Duration.hours(1)),
+      threshold: 1,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+    });
+
     addAlarm('Api5xx', {
       alarmDescription: `anaf-broker ${stage}: HTTP API 5xx answers (503 ANAF_UNAVAILABLE counts too)`,
       metric: api.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
@@ -133,6 +155,7 @@ export class Monitoring extends Construct {
               broker(METRICS.refreshed, 'Sum', day).with({ label: 'refreshed' }),
               broker(METRICS.refreshFailed, 'Sum', day).with({ label: 'failed' }),
               broker(METRICS.reauthRequired, 'Sum', day).with({ label: 'reauth required' }),
+              broker(METRICS.expiring, 'Sum', day).with({ label: 'expiry warnings' }),
             ],
             view: cw.GraphWidgetView.BAR,
             width: 8,
