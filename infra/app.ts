@@ -1,4 +1,5 @@
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { addBrokerStacks } from './broker-app.js';
 import { resolveStageConfig, StageConfigError } from './stages.js';
 
@@ -9,6 +10,8 @@ try {
   addBrokerStacks(app, config, {
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
+  // Findings fail synth; each acknowledgment in infra/ carries its reason.
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 } catch (error) {
   if (!(error instanceof StageConfigError)) throw error;
   console.error(error.message);

@@ -1,5 +1,4 @@
-import { App, Tags, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { Tags, type App } from 'aws-cdk-lib';
 import { fileURLToPath } from 'node:url';
 import { DataStack } from './data-stack.js';
 import { ServiceStack } from './service-stack.js';
@@ -14,8 +13,8 @@ export interface BrokerStacks {
 }
 
 /**
- * Adds one stage's two stacks to `app` (data: table + key; service: everything stateless) and the
- * cdk-nag AwsSolutions checks. Shared by infra/app.ts and the infra tests.
+ * Adds one stage's two stacks to `app` (data: table + key; service: everything stateless).
+ * Shared by infra/app.ts and the infra tests, which both add the cdk-nag checks to the app.
  */
 export function addBrokerStacks(
   app: App,
@@ -42,6 +41,5 @@ export function addBrokerStacks(
   Tags.of(service).add('app', 'anaf-broker');
   Tags.of(data).add('stage', config.stage);
   Tags.of(service).add('stage', config.stage);
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { data, service };
 }

@@ -1,5 +1,6 @@
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { addBrokerStacks, PROJECT_ROOT, type BrokerStacks } from '../../infra/broker-app.js';
@@ -21,6 +22,8 @@ export function synthStage(context: Record<string, unknown>): Synthesized {
   const app = new App({ context: { ...cdkJson.context, ...context, 'aws:cdk:bundling-stacks': [] } });
   const config = resolveStageConfig((key) => app.node.tryGetContext(key));
   const stacks = addBrokerStacks(app, config, { entryFor: () => STUB_ENTRY });
+  // As in infra/app.ts: an unacknowledged finding makes Template.fromStack throw with the report.
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return {
     app,
     config,
