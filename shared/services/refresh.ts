@@ -65,8 +65,7 @@ export async function refreshToken(
   if (first.action === 'refuse') return refused(stored, first.reason);
   if (first.action === 'skip') return { outcome: 'skipped', token: stored };
 
-  const owner = `lease_${randomBytes(8).toString('hex')}`;
-  const startedVersion = stored.version;
+  const owner = newLeaseOwner();
   const deadline = Date.now() + (trigger === 'sweep' ? 0 : JOIN_WAIT_MS);
   let leased: TokenRecord | null = null;
   for (;;) {
@@ -74,8 +73,8 @@ export async function refreshToken(
     if (leased) break;
     const current = await deps.tokens.get(tenantId, tokenId);
     if (!current) throw new BrokerError('TOKEN_NOT_FOUND', `token ${tokenId} not found`);
-    if (current.version > startedVersion && current.status === 'active') return { outcome: 'joined', token: current };
-    if (current.status !== 'active') return refused(current, current.status === 'disconnected' ? 'disconnected' : 'reauth-required');
+    const settled = resultOfOtherRun(current, stored);
+    if (settled) return settled;
     if (Date.now() >= deadline) {
       return {
         outcome: 'busy',
@@ -87,11 +86,38 @@ export async function refreshToken(
   }
 
   try {
-    return await refreshUnderLease(deps, leased, owner, trigger, startedVersion);
+    return await refreshUnderLease(deps, leased, owner, trigger, stored);
   } finally {
     await deps.tokens.releaseLease(tenantId, tokenId, owner).catch((error: unknown) =>
       deps.logger.warn('lease release failed', { tenantId, tokenId, errorName: (error as Error)?.name }),
     );
+  }
+}
+
+const newLeaseOwner = () => `lease_${randomBytes(8).toString('hex')}`;
+
+/**
+ * What another run did between our first read (`before`) and now, if it settled the matter: it
+ * refreshed (version moved), it failed (attempt count moved: answering its failure keeps a crowd of
+ * waiters from calling a failing ANAF one after another), or the token left `active`.
+ */
+function resultOfOtherRun(current: TokenRecord, before: TokenRecord): RefreshResult | null {
+  if (current.status !== 'active') return refused(current, current.status === 'disconnected' ? 'disconnected' : 'reauth-required');
+  if (current.version > before.version) return { outcome: 'joined', token: current };
+  if (current.failedAttempts > before.failedAttempts) return { outcome: 'failed', token: current, error: errorOfLastFailure(current.lastError) };
+  return null;
+}
+
+/** The error a caller gets for a failure recorded by another run (see recordFailure's codes). */
+function errorOfLastFailure(lastError: string | null): BrokerError {
+  switch (lastError) {
+    case 'CLIENT_REJECTED':
+      return new BrokerError('ANAF_REJECTED', 'ANAF rejected the client id/secret');
+    case 'ANAF_REJECTED':
+    case 'CLIENT_MISSING':
+      return new BrokerError('ANAF_REJECTED', 'ANAF refused the refresh');
+    default:
+      return new BrokerError('ANAF_UNAVAILABLE', 'ANAF is unavailable');
   }
 }
 
@@ -110,7 +136,7 @@ async function refreshUnderLease(
   leased: TokenRecord,
   owner: string,
   trigger: RefreshTrigger,
-  startedVersion: number,
+  before: TokenRecord,
 ): Promise<RefreshResult> {
   const { tenantId, tokenId } = leased;
   const pair = await deps.secrets.getTokenPair(tenantId, tokenId);
@@ -126,9 +152,13 @@ async function refreshUnderLease(
       }
     }
   }
-  if (token.version > startedVersion && trigger !== 'manual') {
+  if (token.version > before.version && trigger !== 'manual') {
     // Another run refreshed between our first read and our lease: use its result.
     return { outcome: 'joined', token };
+  }
+  if (token.version === before.version && token.failedAttempts > before.failedAttempts) {
+    // Another run failed between our first read and our lease: answer its failure, do not call again.
+    return { outcome: 'failed', token, error: errorOfLastFailure(token.lastError) };
   }
   const decision = decideRefresh(token, trigger, deps.clock.now(), deps.settings);
   if (decision.action === 'refuse') return refused(token, decision.reason);
@@ -158,7 +188,14 @@ async function refreshUnderLease(
       case 'timeout':
         return recordFailure(deps, token, owner, 'ANAF_TIMEOUT', new BrokerError('ANAF_UNAVAILABLE', 'ANAF did not answer in time'));
       case 'unavailable':
-        return recordFailure(deps, token, owner, 'ANAF_UNAVAILABLE', new BrokerError('ANAF_UNAVAILABLE', 'ANAF is unavailable'));
+        return recordFailure(
+          deps,
+          token,
+          owner,
+          'ANAF_UNAVAILABLE',
+          new BrokerError('ANAF_UNAVAILABLE', 'ANAF is unavailable'),
+          (error.details.retryAfterSeconds ?? 0) * 1000,
+        );
     }
   }
 
@@ -224,7 +261,10 @@ async function writePairHard(deps: ServiceDeps, tenantId: string, tokenId: strin
   }
 }
 
-/** Retries only where ANAF cannot have acted on the request; never after a timeout. */
+/**
+ * Retries only where ANAF cannot have acted on the request; never after a timeout. A Retry-After is
+ * honoured: when it is longer than a run may wait, the run gives up and the retry time is recorded.
+ */
 async function callWithRetry(call: () => Promise<AnafTokenResponse>): Promise<AnafTokenResponse> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -232,8 +272,8 @@ async function callWithRetry(call: () => Promise<AnafTokenResponse>): Promise<An
     } catch (error) {
       if (!(error instanceof AnafError) || error.kind !== 'unavailable' || attempt >= MAX_ATTEMPTS) throw error;
       const hinted = error.details.retryAfterSeconds;
-      const wait = hinted !== undefined ? Math.min(hinted * 1000, MAX_RETRY_AFTER_MS) : 250 * 2 ** (attempt - 1);
-      await sleep(wait);
+      if (hinted !== undefined && hinted * 1000 > MAX_RETRY_AFTER_MS) throw error;
+      await sleep(hinted !== undefined ? hinted * 1000 : 250 * 2 ** (attempt - 1));
     }
   }
 }
@@ -250,9 +290,17 @@ async function markReauthRequired(deps: ServiceDeps, token: TokenRecord, owner: 
   };
 }
 
-async function recordFailure(deps: ServiceDeps, token: TokenRecord, owner: string, lastError: string, error: BrokerError): Promise<RefreshResult> {
+async function recordFailure(
+  deps: ServiceDeps,
+  token: TokenRecord,
+  owner: string,
+  lastError: string,
+  error: BrokerError,
+  notBeforeMs = 0,
+): Promise<RefreshResult> {
   const now = deps.clock.now();
   const failedAttempts = token.failedAttempts + 1;
+  const retryInMs = Math.max(retryDelayMs(failedAttempts), notBeforeMs);
   const record: TokenRecord = {
     ...token,
     lastError,
@@ -262,10 +310,10 @@ async function recordFailure(deps: ServiceDeps, token: TokenRecord, owner: strin
     leaseExpiresAt: null,
     dueAt: null,
   };
-  record.dueAt = computeDueAt(record, deps.settings.refreshMarginDays, new Date(now.getTime() + retryDelayMs(failedAttempts)));
+  record.dueAt = computeDueAt(record, deps.settings.refreshMarginDays, new Date(now.getTime() + retryInMs));
   // The due time must move past now, or the sweep would pick the token again within the same run.
   if (record.dueAt && Date.parse(record.dueAt) <= now.getTime()) {
-    record.dueAt = new Date(now.getTime() + retryDelayMs(failedAttempts)).toISOString();
+    record.dueAt = new Date(now.getTime() + retryInMs).toISOString();
   }
   await deps.tokens.replace(record, { expectedVersion: token.version, leaseOwner: owner });
   await emit(deps, record, 'refresh-failed', { reason: lastError, failedAttempts });
@@ -280,14 +328,32 @@ async function recordFailure(deps: ServiceDeps, token: TokenRecord, owner: strin
  * ready connect link. Called by the sweep for tokens it looked at.
  */
 export async function warnIfExpiring(deps: ServiceDeps, token: TokenRecord): Promise<TokenRecord> {
-  if (token.status !== 'active') return token;
-  const days = dueWarning(token, deps.clock.now());
-  if (days === null) return token;
-  const record: TokenRecord = { ...token, warningsSent: warningsAfter(token.warningsSent, days), updatedAt: deps.clock.now().toISOString() };
-  record.dueAt = computeDueAt(record, deps.settings.refreshMarginDays);
-  if (!(await deps.tokens.replace(record, { expectedVersion: token.version }))) return token;
-  await emit(deps, record, 'expiring', { reason: 'REFRESH_TOKEN_ENDING', daysLeft: days }, true);
-  return record;
+  if (token.status !== 'active' || dueWarning(token, deps.clock.now()) === null) return token;
+  // The warning writes the whole record, so it takes the lease like a refresh: a plain versioned write
+  // would clear a refresh's live lease and let a third run present a refresh token being spent.
+  // A token under refresh is warned by a later sweep (a refresh may move its end anyway).
+  const owner = newLeaseOwner();
+  const leased = await deps.tokens.acquireLease(token.tenantId, token.tokenId, owner, deps.clock.now(), leaseSecondsFor(deps));
+  if (!leased) return token;
+  try {
+    const days = leased.status === 'active' ? dueWarning(leased, deps.clock.now()) : null;
+    if (days === null) return leased;
+    const record: TokenRecord = {
+      ...leased,
+      warningsSent: warningsAfter(leased.warningsSent, days),
+      updatedAt: deps.clock.now().toISOString(),
+      leaseOwner: null,
+      leaseExpiresAt: null,
+    };
+    record.dueAt = computeDueAt(record, deps.settings.refreshMarginDays);
+    if (!(await deps.tokens.replace(record, { expectedVersion: leased.version, leaseOwner: owner }))) return leased;
+    await emit(deps, record, 'expiring', { reason: 'REFRESH_TOKEN_ENDING', daysLeft: days }, true);
+    return record;
+  } finally {
+    await deps.tokens.releaseLease(token.tenantId, token.tokenId, owner).catch((error: unknown) =>
+      deps.logger.warn('lease release failed', { tenantId: token.tenantId, tokenId: token.tokenId, errorName: (error as Error)?.name }),
+    );
+  }
 }
 
 async function emit(
@@ -296,6 +362,21 @@ async function emit(
   type: LifecycleEventType,
   details: Record<string, string | number | boolean | null>,
   withConnectUrl = false,
+): Promise<void> {
+  try {
+    await emitUnsafe(deps, token, type, details, withConnectUrl);
+  } catch (error) {
+    // The change is stored; a lost event must not turn a refresh into an error answer.
+    deps.logger.error('recording a lifecycle event failed', { type, tenantId: token.tenantId, tokenId: token.tokenId, errorName: (error as Error)?.name });
+  }
+}
+
+async function emitUnsafe(
+  deps: ServiceDeps,
+  token: TokenRecord,
+  type: LifecycleEventType,
+  details: Record<string, string | number | boolean | null>,
+  withConnectUrl: boolean,
 ): Promise<void> {
   const cuis = (await deps.companies.listByToken(token.tenantId, token.tokenId)).map((c) => c.cui);
   let connectUrl: string | undefined;

@@ -1,0 +1,408 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { TokenRecord } from '../../../shared/domain/model.js';
+import { refreshToken, warnIfExpiring } from '../../../shared/services/refresh.js';
+import { breakMethod, createFakeWorld, type FakeWorld } from '../../support/fakes.js';
+
+const DAY = 86_400_000;
+const T = 'acme';
+const CUI = '14399840';
+
+/** Runs `fn` with setTimeout faked and moved on quickly, so backoff sleeps of seconds take milliseconds. */
+async function withFastSleeps<R>(fn: () => Promise<R>): Promise<R> {
+  vi.useFakeTimers({ toFake: ['setTimeout'] });
+  try {
+    const promise = fn();
+    let settled = false;
+    promise.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    while (!settled) {
+      await new Promise((resolve) => setImmediate(resolve));
+      vi.advanceTimersByTime(50);
+    }
+    return await promise;
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** A world with one connected token whose access token is due (10 days left, margin 30). */
+async function dueWorld(settings: Parameters<typeof createFakeWorld>[0] = {}) {
+  const world = createFakeWorld(settings);
+  world.anaf.lifetimes.accessSeconds = 10 * 86_400;
+  const token = await world.connect({ tenantId: T, cuis: [CUI] });
+  world.anaf.lifetimes.accessSeconds = 90 * 86_400;
+  return { world, token };
+}
+
+const record = (world: FakeWorld, token: TokenRecord) => world.tokens.records.get(`${token.tenantId}/${token.tokenId}`)!;
+const pair = (world: FakeWorld, token: TokenRecord) => world.secrets.pairs.get(`${token.tenantId}/${token.tokenId}`)!;
+const eventsOf = (world: FakeWorld, type: string) => world.audit.filter((e) => e.type === type);
+
+/** Nothing the service logged, recorded or published carries a token or a secret. */
+function expectNoSecrets(world: FakeWorld) {
+  const text = JSON.stringify({ logs: world.logs, audit: world.audit, published: world.published, records: [...world.tokens.records.values()] });
+  for (const value of [...world.anaf.issued, ...world.anaf.clients.values()]) expect(text).not.toContain(value);
+}
+
+describe('refreshToken: outcomes', () => {
+  it('manual refresh rotates: new pair stored (version+1) before the metadata, old refresh token spent, event recorded', async () => {
+    const { world, token } = await dueWorld();
+    const before = pair(world, token);
+    const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    expect(result.outcome).toBe('refreshed');
+    expect(world.anaf.refreshCalls).toBe(1);
+    const after = pair(world, token);
+    expect(after.version).toBe(2);
+    expect(after.refreshToken).not.toBe(before.refreshToken);
+    expect(world.anaf.isLive(after.refreshToken)).toBe(true);
+    expect(world.anaf.isLive(before.refreshToken)).toBe(false);
+    expect(record(world, token)).toMatchObject({
+      version: 2,
+      status: 'active',
+      lastError: null,
+      failedAttempts: 0,
+      lastRefreshAt: world.clock.now().toISOString(),
+      leaseOwner: null,
+      leaseExpiresAt: null,
+    });
+    expect(Date.parse(record(world, token).accessExpiresAt)).toBe(world.clock.now().getTime() + 90 * DAY);
+    // due again at access expiry minus the margin
+    expect(record(world, token).dueAt).toBe(new Date(world.clock.now().getTime() + 60 * DAY).toISOString());
+    expect(eventsOf(world, 'refreshed')).toHaveLength(1);
+    expect(eventsOf(world, 'refreshed')[0]).toMatchObject({ tokenId: token.tokenId, cuis: [CUI], details: { trigger: 'manual' } });
+    expect(world.published.map((e) => e.type)).toContain('refreshed');
+    expectNoSecrets(world);
+  });
+
+  it('rotation is persisted: each refresh presents the refresh token stored by the one before', async () => {
+    const { world, token } = await dueWorld();
+    for (let i = 0; i < 4; i++) {
+      world.clock.advance(61_000);
+      expect((await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' })).outcome).toBe('refreshed');
+    }
+    expect(world.anaf.refreshCalls).toBe(4);
+    expect(world.anaf.spentPresented).toEqual([]);
+    expect(pair(world, token).version).toBe(5);
+    expect(record(world, token).version).toBe(5);
+    expect(world.anaf.isLive(pair(world, token).refreshToken)).toBe(true);
+  });
+
+  it('manual refresh within the cool-down answers the last result without calling ANAF', async () => {
+    const { world, token } = await dueWorld();
+    await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    world.clock.advance(30_000);
+    const again = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    expect(again.outcome).toBe('skipped');
+    expect(again.error).toBeUndefined();
+    expect(again.token.version).toBe(2);
+    expect(world.anaf.refreshCalls).toBe(1);
+  });
+
+  it('sweep: a token not due is skipped without a lease or an ANAF call', async () => {
+    const world = createFakeWorld();
+    const token = await world.connect({ tenantId: T, cuis: [CUI] });
+    const acquire = vi.spyOn(world.tokens, 'acquireLease');
+    const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(result.outcome).toBe('skipped');
+    expect(acquire).not.toHaveBeenCalled();
+    expect(world.anaf.refreshCalls).toBe(0);
+  });
+
+  it('on-demand: refreshes only below the minimum validity', async () => {
+    const world = createFakeWorld({ settings: { accessTokenMinValiditySeconds: 20 * 86_400 } });
+    const token = await world.connect({ tenantId: T, cuis: [CUI] });
+    expect((await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'on-demand' })).outcome).toBe('skipped');
+    world.clock.advance(71 * DAY);
+    expect((await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'on-demand' })).outcome).toBe('refreshed');
+    expect(world.anaf.refreshCalls).toBe(1);
+  });
+
+  it('a refresh token past its exp → reauth-required without calling ANAF, event with a connect link', async () => {
+    const world = createFakeWorld();
+    world.anaf.lifetimes.refreshSeconds = 3 * 86_400;
+    const token = await world.connect({ tenantId: T, cuis: [CUI] });
+    world.clock.advance(3 * DAY + 1000);
+    const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(result.outcome).toBe('reauth-required');
+    expect(result.error?.code).toBe('REAUTH_REQUIRED');
+    expect(world.anaf.refreshCalls).toBe(0);
+    expect(record(world, token)).toMatchObject({ status: 'reauth-required', lastError: 'REFRESH_TOKEN_EXPIRED', dueAt: null, leaseOwner: null });
+    const [event] = eventsOf(world, 'reauth-required');
+    expect(event?.connectUrl).toMatch(/^https:\/\/broker\.example\.test\/v1\/oauth\/authorize\?session=cs_/);
+    expect(event?.details).toMatchObject({ reason: 'REFRESH_TOKEN_EXPIRED' });
+  });
+
+  it('invalid_grant → reauth-required (409 REAUTH_REQUIRED), event with a connect link', async () => {
+    const { world, token } = await dueWorld();
+    world.anaf.failNext('invalid_grant');
+    const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    expect(result.outcome).toBe('reauth-required');
+    expect(result.error?.code).toBe('REAUTH_REQUIRED');
+    expect(world.anaf.refreshCalls).toBe(1);
+    expect(record(world, token)).toMatchObject({ status: 'reauth-required', lastError: 'INVALID_GRANT', dueAt: null });
+    expect(eventsOf(world, 'reauth-required')[0]?.connectUrl).toMatch(/session=cs_/);
+    // refused afterwards, without ANAF
+    const again = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    expect(again.error?.code).toBe('REAUTH_REQUIRED');
+    expect(world.anaf.refreshCalls).toBe(1);
+    expectNoSecrets(world);
+  });
+
+  it('invalid_client → stays active, lastError CLIENT_REJECTED, 502 ANAF_REJECTED, no in-run retry', async () => {
+    const { world, token } = await dueWorld();
+    world.anaf.clients.set('fake-client-id', 'rotated-by-the-vendor');
+    const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    expect(result.outcome).toBe('failed');
+    expect(result.error?.code).toBe('ANAF_REJECTED');
+    expect(world.anaf.refreshCalls).toBe(1);
+    expect(record(world, token)).toMatchObject({ status: 'active', lastError: 'CLIENT_REJECTED', failedAttempts: 1, version: 1 });
+    expect(eventsOf(world, 'refresh-failed')[0]?.details).toMatchObject({ reason: 'CLIENT_REJECTED', failedAttempts: 1 });
+    // the stored pair is untouched and still works once the vendor fixes the secret
+    expect(world.anaf.isLive(pair(world, token).refreshToken)).toBe(true);
+    expectNoSecrets(world);
+  });
+
+  it('5xx: retried in the run with backoff (3 attempts), then stays active with the error, attempt count and a retry time', async () => {
+    const { world, token } = await dueWorld();
+    world.anaf.failNext('unavailable', 3);
+    const started = Date.now();
+    const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(700); // 250 ms + 500 ms
+    expect(result.outcome).toBe('failed');
+    expect(result.error?.code).toBe('ANAF_UNAVAILABLE');
+    expect(world.anaf.refreshCalls).toBe(3);
+    expect(record(world, token)).toMatchObject({ status: 'active', lastError: 'ANAF_UNAVAILABLE', failedAttempts: 1, leaseOwner: null });
+    expect(record(world, token).dueAt).toBe(new Date(world.clock.now().getTime() + 3_600_000).toISOString());
+    expect(world.anaf.isLive(pair(world, token).refreshToken)).toBe(true);
+  });
+
+  it('5xx twice then success: refreshed in the same run', async () => {
+    const { world, token } = await dueWorld();
+    world.anaf.failNext('unavailable', 2);
+    const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(result.outcome).toBe('refreshed');
+    expect(world.anaf.refreshCalls).toBe(3);
+    expect(world.anaf.spentPresented).toEqual([]);
+  });
+
+  it('429 with Retry-After: waits as told before the retry', async () => {
+    const { world, token } = await dueWorld();
+    world.anaf.failNext({ kind: 'unavailable', status: 429, retryAfterSeconds: 1 });
+    const started = Date.now();
+    const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    expect(result.outcome).toBe('refreshed');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(world.anaf.calls).toHaveLength(2);
+  });
+
+  it('429 with a Retry-After longer than the run may wait: no retry in this run (never earlier than told)', async () => {
+    const { world, token } = await dueWorld();
+    world.anaf.failNext({ kind: 'unavailable', status: 429, retryAfterSeconds: 120 }, 3);
+    const started = Date.now();
+    const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(result.error?.code).toBe('ANAF_UNAVAILABLE');
+    expect(world.anaf.refreshCalls).toBe(1);
+    expect(Date.parse(record(world, token).dueAt!)).toBeGreaterThanOrEqual(world.clock.now().getTime() + 120_000);
+  });
+
+  it('a read timeout is never retried in the run: ANAF may have rotated', async () => {
+    const { world, token } = await dueWorld();
+    world.anaf.failNext('timeout');
+    const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    expect(result.error?.code).toBe('ANAF_UNAVAILABLE');
+    expect(world.anaf.refreshCalls).toBe(1);
+    expect(record(world, token)).toMatchObject({ status: 'active', lastError: 'ANAF_TIMEOUT', failedAttempts: 1 });
+    // ANAF had not acted: the next run works with the stored refresh token
+    world.clock.advance(2 * 3_600_000);
+    expect((await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' })).outcome).toBe('refreshed');
+    expect(record(world, token)).toMatchObject({ failedAttempts: 0, lastError: null, version: 2 });
+  });
+
+  it('ANAF acted and the answer was lost (drop): one call only; the next run learns invalid_grant and asks for re-authorization', async () => {
+    const { world, token } = await dueWorld();
+    world.anaf.failNext('drop');
+    const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(result.outcome).toBe('failed');
+    expect(world.anaf.refreshCalls).toBe(1);
+    expect(world.anaf.spentPresented).toEqual([]);
+    expect(record(world, token)).toMatchObject({ status: 'active', lastError: 'ANAF_TIMEOUT' });
+    world.clock.advance(2 * 3_600_000);
+    const next = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(next.outcome).toBe('reauth-required');
+    expect(eventsOf(world, 'reauth-required')[0]?.connectUrl).toBeTruthy();
+  });
+
+  it('3 consecutive failed runs send one `expiring` warning with a connect link; the 4th does not repeat it', async () => {
+    const { world, token } = await dueWorld();
+    world.anaf.clients.set('fake-client-id', 'wrong');
+    for (let run = 1; run <= 4; run++) {
+      const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+      expect(result.outcome).toBe('failed');
+      expect(record(world, token).failedAttempts).toBe(run);
+      world.clock.set(record(world, token).dueAt!);
+    }
+    const warnings = eventsOf(world, 'expiring');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ details: { reason: 'REFRESH_FAILING', failedAttempts: 3 } });
+    expect(warnings[0]?.connectUrl).toMatch(/session=cs_/);
+    expect(eventsOf(world, 'refresh-failed')).toHaveLength(4);
+  });
+
+  it('refuses reauth-required and disconnected tokens without calling ANAF', async () => {
+    const world = createFakeWorld();
+    const a = await world.connect({ tenantId: T, cuis: [CUI] });
+    const b = await world.connect({ tenantId: T, cuis: ['18547290'] });
+    world.tokens.records.set(`${T}/${a.tokenId}`, { ...record(world, a), status: 'reauth-required' });
+    world.tokens.records.set(`${T}/${b.tokenId}`, { ...record(world, b), status: 'disconnected' });
+    for (const trigger of ['sweep', 'manual', 'on-demand'] as const) {
+      expect((await refreshToken(world.deps, { tenantId: T, tokenId: a.tokenId, trigger })).error?.code).toBe('REAUTH_REQUIRED');
+      expect((await refreshToken(world.deps, { tenantId: T, tokenId: b.tokenId, trigger })).error?.code).toBe('TOKEN_DISCONNECTED');
+    }
+    expect(world.anaf.refreshCalls).toBe(0);
+  });
+
+  it('an unknown token is TOKEN_NOT_FOUND', async () => {
+    const world = createFakeWorld();
+    await expect(refreshToken(world.deps, { tenantId: T, tokenId: 'tok_000000000000000000000000', trigger: 'manual' })).rejects.toMatchObject({
+      code: 'TOKEN_NOT_FOUND',
+    });
+  });
+});
+
+describe('refreshToken: a failure injected after each step, then the next run', () => {
+  it('before ANAF (client secret unreadable): nothing changes, the lease is released, the next run refreshes', async () => {
+    const { world, token } = await dueWorld();
+    const broken = breakMethod(world.secrets, 'getClientSecret', { times: 1 });
+    await expect(refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' })).rejects.toThrow(/injected/);
+    expect(broken.failures).toBe(1);
+    expect(world.anaf.refreshCalls).toBe(0);
+    expect(record(world, token)).toMatchObject({ version: 1, leaseOwner: null });
+    expect((await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' })).outcome).toBe('refreshed');
+    expect(world.anaf.isLive(pair(world, token).refreshToken)).toBe(true);
+  });
+
+  it('after ANAF answered, the secret write fails twice: retried in the run, the new pair lands', async () => {
+    const { world, token } = await dueWorld();
+    breakMethod(world.secrets, 'putTokenPair', { times: 2 });
+    const result = await withFastSleeps(() => refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' }));
+    expect(result.outcome).toBe('refreshed');
+    expect(world.anaf.refreshCalls).toBe(1);
+    expect(pair(world, token).version).toBe(2);
+    expect(record(world, token).version).toBe(2);
+    expect(world.anaf.isLive(pair(world, token).refreshToken)).toBe(true);
+  });
+
+  it('after ANAF answered, the secret store is down for good: the run fails loudly and the record is untouched (the one unclosable window)', async () => {
+    const { world, token } = await dueWorld();
+    const broken = breakMethod(world.secrets, 'putTokenPair');
+    await expect(withFastSleeps(() => refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' }))).rejects.toThrow(/injected/);
+    expect(broken.failures).toBe(5);
+    expect(record(world, token)).toMatchObject({ version: 1, status: 'active', leaseOwner: null });
+    broken.restore();
+    // ANAF rotated and the answer is gone: the next run learns it and asks a person to connect again.
+    const next = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(next.outcome).toBe('reauth-required');
+    expect(world.logs.some((l) => l.level === 'error' && l.message.includes('storing the rotated pair failed'))).toBe(true);
+    expectNoSecrets(world);
+  });
+
+  it('after the secret write, the metadata write fails: the next run adopts the stored pair without calling ANAF', async () => {
+    const { world, token } = await dueWorld();
+    breakMethod(world.tokens, 'replace', { times: 1 });
+    await expect(refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' })).rejects.toThrow(/injected/);
+    expect(pair(world, token).version).toBe(2);
+    expect(record(world, token)).toMatchObject({ version: 1, leaseOwner: null });
+
+    const next = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(next.outcome).toBe('recovered');
+    expect(world.anaf.refreshCalls).toBe(1);
+    expect(record(world, token)).toMatchObject({ version: 2, status: 'active', lastError: null, leaseOwner: null });
+    expect(Date.parse(record(world, token).accessExpiresAt)).toBe(world.clock.now().getTime() + 90 * DAY);
+    expect(world.anaf.isLive(pair(world, token).refreshToken)).toBe(true);
+    expect(eventsOf(world, 'refreshed').at(-1)?.details).toMatchObject({ recovered: true });
+  });
+
+  it('the process dies after the secret write (lease never released): others wait, then the next run after the lease term adopts', async () => {
+    const { world, token } = await dueWorld();
+    breakMethod(world.tokens, 'replace', { times: 1 });
+    breakMethod(world.tokens, 'releaseLease', { times: 1 });
+    await expect(refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' })).rejects.toThrow(/injected/);
+    expect(record(world, token).leaseOwner).toMatch(/^lease_/);
+
+    const busy = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(busy.outcome).toBe('busy');
+    expect(world.anaf.refreshCalls).toBe(1);
+
+    world.clock.set(new Date(Date.parse(record(world, token).leaseExpiresAt!) + 1000));
+    const next = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(next.outcome).toBe('recovered');
+    expect(world.anaf.refreshCalls).toBe(1);
+    expect(record(world, token)).toMatchObject({ version: 2, leaseOwner: null });
+    expect(world.anaf.isLive(pair(world, token).refreshToken)).toBe(true);
+  });
+
+  it('after the metadata write, recording the event fails: the refresh still counts and the pair works', async () => {
+    const { world, token } = await dueWorld();
+    breakMethod(world.deps.companies, 'listByToken', { times: 1 });
+    const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    expect(result.outcome).toBe('refreshed');
+    expect(record(world, token)).toMatchObject({ version: 2, status: 'active' });
+    expect(world.anaf.isLive(pair(world, token).refreshToken)).toBe(true);
+  });
+});
+
+describe('refreshToken under concurrency (in memory, interleaved)', () => {
+  it('25 simultaneous refreshes (sweep + manual + on-demand) make one ANAF call and leave the newest pair', async () => {
+    const { world, token } = await dueWorld({ jitter: true, settings: { accessTokenMinValiditySeconds: 30 * 86_400 } });
+    world.anaf.latencyMs = 30;
+    const triggers = Array.from({ length: 25 }, (_, i) => (['sweep', 'manual', 'on-demand'] as const)[i % 3]!);
+    const results = await Promise.all(triggers.map((trigger) => refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger })));
+    expect(world.anaf.refreshCalls).toBe(1);
+    expect(world.anaf.spentPresented).toEqual([]);
+    expect(results.filter((r) => r.outcome === 'refreshed')).toHaveLength(1);
+    // Callers wait for the holder's result; only the sweep skips a leased token (busy) and moves on.
+    results.forEach((r, i) => {
+      if (triggers[i] === 'sweep' && r.outcome === 'busy') return;
+      expect(r.error, `${triggers[i]}: ${r.outcome}`).toBeUndefined();
+    });
+    expect(record(world, token)).toMatchObject({ version: 2, status: 'active', leaseOwner: null });
+    expect(pair(world, token).version).toBe(2);
+    expect(world.anaf.isLive(pair(world, token).refreshToken)).toBe(true);
+    expect(eventsOf(world, 'refreshed')).toHaveLength(1);
+  });
+
+  it('callers that waited for a failing refresh answer its result instead of calling ANAF again', async () => {
+    const { world, token } = await dueWorld({ jitter: true, settings: { accessTokenMinValiditySeconds: 30 * 86_400 } });
+    world.anaf.latencyMs = 30;
+    world.anaf.failNext('unavailable', 100);
+    const triggers = Array.from({ length: 8 }, (_, i) => (i % 2 ? 'manual' : 'on-demand') as 'manual' | 'on-demand');
+    const results = await Promise.all(triggers.map((trigger) => refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger })));
+    expect(world.anaf.refreshCalls).toBe(3); // one run's in-run attempts
+    for (const r of results) expect(r.error?.code).toBe('ANAF_UNAVAILABLE');
+    expect(record(world, token)).toMatchObject({ status: 'active', failedAttempts: 1, lastError: 'ANAF_UNAVAILABLE', leaseOwner: null });
+  });
+
+  it('a refresh-token warning never takes over a live refresh lease', async () => {
+    const world = createFakeWorld();
+    world.anaf.lifetimes.refreshSeconds = 20 * 86_400;
+    const token = await world.connect({ tenantId: T, cuis: [CUI] });
+    const readBefore = record(world, token);
+    const leased = await world.tokens.acquireLease(T, token.tokenId, 'lease_other', world.clock.now(), 60);
+    expect(leased).not.toBeNull();
+    await warnIfExpiring(world.deps, readBefore);
+    expect(record(world, token).leaseOwner).toBe('lease_other');
+    // once the lease is free the warning goes out, once
+    await world.tokens.releaseLease(T, token.tokenId, 'lease_other');
+    await warnIfExpiring(world.deps, record(world, token));
+    await warnIfExpiring(world.deps, record(world, token));
+    expect(eventsOf(world, 'expiring')).toHaveLength(1);
+    expect(record(world, token)).toMatchObject({ warningsSent: [30], leaseOwner: null });
+  });
+});
