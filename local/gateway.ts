@@ -54,7 +54,10 @@ export function createGateway(options: GatewayOptions): Server {
     const matches = compiled.filter((route) => route.pattern.test(url.pathname));
     if (matches.length === 0) return send(res, 404, { error: { code: 'NOT_FOUND', message: 'no such route' } });
     const route = matches.find((r) => r.method === method);
-    if (!route) return send(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${method} is not allowed here` } });
+    if (!route) {
+      const allow = [...new Set(matches.map((r) => r.method))].join(', ');
+      return send(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${method} is not allowed here` } }, { allow });
+    }
 
     if (route.auth === 'service') {
       const given = Buffer.from(req.headers.authorization ?? '');
@@ -170,8 +173,8 @@ async function drain(req: IncomingMessage): Promise<void> {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
 }
 

@@ -16,4 +16,4 @@ export const handler = httpHandler(async (request, deps) => {
   const input = parseWith(body, request.body);
   const client = await putAnafClient(deps, { tenantId, ...input });
   return json(200, { clientId: client.clientId, redirectUri: client.redirectUri, updatedAt: client.updatedAt });
-});
+}, { body: true });

@@ -16,6 +16,7 @@ export const handler = httpHandler(async (request, deps) => {
   const tenantId = tenantIdParam(request.params.tenantId);
   const cui = cuiParam(request.params.cui);
   const input = parseWith(body, request.body) ?? {};
-  const tokenId = input.tokenId ? tokenIdParam(input.tokenId) : input.tokenId;
+  // null unlinks, undefined keeps the link; any string (even empty) must name an existing token.
+  const tokenId = typeof input.tokenId === 'string' ? tokenIdParam(input.tokenId) : input.tokenId;
   return json(200, await putCompany(deps, { tenantId, cui, name: input.name, tokenId }));
-});
+}, { body: true });

@@ -20,4 +20,4 @@ export const handler = httpHandler(async (request, deps) => {
   const input = parseWith(body, request.body);
   const session = await createConnectSession(deps, { tenantId, ...input, cuis: normalizeCuiList(input.cuis) });
   return json(201, session);
-});
+}, { body: true });

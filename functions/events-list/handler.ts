@@ -14,4 +14,4 @@ export const handler = httpHandler(async (request, deps) => {
   const tenantId = tenantIdParam(request.params.tenantId);
   const { limit, cursor } = parseWith(query, request.query);
   return json(200, await listEvents(deps, { tenantId, limit, cursor }));
-});
+}, { query: ['limit', 'cursor'] });

@@ -3,8 +3,10 @@ import { renderFlowOutcome } from '../../shared/http/pages.js';
 import { completeAuthorization } from '../../shared/services/authorization.js';
 
 /** GET /v1/oauth/callback?code&state | ?error&state: ANAF's redirect (public route). */
-export const handler = httpHandler(async (request, deps) =>
-  renderFlowOutcome(
-    await completeAuthorization(deps, { state: request.query.state, code: request.query.code, error: request.query.error }),
-  ),
+export const handler = httpHandler(
+  async (request, deps) =>
+    renderFlowOutcome(
+      await completeAuthorization(deps, { state: request.query.state, code: request.query.code, error: request.query.error }),
+    ),
+  { query: 'any' },
 );

@@ -12,4 +12,4 @@ export const handler = httpHandler(async (request, deps) => {
   const tenantId = tenantIdParam(request.params.tenantId);
   const input = parseWith(body, request.body);
   return json(201, await importToken(deps, { tenantId, ...input, cuis: normalizeCuiList(input.cuis) }));
-});
+}, { body: true });

@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { getRuntime } from '../runtime/runtime.js';
 import type { ServiceDeps } from '../services/deps.js';
-import { accessLog, errorMapper, flushMetrics, jsonBody, type JsonEvent } from './middleware.js';
+import { accessLog, errorMapper, flushMetrics, jsonBody, onlyDeclaredInput, type JsonEvent, type RouteInput } from './middleware.js';
 import type { HttpResult } from './responses.js';
 
 export interface HttpRequest {
@@ -13,10 +13,11 @@ export interface HttpRequest {
 }
 
 /**
- * Wraps a route function with the house middleware: JSON body parsing with limits, one access-log
- * line, and the error→status mapping. The route function gets the request and the service deps.
+ * Wraps a route function with the house middleware: JSON body parsing with limits, refusal of input the
+ * route does not declare in `input` (by default: no body, no query parameters), one access-log line,
+ * and the error→status mapping. The route function gets the request and the service deps.
  */
-export function httpHandler(run: (request: HttpRequest, deps: ServiceDeps) => Promise<HttpResult>) {
+export function httpHandler(run: (request: HttpRequest, deps: ServiceDeps) => Promise<HttpResult>, input: RouteInput = {}) {
   const logger = () => getRuntime().logger;
   return middy<JsonEvent, HttpResult, Error, Context>()
     // middy runs onError in reverse order: the mapper sets the response, then the access log sees it.
@@ -24,6 +25,7 @@ export function httpHandler(run: (request: HttpRequest, deps: ServiceDeps) => Pr
     .use(accessLog(logger))
     .use(errorMapper(logger))
     .use(jsonBody())
+    .use(onlyDeclaredInput(input))
     .handler(async (event) =>
       run(
         {

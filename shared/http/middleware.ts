@@ -30,6 +30,39 @@ export function jsonBody(): middy.MiddlewareObj<JsonEvent, HttpResult> {
   };
 }
 
+/** What a route reads besides its path: anything else in the request is refused, never ignored. */
+export interface RouteInput {
+  /** The route reads a JSON body (its handler validates it with a strict schema); otherwise any body is refused. */
+  body?: boolean;
+  /**
+   * Query parameters the route reads; any other is refused. Browser routes take `'any'`: links opened
+   * from e-mail pick up trackers' parameters, and ANAF may add its own to the callback.
+   */
+  query?: readonly string[] | 'any';
+}
+
+/**
+ * Refuses input a route does not read (a body on a route without one, an unknown query parameter) with
+ * VALIDATION_ERROR, so that a misspelt `limit` or a body sent to the wrong route is not silently ignored.
+ * Runs after `jsonBody`.
+ */
+export function onlyDeclaredInput(input: RouteInput = {}): middy.MiddlewareObj<JsonEvent, HttpResult> {
+  const allowed = input.query ?? [];
+  return {
+    before: ({ event }) => {
+      if (!input.body && event.jsonBody !== undefined) {
+        throw new BrokerError('VALIDATION_ERROR', 'this route takes no body');
+      }
+      if (allowed === 'any') return;
+      const unknown = Object.keys(event.queryStringParameters ?? {}).filter((name) => !allowed.includes(name));
+      if (unknown.length > 0) {
+        const names = unknown.slice(0, 5).map((name) => JSON.stringify(name.slice(0, 40)));
+        throw new BrokerError('VALIDATION_ERROR', `unknown query parameters: ${names.join(', ')}`);
+      }
+    },
+  };
+}
+
 /**
  * Maps every error to `{error: {code, message}}` with the status of its code. Unknown errors become a
  * 500 whose body says nothing about internals; their name and message go to the log only.
