@@ -23,9 +23,13 @@ export async function importToken(
   if (refresh.exp * 1000 <= deps.clock.now().getTime()) {
     throw new BrokerError('VALIDATION_ERROR', 'refreshToken has already expired: connect the company again instead');
   }
-  const appId = access.clientAppId ?? refresh.clientAppId;
-  if (appId && appId !== tenant.clientId) {
+  // Each token on its own: a pair mixing the tenant's access token with another client's refresh token
+  // would store fine and fail at the first refresh.
+  if ([access.clientAppId, refresh.clientAppId].some((appId) => appId !== null && appId !== tenant.clientId)) {
     throw new BrokerError('CLIENT_MISMATCH', "the tokens were issued to another ANAF client than the tenant's");
+  }
+  if (access.serial && refresh.serial && access.serial !== refresh.serial) {
+    throw new BrokerError('VALIDATION_ERROR', 'accessToken and refreshToken come from different certificates (serial claims differ)');
   }
   const cuis = [...new Set(input.cuis)];
   if (cuis.length > MAX_CUIS) throw new BrokerError('TOO_MANY_CUIS', `at most ${MAX_CUIS} companies per request`);
