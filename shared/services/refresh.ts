@@ -202,10 +202,17 @@ async function refreshUnderLease(
   // ANAF has rotated: the old refresh token is spent and the new pair exists only in memory.
   // Step 1: the pair, before anything else.
   const next: TokenPair = { accessToken: answer.accessToken, refreshToken: answer.refreshToken, version: token.version + 1 };
-  await writePairHard(deps, tenantId, tokenId, next);
+  const disconnectedMeanwhile = await writePairHard(deps, tenantId, tokenId, next);
+  if (disconnectedMeanwhile) return refused(disconnectedMeanwhile, 'disconnected');
   // Step 2: the metadata, conditional on our version and lease.
   const refreshed = recordFromPair(deps, token, next);
   if (!(await deps.tokens.replace(refreshed, { expectedVersion: token.version, leaseOwner: owner }))) {
+    const current = await deps.tokens.get(tenantId, tokenId);
+    if (current?.status === 'disconnected') {
+      // A disconnect won the race (it clears the lease): the pair we just wrote must not outlive it.
+      await deps.secrets.deleteTokenPair(tenantId, tokenId).catch(() => undefined);
+      return refused(current, 'disconnected');
+    }
     // Lease lost mid-way (it outlived its term): the secret already holds the newest pair, and the next
     // run's re-read adopts it (version in the secret > version in the record).
     deps.logger.error('metadata write after refresh lost its condition; the next run will adopt the stored pair', { tenantId, tokenId });
@@ -248,13 +255,19 @@ async function adoptPair(deps: ServiceDeps, token: TokenRecord, pair: TokenPair,
   return adopted;
 }
 
-async function writePairHard(deps: ServiceDeps, tenantId: string, tokenId: string, pair: TokenPair): Promise<void> {
+/**
+ * Writes the new pair, retrying with backoff. Answers the record when the token was disconnected
+ * meanwhile (AWS refuses writes to a secret scheduled for deletion, and the pair is no longer wanted).
+ */
+async function writePairHard(deps: ServiceDeps, tenantId: string, tokenId: string, pair: TokenPair): Promise<TokenRecord | null> {
   for (let attempt = 1; ; attempt++) {
     try {
       await deps.secrets.putTokenPair(tenantId, tokenId, pair);
-      return;
+      return null;
     } catch (error) {
       deps.logger.error('storing the rotated pair failed', { tenantId, tokenId, attempt, errorName: (error as Error)?.name });
+      const current = await deps.tokens.get(tenantId, tokenId).catch(() => null);
+      if (current?.status === 'disconnected') return current;
       if (attempt >= SECRET_WRITE_ATTEMPTS) throw error;
       await sleep(200 * 2 ** attempt);
     }

@@ -444,8 +444,11 @@ export interface FakeWorld {
   audit: AuditEvent[];
   published: AuditEvent[];
   logs: CapturedLog[];
-  /** Stores the tenant's client, registers companies and connects them with a fresh pair from the fake ANAF. */
-  connect(input: { tenantId: string; cuis: string[]; serial?: string }): Promise<TokenRecord>;
+  /**
+   * Stores the tenant's client (the fake ANAF's first client unless `clientId` names another one it
+   * knows), registers companies and connects them with a fresh pair from the fake ANAF.
+   */
+  connect(input: { tenantId: string; cuis: string[]; serial?: string; clientId?: string }): Promise<TokenRecord>;
 }
 
 export const FAKE_SETTINGS: ServiceSettings = {
@@ -506,9 +509,10 @@ export function createFakeWorld(options: { settings?: Partial<ServiceSettings>; 
     audit: auditStore.entries,
     published,
     logs,
-    async connect({ tenantId, cuis, serial }) {
+    async connect({ tenantId, cuis, serial, clientId: wanted }) {
       const now = clock.now().toISOString();
-      const [clientId, clientSecret] = [...anaf.clients.entries()][0]!;
+      const clientId = wanted ?? [...anaf.clients.keys()][0]!;
+      const clientSecret = anaf.clients.get(clientId)!;
       if (!tenants.tenants.has(tenantId)) {
         await tenants.put({ tenantId, clientId, redirectUri: FAKE_SETTINGS.callbackUrl, createdAt: now, updatedAt: now });
         await secrets.putClientSecret(tenantId, clientSecret);

@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import type { TokenRecord } from '../../../shared/domain/model.js';
+import { disconnectToken, issueAccessToken, manualRefresh } from '../../../shared/services/access.js';
+import { refreshToken } from '../../../shared/services/refresh.js';
+import { createFakeWorld, type FakeWorld } from '../../support/fakes.js';
+
+const DAY = 86_400_000;
+const T = 'acme';
+const [A, B] = ['14399840', '18547290'];
+const record = (world: FakeWorld, t: TokenRecord) => world.tokens.records.get(`${t.tenantId}/${t.tokenId}`)!;
+const pairOf = (world: FakeWorld, t: TokenRecord) => world.secrets.pairs.get(`${t.tenantId}/${t.tokenId}`)!;
+
+describe('issueAccessToken (GET …/access-token)', () => {
+  it('answers the stored access token without refreshing when enough validity is left, and audits the hand-out', async () => {
+    const world = createFakeWorld();
+    const token = await world.connect({ tenantId: T, cuis: [A, B] });
+    const answer = await issueAccessToken(world.deps, T, B);
+    expect(answer).toEqual({ accessToken: pairOf(world, token).accessToken, expiresAt: token.accessExpiresAt, tokenId: token.tokenId });
+    expect(world.anaf.refreshCalls).toBe(0);
+    const issued = world.audit.filter((e) => e.type === 'token-issued');
+    expect(issued).toHaveLength(1);
+    expect(issued[0]).toMatchObject({ cuis: [B], details: { refreshed: false } });
+    expect(JSON.stringify(world.audit)).not.toContain(answer.accessToken);
+  });
+
+  it('refreshes first below ACCESS_TOKEN_MIN_VALIDITY_SECONDS and answers the new token', async () => {
+    const world = createFakeWorld({ settings: { accessTokenMinValiditySeconds: 3600 } });
+    const token = await world.connect({ tenantId: T, cuis: [A] });
+    world.clock.advance(90 * DAY - 1800_000);
+    const answer = await issueAccessToken(world.deps, T, A);
+    expect(world.anaf.refreshCalls).toBe(1);
+    expect(answer.accessToken).toBe(pairOf(world, token).accessToken);
+    expect(pairOf(world, token).version).toBe(2);
+    expect(Date.parse(answer.expiresAt)).toBe(world.clock.now().getTime() + 90 * DAY);
+    expect(world.audit.find((e) => e.type === 'token-issued')?.details).toMatchObject({ refreshed: true });
+  });
+
+  it('a transient refresh failure still hands out a token that is valid; 503 once nothing valid is left', async () => {
+    const world = createFakeWorld({ settings: { accessTokenMinValiditySeconds: 3600 } });
+    const token = await world.connect({ tenantId: T, cuis: [A] });
+    world.clock.advance(90 * DAY - 1800_000);
+    world.anaf.failNext('timeout');
+    const answer = await issueAccessToken(world.deps, T, A);
+    expect(answer.accessToken).toBe(pairOf(world, token).accessToken);
+    expect(record(world, token)).toMatchObject({ failedAttempts: 1, lastError: 'ANAF_TIMEOUT', status: 'active' });
+
+    world.clock.advance(3_600_000);
+    world.anaf.failNext('unavailable', 3);
+    await expect(issueAccessToken(world.deps, T, A)).rejects.toMatchObject({ code: 'ANAF_UNAVAILABLE' });
+  });
+
+  it('reauth-required, not connected, unknown company and unknown tenant are clear errors', async () => {
+    const world = createFakeWorld();
+    const token = await world.connect({ tenantId: T, cuis: [A] });
+    world.companies.set(`${T}/${B}`, { tenantId: T, cui: B, name: null, tokenId: null, createdAt: '', updatedAt: '' });
+    await expect(issueAccessToken(world.deps, T, B)).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
+    await expect(issueAccessToken(world.deps, T, '13548146')).rejects.toMatchObject({ code: 'COMPANY_NOT_FOUND' });
+    await expect(issueAccessToken(world.deps, 'nobody', A)).rejects.toMatchObject({ code: 'TENANT_NOT_FOUND' });
+    world.tokens.records.set(`${T}/${token.tokenId}`, { ...record(world, token), status: 'reauth-required' });
+    await expect(issueAccessToken(world.deps, T, A)).rejects.toMatchObject({ code: 'REAUTH_REQUIRED' });
+  });
+});
+
+describe('manualRefresh (HTTP button, console, CLI)', () => {
+  it('by tokenId or by CUI answers the token metadata, never a token', async () => {
+    const world = createFakeWorld({ settings: { manualRefreshCooldownSeconds: 0 } });
+    const token = await world.connect({ tenantId: T, cuis: [A, B] });
+    const byId = await manualRefresh(world.deps, { tenantId: T, tokenId: token.tokenId });
+    expect(byId).toMatchObject({ tokenId: token.tokenId, status: 'active', cuis: [A, B], lastError: null });
+    const byCui = await manualRefresh(world.deps, { tenantId: T, cui: B });
+    expect(byCui.tokenId).toBe(token.tokenId);
+    expect(world.anaf.refreshCalls).toBe(2);
+    for (const value of world.anaf.issued) expect(JSON.stringify([byId, byCui])).not.toContain(value);
+  });
+
+  it('answers the failure as the error the route maps (502 / 503 / 409)', async () => {
+    const world = createFakeWorld({ settings: { manualRefreshCooldownSeconds: 0 } });
+    const token = await world.connect({ tenantId: T, cuis: [A] });
+    world.anaf.failNext('invalid_client');
+    await expect(manualRefresh(world.deps, { tenantId: T, tokenId: token.tokenId })).rejects.toMatchObject({ code: 'ANAF_REJECTED' });
+    world.anaf.failNext('timeout');
+    await expect(manualRefresh(world.deps, { tenantId: T, tokenId: token.tokenId })).rejects.toMatchObject({ code: 'ANAF_UNAVAILABLE' });
+    world.anaf.failNext('invalid_grant');
+    await expect(manualRefresh(world.deps, { tenantId: T, tokenId: token.tokenId })).rejects.toMatchObject({ code: 'REAUTH_REQUIRED' });
+    await expect(manualRefresh(world.deps, { tenantId: T, tokenId: 'tok_ffffffffffffffffffffffff' })).rejects.toMatchObject({ code: 'TOKEN_NOT_FOUND' });
+  });
+});
+
+describe('disconnectToken', () => {
+  it('marks the token disconnected, unlinks its companies, deletes the pair and records it; twice is a no-op', async () => {
+    const world = createFakeWorld();
+    const token = await world.connect({ tenantId: T, cuis: [A, B] });
+    await disconnectToken(world.deps, T, token.tokenId);
+    expect(record(world, token)).toMatchObject({ status: 'disconnected', dueAt: null, leaseOwner: null });
+    expect(world.companies.get(`${T}/${A}`)?.tokenId).toBeNull();
+    expect(world.companies.get(`${T}/${B}`)?.tokenId).toBeNull();
+    expect(world.secrets.deleted.has(`${T}/${token.tokenId}`)).toBe(true);
+    expect(await world.deps.secrets.getTokenPair(T, token.tokenId)).toBeNull();
+    const events = world.audit.filter((e) => e.type === 'disconnected');
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ tokenId: token.tokenId, cuis: [A, B], details: { serial: token.serial } });
+    expect(world.published.filter((e) => e.type === 'disconnected')).toHaveLength(1);
+
+    await disconnectToken(world.deps, T, token.tokenId);
+    expect(world.audit.filter((e) => e.type === 'disconnected')).toHaveLength(1);
+    expect((await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' })).error?.code).toBe('TOKEN_DISCONNECTED');
+    await expect(issueAccessToken(world.deps, T, A)).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
+    expect(world.anaf.refreshCalls).toBe(0);
+  });
+
+  it.each(['AWS', 'moto'] as const)('a disconnect that lands while a refresh is calling ANAF wins (%s secret semantics): no pair revived, no `refreshed` event, the caller hears TOKEN_DISCONNECTED', async (semantics) => {
+    const world = createFakeWorld();
+    const token = await world.connect({ tenantId: T, cuis: [A] });
+    if (semantics === 'moto') {
+      // moto accepts a new value on a secret scheduled for deletion (AWS refuses it)
+      const put = world.secrets.putTokenPair.bind(world.secrets);
+      world.secrets.putTokenPair = async (tenantId, tokenId, pair) => {
+        world.secrets.deleted.delete(`${tenantId}/${tokenId}`);
+        return put(tenantId, tokenId, pair);
+      };
+    }
+    world.anaf.latencyMs = 50;
+    const refreshing = refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await disconnectToken(world.deps, T, token.tokenId);
+    const started = Date.now();
+    const result = await refreshing;
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(result.error?.code).toBe('TOKEN_DISCONNECTED');
+    expect(record(world, token)).toMatchObject({ status: 'disconnected', dueAt: null });
+    expect(await world.deps.secrets.getTokenPair(T, token.tokenId)).toBeNull();
+    expect(world.audit.filter((e) => e.type === 'refreshed')).toEqual([]);
+  });
+
+  it('unknown token or tenant → 404 codes', async () => {
+    const world = createFakeWorld();
+    await world.connect({ tenantId: T, cuis: [A] });
+    await expect(disconnectToken(world.deps, T, 'tok_ffffffffffffffffffffffff')).rejects.toMatchObject({ code: 'TOKEN_NOT_FOUND' });
+    await expect(disconnectToken(world.deps, 'nobody', 'tok_ffffffffffffffffffffffff')).rejects.toMatchObject({ code: 'TENANT_NOT_FOUND' });
+  });
+});

@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import type { TokenRecord } from '../../../shared/domain/model.js';
+import { sweep } from '../../../shared/services/sweep.js';
+import { breakMethod, createFakeWorld, type FakeWorld } from '../../support/fakes.js';
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const forever = { remainingMs: () => Number.POSITIVE_INFINITY };
+const key = (t: Pick<TokenRecord, 'tenantId' | 'tokenId'>) => `${t.tenantId}/${t.tokenId}`;
+const record = (world: FakeWorld, t: TokenRecord) => world.tokens.records.get(key(t))!;
+const cui = (n: number) => String(1_000_000 + n); // company ids only need to be distinct here
+
+/** Connects `count` tokens whose access token has `accessDays` left. */
+async function connectMany(world: FakeWorld, tenantId: string, count: number, accessDays: number, clientId?: string): Promise<TokenRecord[]> {
+  world.anaf.lifetimes.accessSeconds = accessDays * 86_400;
+  const tokens: TokenRecord[] = [];
+  for (let i = 0; i < count; i++) tokens.push(await world.connect({ tenantId, cuis: [cui(tokens.length + count * accessDays)], clientId }));
+  world.anaf.lifetimes.accessSeconds = 90 * 86_400;
+  return tokens;
+}
+
+describe('sweep', () => {
+  it('pages through the due index, reads only due tokens, refreshes each once; a second run finds nothing', async () => {
+    const world = createFakeWorld();
+    const due = [...(await connectMany(world, 'a', 40, 10)), ...(await connectMany(world, 'b', 35, 29))];
+    const notDue = [...(await connectMany(world, 'a', 30, 45)), ...(await connectMany(world, 'c', 20, 90))];
+    world.tokens.reads.length = 0;
+
+    const summary = await sweep(world.deps, forever);
+    expect(summary).toMatchObject({ due: 75, refreshed: 75, failed: 0, skipped: 0, reauthRequired: 0, stoppedEarly: false });
+    expect(world.tokens.dueQueries).toBeGreaterThanOrEqual(2); // more than one page of 50
+    const dueKeys = new Set(due.map(key));
+    expect(world.tokens.reads.filter((k) => !dueKeys.has(k))).toEqual([]);
+    expect(new Set(world.tokens.reads)).toEqual(dueKeys);
+    expect(world.anaf.refreshCalls).toBe(75);
+    expect(world.anaf.spentPresented).toEqual([]);
+    for (const t of due) expect(record(world, t)).toMatchObject({ version: 2, status: 'active', leaseOwner: null });
+    for (const t of notDue) expect(record(world, t).version).toBe(1);
+
+    world.tokens.reads.length = 0;
+    const again = await sweep(world.deps, forever);
+    expect(again.due).toBe(0);
+    expect(world.tokens.reads).toEqual([]);
+    expect(world.anaf.refreshCalls).toBe(75);
+  });
+
+  it('bounds its concurrency to SWEEP_CONCURRENCY', async () => {
+    const world = createFakeWorld({ settings: { sweepConcurrency: 3 } });
+    await connectMany(world, 'a', 12, 5);
+    world.anaf.latencyMs = 15;
+    let inFlight = 0;
+    let max = 0;
+    const original = world.anaf.refresh.bind(world.anaf);
+    world.deps.anaf = {
+      ...world.anaf,
+      refresh: async (input) => {
+        max = Math.max(max, ++inFlight);
+        try {
+          return await original(input);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const summary = await sweep(world.deps, forever);
+    expect(summary.refreshed).toBe(12);
+    expect(max).toBe(3);
+  });
+
+  it('keeps going when tokens fail; failures stay active with the error recorded and are retried by a later run only', async () => {
+    const world = createFakeWorld();
+    world.anaf.clients.set('vendor-b', 'secret-b');
+    const good = await connectMany(world, 'a', 6, 10);
+    const rejected = await connectMany(world, 'b', 3, 10, 'vendor-b');
+    const [broken] = await connectMany(world, 'a', 1, 10);
+    const spent = (await connectMany(world, 'a', 1, 10))[0]!;
+    world.anaf.clients.set('vendor-b', 'rotated'); // tenant b's stored secret no longer works: invalid_client
+    breakMethod(world.tokens, 'get', { when: (_tenantId: string, tokenId: string) => tokenId === broken!.tokenId });
+    // someone used this token's refresh token elsewhere: ANAF answers invalid_grant
+    await world.anaf.refresh({ clientId: 'fake-client-id', clientSecret: 'fake-client-secret', refreshToken: world.secrets.pairs.get(key(spent))!.refreshToken });
+    const callsBefore = world.anaf.refreshCalls;
+
+    const summary = await sweep(world.deps, forever);
+    expect(summary).toMatchObject({ due: 11, refreshed: 6, failed: 4, reauthRequired: 1 });
+    for (const t of good) expect(record(world, t).version).toBe(2);
+    for (const t of rejected) {
+      expect(record(world, t)).toMatchObject({ status: 'active', lastError: 'CLIENT_REJECTED', failedAttempts: 1, version: 1 });
+      expect(Date.parse(record(world, t).dueAt!)).toBe(world.clock.now().getTime() + HOUR);
+    }
+    expect(record(world, spent)).toMatchObject({ status: 'reauth-required', lastError: 'INVALID_GRANT', dueAt: null });
+    expect(world.logs.some((l) => l.message === 'sweep item failed' && l.extra?.tokenId === broken!.tokenId)).toBe(true);
+    expect(world.anaf.refreshCalls - callsBefore).toBe(6 + 3 + 1);
+
+    // An hour later only the failed ones are due again.
+    world.clock.advance(HOUR + 1000);
+    world.tokens.reads.length = 0;
+    const later = await sweep(world.deps, forever);
+    expect(later.due).toBe(4); // the 3 rejected + the one whose read failed (its due time never moved)
+    for (const t of rejected) expect(record(world, t).failedAttempts).toBe(2);
+    const text = JSON.stringify([world.logs, world.audit, world.published]);
+    for (const value of [...world.anaf.issued, 'secret-b', 'rotated', 'fake-client-secret']) expect(text).not.toContain(value);
+  });
+
+  it('stops taking work when the time left is under its reserve, and says so', async () => {
+    const world = createFakeWorld();
+    await connectMany(world, 'a', 10, 10);
+    let left = 60_000;
+    const summary = await sweep(world.deps, {
+      remainingMs: () => {
+        left -= 10_000;
+        return left;
+      },
+      reserveMs: 25_000,
+    });
+    expect(summary.stoppedEarly).toBe(true);
+    expect(summary.refreshed).toBeGreaterThan(0);
+    expect(summary.refreshed).toBeLessThan(10);
+    // the next run picks up the rest
+    const next = await sweep(world.deps, forever);
+    expect(summary.refreshed + next.refreshed).toBe(10);
+  });
+
+  it('warns 30, 14, 7 and 1 days before the refresh token ends, each once, with a connect link; then reauth-required', async () => {
+    const world = createFakeWorld();
+    world.anaf.lifetimes.refreshSeconds = 20 * 86_400; // access stays 90 days: only the warnings make it due
+    const token = await world.connect({ tenantId: 'a', cuis: ['14399840'] });
+    const start = world.clock.now().getTime();
+    const expiring = () => world.audit.filter((e) => e.type === 'expiring');
+    const steps: Array<[number, number[]]> = [
+      [0, [30]],
+      [0.5 * DAY, [30]],
+      [5 * DAY, [30]],
+      [6 * DAY + HOUR, [30, 14]],
+      [10 * DAY, [30, 14]],
+      [13 * DAY + HOUR, [30, 14, 7]],
+      [19 * DAY + HOUR, [30, 14, 7, 1]],
+      [19.5 * DAY, [30, 14, 7, 1]],
+    ];
+    for (const [offset, sent] of steps) {
+      world.clock.set(new Date(start + offset));
+      await sweep(world.deps, forever);
+      expect(expiring().map((e) => e.details?.daysLeft), `at day ${offset / DAY}`).toEqual(sent);
+    }
+    for (const event of expiring()) {
+      expect(event.connectUrl).toMatch(/\/v1\/oauth\/authorize\?session=cs_/);
+      expect(event.cuis).toEqual(['14399840']);
+    }
+    expect(world.anaf.refreshCalls).toBe(0);
+    expect(record(world, token).status).toBe('active');
+
+    world.clock.set(new Date(start + 20 * DAY + 1000));
+    const end = await sweep(world.deps, forever);
+    expect(end.reauthRequired).toBe(1);
+    expect(record(world, token)).toMatchObject({ status: 'reauth-required', lastError: 'REFRESH_TOKEN_EXPIRED' });
+    expect(world.audit.filter((e) => e.type === 'reauth-required')[0]?.connectUrl).toMatch(/session=cs_/);
+    expect(world.anaf.refreshCalls).toBe(0);
+  });
+
+  it('a refresh that moves the refresh token end re-arms the warnings', async () => {
+    const world = createFakeWorld();
+    world.anaf.lifetimes = { accessSeconds: 10 * 86_400, refreshSeconds: 20 * 86_400 };
+    const token = await world.connect({ tenantId: 'a', cuis: ['14399840'] });
+    world.anaf.lifetimes = { accessSeconds: 90 * 86_400, refreshSeconds: 365 * 86_400 };
+    const summary = await sweep(world.deps, forever);
+    expect(summary).toMatchObject({ refreshed: 1, warned: 0 });
+    expect(record(world, token)).toMatchObject({ version: 2, warningsSent: [] });
+    expect(Date.parse(record(world, token).dueAt!)).toBe(world.clock.now().getTime() + 60 * DAY);
+  });
+});
