@@ -43,10 +43,9 @@ export function createAnafOAuthClient(deps: { oauthBaseUrl: string; timeoutMs: n
     }
     const body = safeJson(text);
     if (response.status === 429 || response.status >= 500) {
-      const retryAfter = Number(response.headers.get('retry-after'));
       throw new AnafError('unavailable', `ANAF answered HTTP ${response.status}`, {
         status: response.status,
-        retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
+        retryAfterSeconds: retryAfterSeconds(response.headers.get('retry-after')),
       });
     }
     if (response.status !== 200) {
@@ -71,6 +70,18 @@ export function createAnafOAuthClient(deps: { oauthBaseUrl: string; timeoutMs: n
     refresh: ({ clientId, clientSecret, refreshToken }) =>
       callToken(clientId, clientSecret, { grant_type: 'refresh_token', refresh_token: refreshToken }),
   };
+}
+
+/**
+ * Seconds from a Retry-After header (delta-seconds or an HTTP date); undefined when absent or unreadable.
+ * (An absent header must not read as 0, which would turn the caller's backoff into none.)
+ */
+function retryAfterSeconds(header: string | null): number | undefined {
+  const value = header?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value);
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, Math.ceil((date - Date.now()) / 1000)) : undefined;
 }
 
 function safeJson(text: string): Record<string, unknown> | null {
