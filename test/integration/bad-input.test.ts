@@ -278,13 +278,14 @@ describe('bad input on every route: a 4xx with a stable code, nothing written', 
 
   it('routes with a body: unknown fields or a body that is not an object → 400 VALIDATION_ERROR', async () => {
     const variants = [{ extra: 1 }, { constructor: 'x' }, [], 'null', '"text"', '42'] as const;
-    await expectRefused(
-      each(WITH_BODY, variants, (route, v) => ({
-        request: call(route, {}, typeof v === 'object' && !Array.isArray(v) ? { ...caseOf(route).body!(), ...v } : v),
-        status: 400,
-        code: 'VALIDATION_ERROR',
-      })),
-    );
+    const cases = each(WITH_BODY, variants, (route, v) => ({
+      request: call(route, {}, typeof v === 'object' && !Array.isArray(v) ? { ...caseOf(route).body!(), ...v } : v),
+      status: 400,
+      code: 'VALIDATION_ERROR',
+    }));
+    // JSON.parse makes "__proto__" an own key; it must be refused like any other unknown field.
+    cases.push(...each(WITH_BODY, ['__proto__'], (route) => ({ request: call(route, {}, `{"__proto__":{"x":1},${JSON.stringify(caseOf(route).body!()).slice(1)}`), status: 400, code: 'VALIDATION_ERROR' })));
+    await expectRefused(cases);
   });
 
   it('routes without a body: any JSON body → 400 VALIDATION_ERROR', async () => {
@@ -305,6 +306,21 @@ describe('bad input on every route: a 4xx with a stable code, nothing written', 
     expect(wide.length).toBeLessThan(64 * 1024);
     const bodies = [(route: RouteDef) => JSON.stringify({ ...(caseOf(route).body?.() ?? {}), name: 'x'.repeat(64 * 1024) }), () => wide];
     await expectRefused(each(ROUTES, [0, 1], (route, i) => ({ request: call(route, {}, bodies[i]!(route)), status: 413, code: 'PAYLOAD_TOO_LARGE', label: i ? 'multi-byte' : 'ascii' })));
+  });
+
+  it('limits are not stricter than documented: a 64 KB body, ttlSeconds of 60 s and of 7 days are accepted', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[7]]);
+    const body = JSON.stringify({ name: 'Limită' });
+    const padded = body.slice(0, -1) + ' '.repeat(64 * 1024 - Buffer.byteLength(body)) + '}';
+    expect(Buffer.byteLength(padded)).toBe(64 * 1024);
+    expect((await send('PUT', `/v1/tenants/${t}/companies/${CUIS[7]}`, { body: padded })).status).toBe(200);
+    expect((await send('PUT', `/v1/tenants/${t}/companies/${CUIS[7]}`, { body: `${padded} ` })).status).toBe(413);
+    for (const ttlSeconds of [60, 7 * 86_400]) {
+      const session = await send('POST', `/v1/tenants/${t}/connect-sessions`, { body: { cuis: [CUIS[7]], ttlSeconds, returnUrl: `${ERP_ORIGIN}/x` } });
+      expect(session.status, String(ttlSeconds)).toBe(201);
+      expect(Date.parse(session.json.expiresAt) - Date.now()).toBeGreaterThan((ttlSeconds - 5) * 1000);
+    }
   });
 
   it('routes with {tenantId}: an invalid tenantId → 400 VALIDATION_ERROR', async () => {
