@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CUIS, setupTenant, startTestStack, type ApiAnswer } from '../support/stack.js';
+import { connectNew, stored } from '../support/refresh-helpers.js';
+
+type Stack = Awaited<ReturnType<typeof startTestStack>>;
+let stack: Stack;
+let n = 0;
+const tenant = () => `c${++n}-${Date.now().toString(36)}`;
+const DAY_S = 86_400;
+const control = () => stack.emulator!.control;
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    // A manual refresh within a minute of a success answers it (so the manual callers can join);
+    // the access-token route refreshes below 30 days (so on-demand callers want a refresh too).
+    MANUAL_REFRESH_COOLDOWN_SECONDS: '60',
+    ACCESS_TOKEN_MIN_VALIDITY_SECONDS: String(30 * DAY_S),
+  });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+beforeEach(() => {
+  control().reset();
+});
+
+/** A tenant with one token whose access token has 10 days left: due for the sweep, manual and on-demand. */
+async function dueToken(): Promise<{ t: string; tokenId: string }> {
+  const t = tenant();
+  await setupTenant(stack.api, t, [CUIS[0], CUIS[1]]);
+  control().setTokenLifetimes({ accessSeconds: 10 * DAY_S });
+  const tokenId = await connectNew(stack.api, stack.emulator!, t, [CUIS[0], CUIS[1]]);
+  control().setTokenLifetimes({ accessSeconds: 90 * DAY_S });
+  return { t, tokenId };
+}
+
+/** 8 manual (HTTP), 8 on-demand (HTTP) and 8 sweeps, all fired at once. */
+function stampede(t: string, tokenId: string) {
+  const calls: Array<Promise<{ kind: string; answer?: ApiAnswer; sweep?: Awaited<ReturnType<Stack['runSweep']>> }>> = [];
+  for (let i = 0; i < 8; i++) {
+    calls.push(stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`).then((answer) => ({ kind: 'manual', answer })));
+    calls.push(stack.api.get(`/v1/tenants/${t}/companies/${CUIS[i % 2]}/access-token`).then((answer) => ({ kind: 'on-demand', answer })));
+    calls.push(stack.runSweep().then((sweep) => ({ kind: 'sweep', sweep })));
+  }
+  return Promise.all(calls);
+}
+
+describe('concurrent refreshes of one token', () => {
+  it.each([
+    ['ANAF answering in 300 ms', 300],
+    ['ANAF answering at once', 0],
+  ])('24 simultaneous refreshes (sweep + manual + on-demand), %s: one call to ANAF, no spent token presented, newest pair stored', async (_name, latency) => {
+    const { t, tokenId } = await dueToken();
+    const original = (await stored(t, tokenId)).pair!;
+    control().setLatency(latency);
+
+    const results = await stampede(t, tokenId);
+
+    expect(control().stats().tokenCalls.refresh_token).toBe(1);
+    // Only the original refresh token was ever spent, so no call presented a spent one.
+    expect(control().spentRefreshTokens()).toEqual([original.refreshToken]);
+    const { record, pair } = await stored(t, tokenId);
+    expect(record).toMatchObject({ status: 'active', version: 2, lastError: null, failedAttempts: 0, leaseOwner: null });
+    expect(pair!.version).toBe(2);
+    expect(control().isRefreshTokenLive(pair!.refreshToken)).toBe(true);
+
+    for (const r of results.filter((r) => r.answer)) {
+      expect(r.answer!.status, `${r.kind}: ${JSON.stringify(r.answer!.body)}`).toBe(200);
+    }
+    for (const r of results.filter((r) => r.kind === 'on-demand')) expect(r.answer!.body.accessToken).toBe(pair!.accessToken);
+    for (const r of results.filter((r) => r.kind === 'manual')) expect(r.answer!.body).toMatchObject({ tokenId, status: 'active' });
+    const sweeps = results.filter((r) => r.sweep).map((r) => r.sweep!);
+    expect(sweeps.reduce((sum, s) => sum + s.failed + s.reauthRequired, 0)).toBe(0);
+    expect(sweeps.reduce((sum, s) => sum + s.refreshed, 0)).toBeLessThanOrEqual(1);
+
+    const trail = (await stack.api.get(`/v1/tenants/${t}/events?limit=100`)).body.events as Array<{ type: string }>;
+    expect(trail.filter((e) => e.type === 'refreshed')).toHaveLength(1);
+    expect(trail.filter((e) => e.type === 'refresh-failed')).toHaveLength(0);
+  }, 30_000);
+
+  it('callers that wait for a failing refresh answer its failure: ANAF sees one run (3 attempts), not one per caller', async () => {
+    const { t, tokenId } = await dueToken();
+    const original = (await stored(t, tokenId)).pair!;
+    control().setLatency(100);
+    control().failNext('server_error', 100);
+    const calls: Array<Promise<ApiAnswer & { kind: string }>> = [];
+    for (let i = 0; i < 6; i++) {
+      calls.push(stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`).then((a) => ({ ...a, kind: 'manual' })));
+      calls.push(stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}/access-token`).then((a) => ({ ...a, kind: 'on-demand' })));
+    }
+    const results = await Promise.all(calls);
+    expect(control().stats().tokenCalls.refresh_token).toBe(3);
+    for (const r of results.filter((r) => r.kind === 'manual')) {
+      expect(r.status).toBe(503);
+      expect(r.body.error.code).toBe('ANAF_UNAVAILABLE');
+    }
+    // the access token itself is still valid for 10 days: the ERP gets it, not an error
+    for (const r of results.filter((r) => r.kind === 'on-demand')) {
+      expect(r.status).toBe(200);
+      expect(r.body.accessToken).toBe(original.accessToken);
+    }
+    const { record } = await stored(t, tokenId);
+    expect(record).toMatchObject({ status: 'active', failedAttempts: 1, lastError: 'ANAF_UNAVAILABLE', version: 1, leaseOwner: null });
+    expect(control().isRefreshTokenLive(original.refreshToken)).toBe(true);
+  }, 30_000);
+
+  it('a manual refresh within the cool-down answers the last result without calling ANAF', async () => {
+    const { t, tokenId } = await dueToken();
+    const first = await stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`);
+    const second = await stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(second.body.lastRefreshAt).toBe(first.body.lastRefreshAt);
+    expect(control().stats().tokenCalls.refresh_token).toBe(1);
+  });
+});
