@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { ListSecretsCommand, SecretsManagerClient, type SecretListEntry } from '@aws-sdk/client-secrets-manager';
+import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EMULATOR_CERTIFICATES } from '../../local/anaf-emulator/server.js';
@@ -10,10 +10,11 @@ import { ROUTES, type RouteDef } from '../../shared/http/routes.js';
 import { CUIS, EMULATOR_DEFAULT_CLIENT, connect, setupTenant, startTestStack } from '../support/stack.js';
 
 /*
- * Bad input on every route of `ROUTES`: each case asserts the status, the `{error: {code, message}}`
- * body and that nothing was written (DynamoDB table scan and Secrets Manager listing, before/after).
- * The rejected requests only read, so they share one fixture tenant built once; the cases that need
- * a token in a particular state get a fresh tenant.
+ * Bad input on every route of `ROUTES`, table-driven: each `it` sends its batch of cases a few at a
+ * time, checks every answer's status and `{error: {code, message}}` body (soft assertions, so one run
+ * names every wrong case) and that nothing was written: a DynamoDB scan and a Secrets Manager listing
+ * before and after the batch must be equal. Refused requests only read, so they share one fixture
+ * tenant built once; the cases that need a token in a particular state get a fresh tenant.
  */
 
 type Stack = Awaited<ReturnType<typeof startTestStack>>;
@@ -235,7 +236,6 @@ function pathOf(route: RouteDef, vars: Partial<Vars> = {}, query?: string): stri
   const q = query ?? caseOf(route).query;
   return q ? `${path}?${q}` : path;
 }
-const label = (r: RouteDef) => routeKey(r);
 const SERVICE = ROUTES.filter((r) => r.auth === 'service');
 const WITH_TENANT = ROUTES.filter((r) => r.path.includes('{tenantId}'));
 const WITH_CUI = ROUTES.filter((r) => r.path.includes('{cui}'));
