@@ -22,9 +22,14 @@ export function createDynamoAuditStore(deps: { doc: DynamoDBDocumentClient; tabl
     },
     async list(tenantId, limit, cursor) {
       const start = decodeCursor(cursor);
-      if (start === null || (start && start[K.partitionKey] !== eventsPk(tenantId))) {
-        throw new BrokerError('VALIDATION_ERROR', 'cursor is not valid for this tenant');
-      }
+      // Only a key this query could have produced: exactly this tenant's partition and a string sort key.
+      const valid =
+        start === undefined ||
+        (start !== null &&
+          Object.keys(start).length === 2 &&
+          start[K.partitionKey] === eventsPk(tenantId) &&
+          typeof start[K.sortKey] === 'string');
+      if (!valid) throw new BrokerError('VALIDATION_ERROR', 'cursor is not valid for this tenant');
       const out = await doc.send(
         new QueryCommand({
           TableName: table,
