@@ -201,3 +201,12 @@ export function refreshAndKill(input: { tenantId: string; tokenId: string; point
     });
   });
 }
+
+/** A valid CUI (control digit by ANAF's key 753217532) made from `base` (1 to 9 digits). */
+export function cuiFrom(base: number): string {
+  const digits = String(base);
+  const padded = digits.padStart(9, '0');
+  const sum = [...padded].reduce((acc, d, i) => acc + Number(d) * Number('753217532'[i]), 0);
+  const control = ((sum * 10) % 11) % 10;
+  return `${digits}${control}`;
+}

@@ -1,0 +1,211 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { TokenStore } from '../../shared/ports.js';
+import { sweep } from '../../shared/services/sweep.js';
+import { follow, startTestStack } from '../support/stack.js';
+import { connectNew, cuiFrom, freshDeps, later, stored } from '../support/refresh-helpers.js';
+
+type Stack = Awaited<ReturnType<typeof startTestStack>>;
+let stack: Stack;
+let n = 0;
+const tenant = () => `s${++n}-${Date.now().toString(36)}`;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const DAY_S = 86_400;
+const control = () => stack.emulator!.control;
+const refreshCalls = () => control().stats().tokenCalls.refresh_token;
+const forever = { remainingMs: () => Number.POSITIVE_INFINITY };
+let cuiSeq = 2_000_000;
+/** Tokens a test created, disconnected after it so that later (clock-shifted) sweeps never see them. */
+const created: Array<{ t: string; tokenId: string }> = [];
+
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+beforeEach(() => {
+  control().reset();
+});
+afterEach(async () => {
+  for (const { t, tokenId } of created.splice(0)) await stack.api.del(`/v1/tenants/${t}/tokens/${tokenId}`);
+});
+
+/** Registers a tenant with an ANAF client (the emulator's default one unless given). */
+async function newTenant(client = { clientId: 'emulator-client-id', clientSecret: 'emulator-client-secret' }): Promise<string> {
+  const t = tenant();
+  const res = await stack.api.put(`/v1/tenants/${t}/anaf-client`, client);
+  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
+  return t;
+}
+
+/** Connects one new company of `t` with its own certificate; access lifetime in days. */
+async function newToken(t: string, accessDays: number, refreshDays = 365): Promise<{ t: string; tokenId: string; cui: string }> {
+  const cui = cuiFrom(++cuiSeq);
+  await stack.api.put(`/v1/tenants/${t}/companies/${cui}`, { name: `Company ${cui}` });
+  control().setTokenLifetimes({ accessSeconds: accessDays * DAY_S, refreshSeconds: refreshDays * DAY_S });
+  const tokenId = await connectNew(stack.api, stack.emulator!, t, [cui]);
+  control().setTokenLifetimes({ accessSeconds: 90 * DAY_S, refreshSeconds: 365 * DAY_S });
+  created.push({ t, tokenId });
+  return { t, tokenId, cui };
+}
+
+/** Deps whose token store records every token read and every due-index query. */
+function observedDeps(shiftMs = 0) {
+  const deps = later(freshDeps(), shiftMs);
+  const reads: string[] = [];
+  let dueQueries = 0;
+  let lists = 0;
+  const tokens: TokenStore = deps.tokens;
+  deps.tokens = {
+    ...tokens,
+    get: (tenantId, tokenId) => {
+      reads.push(tokenId);
+      return tokens.get(tenantId, tokenId);
+    },
+    queryDue: (...args) => {
+      dueQueries += 1;
+      return tokens.queryDue(...args);
+    },
+    list: (tenantId) => {
+      lists += 1;
+      return tokens.list(tenantId);
+    },
+  };
+  return { deps, reads, counts: () => ({ dueQueries, lists }) };
+}
+
+const trail = async (t: string) => (await stack.api.get(`/v1/tenants/${t}/events?limit=100`)).body.events as Array<{ type: string; details?: any; connectUrl?: string; at: string }>;
+
+describe('scheduled sweep (moto + emulator)', () => {
+  it('over many tokens — some due, some not, some failing — reads only the due ones, refreshes the due ones, records the failures', async () => {
+    const a = await newTenant();
+    control().addClient('vendor-b', 'b-secret-1');
+    const b = await newTenant({ clientId: 'vendor-b', clientSecret: 'b-secret-1' });
+    const due = [];
+    for (let i = 0; i < 5; i++) due.push(await newToken(a, 10));
+    due.push(await newToken(a, 29));
+    const notDue = [];
+    for (let i = 0; i < 4; i++) notDue.push(await newToken(a, 45));
+    notDue.push(await newToken(b, 90));
+    const failing = [];
+    for (let i = 0; i < 3; i++) failing.push(await newToken(b, 10));
+    control().addClient('vendor-b', 'b-secret-2'); // tenant b's stored secret no longer works
+    const callsBefore = refreshCalls();
+
+    const { deps, reads, counts } = observedDeps();
+    const summary = await sweep(deps, forever);
+    expect(summary).toMatchObject({ due: 9, refreshed: 6, failed: 3, reauthRequired: 0, stoppedEarly: false });
+    expect(counts()).toMatchObject({ lists: 0 });
+    expect(counts().dueQueries).toBeGreaterThanOrEqual(1);
+    const dueIds = new Set([...due, ...failing].map((x) => x.tokenId));
+    expect(reads.filter((id) => !dueIds.has(id))).toEqual([]);
+    for (const x of notDue) expect(reads).not.toContain(x.tokenId);
+    expect(refreshCalls() - callsBefore).toBe(9);
+
+    for (const x of due) {
+      const { record, pair } = await stored(x.t, x.tokenId);
+      expect(record).toMatchObject({ status: 'active', version: 2 });
+      expect(control().isRefreshTokenLive(pair!.refreshToken)).toBe(true);
+      expect(Date.parse(record.dueAt!)).toBeGreaterThan(Date.now() + 59 * DAY);
+    }
+    for (const x of notDue) expect((await stored(x.t, x.tokenId)).record.version).toBe(1);
+    for (const x of failing) {
+      const { record } = await stored(x.t, x.tokenId);
+      expect(record).toMatchObject({ status: 'active', lastError: 'CLIENT_REJECTED', failedAttempts: 1, version: 1 });
+      expect(Date.parse(record.dueAt!)).toBeGreaterThan(Date.now() + 55 * 60_000);
+    }
+    expect((await trail(b)).filter((e) => e.type === 'refresh-failed')).toHaveLength(3);
+    expect((await trail(a)).filter((e) => e.type === 'refreshed')).toHaveLength(6);
+    const companies = (await stack.api.get(`/v1/tenants/${b}/companies`)).body.companies;
+    expect(companies.every((c: { status: string }) => c.status === 'active')).toBe(true);
+
+    // Right after: nothing is due, nothing is read.
+    const again = observedDeps();
+    expect((await sweep(again.deps, forever)).due).toBe(0);
+    expect(again.reads).toEqual([]);
+
+    // An hour later the failing ones are retried (and only they); after the vendor fixes its secret, they heal.
+    const retry = observedDeps(HOUR + 5000);
+    const retried = await sweep(retry.deps, forever);
+    expect(retried).toMatchObject({ due: 3, failed: 3 });
+    expect(new Set(retry.reads)).toEqual(new Set(failing.map((x) => x.tokenId)));
+    await stack.api.put(`/v1/tenants/${b}/anaf-client`, { clientId: 'vendor-b', clientSecret: 'b-secret-2' });
+    const healed = await sweep(later(freshDeps(), 3 * HOUR + 10_000), forever);
+    expect(healed).toMatchObject({ due: 3, refreshed: 3 });
+    for (const x of failing) expect((await stored(x.t, x.tokenId)).record).toMatchObject({ version: 2, failedAttempts: 0, lastError: null });
+  }, 30_000);
+
+  it('ANAF down: each run retries (3 attempts with backoff), the token stays active, 3 failed runs in a row send one warning with a connect link', async () => {
+    const t = await newTenant();
+    const x = await newToken(t, 10);
+    control().failNext('server_error', 9);
+    const offsets = [0, HOUR + 5000, 3 * HOUR + 10_000];
+    for (const [run, offset] of offsets.entries()) {
+      const summary = await sweep(later(freshDeps(), offset), forever);
+      expect(summary).toMatchObject({ due: 1, failed: 1 });
+      expect(refreshCalls()).toBe(3 * (run + 1));
+      expect((await stored(t, x.tokenId)).record).toMatchObject({ status: 'active', lastError: 'ANAF_UNAVAILABLE', failedAttempts: run + 1 });
+      // between runs the token is not due
+      expect((await sweep(later(freshDeps(), offset + 60_000), forever)).due).toBe(0);
+    }
+    const warnings = (await trail(t)).filter((e) => e.type === 'expiring');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.details).toMatchObject({ reason: 'REFRESH_FAILING', failedAttempts: 3 });
+    expect(warnings[0]!.connectUrl).toMatch(/\/v1\/oauth\/authorize\?session=cs_/);
+    expect((await trail(t)).filter((e) => e.type === 'refresh-failed')).toHaveLength(3);
+
+    // ANAF is back: the next run refreshes and clears the error.
+    const back = await sweep(later(freshDeps(), 7 * HOUR + 15_000), forever);
+    expect(back).toMatchObject({ due: 1, refreshed: 1 });
+    expect((await stored(t, x.tokenId)).record).toMatchObject({ failedAttempts: 0, lastError: null, version: 2 });
+  }, 30_000);
+
+  it('warns when the refresh token ends within 30, 14, 7 and 1 days, each once, with a ready connect link; then reauth-required', async () => {
+    const t = await newTenant();
+    const x = await newToken(t, 90, 20);
+    const runs: Array<[number, number[]]> = [
+      [0, [30]],
+      [HOUR, [30]],
+      [6 * DAY + HOUR, [30, 14]],
+      [6 * DAY + 2 * HOUR, [30, 14]],
+      [13 * DAY + HOUR, [30, 14, 7]],
+      [19 * DAY + HOUR, [30, 14, 7, 1]],
+      [19 * DAY + 2 * HOUR, [30, 14, 7, 1]],
+    ];
+    for (const [offset, expected] of runs) {
+      await sweep(later(freshDeps(), offset), forever);
+      const warnings = (await trail(t)).filter((e) => e.type === 'expiring').reverse();
+      expect(warnings.map((e) => e.details.daysLeft), `at +${offset / HOUR} h`).toEqual(expected);
+    }
+    const warnings = (await trail(t)).filter((e) => e.type === 'expiring');
+    for (const w of warnings) {
+      expect(w.details.reason).toBe('REFRESH_TOKEN_ENDING');
+      expect(w.connectUrl).toMatch(/\/v1\/oauth\/authorize\?session=cs_/);
+    }
+    expect(refreshCalls()).toBe(0);
+    expect((await stored(t, x.tokenId)).record).toMatchObject({ status: 'active', warningsSent: [30, 14, 7, 1] });
+
+    const end = await sweep(later(freshDeps(), 20 * DAY + HOUR), forever);
+    expect(end.reauthRequired).toBe(1);
+    expect((await stored(t, x.tokenId)).record).toMatchObject({ status: 'reauth-required', lastError: 'REFRESH_TOKEN_EXPIRED' });
+    expect(refreshCalls()).toBe(0);
+
+    // The link in the first warning is ready to use: the holder reconnects and the token is active again.
+    const hops = await follow(warnings.at(-1)!.connectUrl!);
+    expect(hops.at(-1)!.status).toBe(200);
+    expect((await stored(t, x.tokenId)).record).toMatchObject({ status: 'active', warningsSent: [] });
+  }, 30_000);
+
+  it('the refresh-sweep Lambda: refreshes what is due, and stops taking work when its time is nearly up', async () => {
+    const { handler } = await import('../../functions/refresh-sweep/handler.js');
+    const t = await newTenant();
+    const x = await newToken(t, 10);
+    const nearlyOut = await handler({}, { getRemainingTimeInMillis: () => 5_000 } as never);
+    expect(nearlyOut).toMatchObject({ stoppedEarly: true, refreshed: 0 });
+    expect((await stored(t, x.tokenId)).record.version).toBe(1);
+    const full = await handler({}, { getRemainingTimeInMillis: () => 900_000 } as never);
+    expect(full).toMatchObject({ due: 1, refreshed: 1, stoppedEarly: false });
+    expect((await stored(t, x.tokenId)).record.version).toBe(2);
+  });
+});
