@@ -127,14 +127,20 @@ export async function tapBus(busName = process.env.EVENT_BUS_NAME!): Promise<{ e
 }
 
 // ---------------------------------------------------------------- output capture
-/** Collects everything this process writes to stdout and stderr (Powertools logs go there) until `stop()`. */
-export function captureOutput(): { text(): string; stop(): void } {
+/**
+ * Collects everything this process writes to stdout and stderr (Powertools logs go there) until
+ * `stop()`; passes it on only with `echo`.
+ */
+export function captureOutput(options: { echo?: boolean } = {}): { text(): string; stop(): void } {
   const chunks: string[] = [];
   const originals = { out: process.stdout.write, err: process.stderr.write };
   const tap = (original: typeof process.stdout.write) =>
     function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
       chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-      return (original as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+      if (options.echo) return (original as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+      const done = rest.find((arg) => typeof arg === 'function') as (() => void) | undefined;
+      done?.();
+      return true;
     } as typeof process.stdout.write;
   process.stdout.write = tap(originals.out);
   process.stderr.write = tap(originals.err);
