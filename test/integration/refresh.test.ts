@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAnafOAuthClient } from '../../shared/adapters/anaf/oauth-client.js';
 import { refreshToken } from '../../shared/services/refresh.js';
@@ -295,4 +296,27 @@ describe('manual refresh from the console payload and the local CLI', () => {
     expect(out.join('\n')).toMatch(/usage/i);
     expect(out.join('\n')).not.toMatch(/eyJ/);
   });
+
+  it('npm run refresh as its own process, against the stack through AWS_ENDPOINT_URL', async () => {
+    const { t, tokenId } = await connected();
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+        const child = spawn('npm', ['run', '--silent', 'refresh', '--', ...args], {
+          cwd: new URL('../..', import.meta.url).pathname,
+          env: process.env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+        child.once('error', reject);
+        child.once('exit', (code) => resolve({ code, stdout }));
+      });
+    const ok = await run(['--tenant', t, '--cui', `RO${CUIS[0]}`]);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ tokenId, status: 'active', lastError: null });
+    expect(refreshCalls()).toBe(1);
+    const bad = await run(['--tenant', t, '--cui', '123']);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ error: { code: 'INVALID_CUI' } });
+  }, 20_000);
 });
