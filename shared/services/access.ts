@@ -31,8 +31,10 @@ export async function issueAccessToken(
   await requireTenant(deps, tenantId);
   const tokenId = await tokenIdForCompany(deps, tenantId, cui);
   const result = await refreshToken(deps, { tenantId, tokenId, trigger: 'on-demand' });
-  if (result.outcome === 'failed' && result.error?.code !== 'TOKEN_DISCONNECTED') {
-    // A failed refresh still leaves a token that may be valid for a while: hand it out if it is.
+  const transient = (result.outcome === 'failed' && result.error?.code !== 'TOKEN_DISCONNECTED') || result.outcome === 'busy';
+  if (transient) {
+    // A failed refresh, or one still under way elsewhere, leaves a token that may be valid for a while:
+    // hand it out if it is.
     if (Date.parse(result.token.accessExpiresAt) <= deps.clock.now().getTime()) throwIfFailed(result);
   } else {
     throwIfFailed(result);

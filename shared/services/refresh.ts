@@ -45,6 +45,21 @@ export interface RefreshResult {
   error?: BrokerError;
 }
 
+/** Room for the store and secret calls of one refresh around its ANAF calls and waits. */
+const STORE_CALLS_MARGIN_MS = 10_000;
+
+/**
+ * The longest one refresh can take: every ANAF attempt timing out, the longest Retry-After waits between
+ * them, every secret-write retry, plus room for the store calls. The sweep keeps this much time in
+ * reserve so that its Lambda is never stopped between ANAF's rotation and the write of the new pair;
+ * the lease (below) outlives it.
+ */
+export function refreshWorstCaseMs(settings: Pick<ServiceDeps['settings'], 'anafTimeoutMs'>): number {
+  let secretBackoffMs = 0;
+  for (let attempt = 1; attempt < SECRET_WRITE_ATTEMPTS; attempt++) secretBackoffMs += 200 * 2 ** attempt;
+  return settings.anafTimeoutMs * MAX_ATTEMPTS + MAX_RETRY_AFTER_MS * (MAX_ATTEMPTS - 1) + secretBackoffMs + STORE_CALLS_MARGIN_MS;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const leaseSecondsFor = (deps: ServiceDeps) => Math.ceil((deps.settings.anafTimeoutMs * MAX_ATTEMPTS + 30_000) / 1000);
 

@@ -1,5 +1,5 @@
 import type { ServiceDeps } from './deps.js';
-import { refreshToken, warnIfExpiring } from './refresh.js';
+import { refreshToken, refreshWorstCaseMs, warnIfExpiring } from './refresh.js';
 
 export interface SweepSummary {
   due: number;
@@ -21,7 +21,8 @@ const PAGE_SIZE = 50;
  * less than `reserveMs` of the run's time is left.
  */
 export async function sweep(deps: ServiceDeps, options: { remainingMs: () => number; reserveMs?: number }): Promise<SweepSummary> {
-  const reserveMs = options.reserveMs ?? deps.settings.anafTimeoutMs * 3 + 10_000;
+  // A refresh started with less time left could be cut off between ANAF's rotation and the pair write.
+  const reserveMs = options.reserveMs ?? refreshWorstCaseMs(deps.settings);
   const summary: SweepSummary = { due: 0, refreshed: 0, skipped: 0, failed: 0, reauthRequired: 0, warned: 0, stoppedEarly: false };
   const now = deps.clock.now();
   const seen = new Set<string>();

@@ -49,6 +49,22 @@ describe('issueAccessToken (GET …/access-token)', () => {
     await expect(issueAccessToken(world.deps, T, A)).rejects.toMatchObject({ code: 'ANAF_UNAVAILABLE' });
   });
 
+  it('while another run holds the refresh lease, a token that is still valid is handed out instead of 409', async () => {
+    const world = createFakeWorld({ settings: { accessTokenMinValiditySeconds: 3600 } });
+    const token = await world.connect({ tenantId: T, cuis: [A] });
+    world.clock.advance(90 * DAY - 1800_000); // 30 minutes left: below the minimum, still valid
+    await world.tokens.acquireLease(T, token.tokenId, 'lease_stuck', world.clock.now(), 60);
+    const started = Date.now();
+    const answer = await issueAccessToken(world.deps, T, A);
+    expect(Date.now() - started).toBeLessThan(6000); // waited for the holder at most the join time
+    expect(answer.accessToken).toBe(pairOf(world, token).accessToken);
+    expect(world.anaf.refreshCalls).toBe(0);
+    // an expired one is not: then the caller hears REFRESH_IN_PROGRESS
+    world.clock.advance(3600_000);
+    await world.tokens.acquireLease(T, token.tokenId, 'lease_stuck_2', world.clock.now(), 60);
+    await expect(issueAccessToken(world.deps, T, A)).rejects.toMatchObject({ code: 'REFRESH_IN_PROGRESS' });
+  }, 15_000);
+
   it('reauth-required, not connected, unknown company and unknown tenant are clear errors', async () => {
     const world = createFakeWorld();
     const token = await world.connect({ tenantId: T, cuis: [A] });

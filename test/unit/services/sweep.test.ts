@@ -120,6 +120,17 @@ describe('sweep', () => {
     expect(summary.refreshed + next.refreshed).toBe(10);
   });
 
+  it("never starts a refresh it may not finish: the default reserve covers a refresh's worst case (3 ANAF timeouts, Retry-After waits, secret-write retries)", async () => {
+    const world = createFakeWorld({ settings: { anafTimeoutMs: 12_000 } });
+    await connectMany(world, 'a', 3, 10);
+    // 50 s left: more than 3 × 12 s + 10 s, less than 3 × 12 s + 2 × 5 s + 6 s + I/O
+    const tight = await sweep(world.deps, { remainingMs: () => 50_000 });
+    expect(tight).toMatchObject({ stoppedEarly: true, refreshed: 0 });
+    expect(world.anaf.refreshCalls).toBe(0);
+    const roomy = await sweep(world.deps, { remainingMs: () => 70_000 });
+    expect(roomy).toMatchObject({ stoppedEarly: false, refreshed: 3 });
+  });
+
   it('warns 30, 14, 7 and 1 days before the refresh token ends, each once, with a connect link; then reauth-required', async () => {
     const world = createFakeWorld();
     world.anaf.lifetimes.refreshSeconds = 20 * 86_400; // access stays 90 days: only the warnings make it due
