@@ -29,17 +29,26 @@ export async function main(argv: string[], print: (line: string) => void = (line
     print(USAGE);
     return values.help ? 0 : 2;
   }
-  useLocalDefaults(process.env);
+  if (!useLocalDefaults(process.env)) {
+    print('AWS_ENDPOINT_URL points at a local stack but ANAF_OAUTH_BASE_URL is not set: the refresh would go to the real ANAF.\n'
+      + 'Set ANAF_OAUTH_BASE_URL to the emulator (npm run dev prints it: <emulator>/anaf-oauth2/v1).');
+    return 2;
+  }
   const { handler } = await import('../functions/manual-refresh/handler.js');
   const answer = await handler(values.cui ? { tenantId: values.tenant, cui: values.cui } : { tenantId: values.tenant, tokenId: values.token });
   print(JSON.stringify(answer, null, 2));
   return 'error' in answer ? 1 : 0;
 }
 
-/** Against a local endpoint (moto of `npm run dev`), fills what the dev stack uses and AWS would not need. */
-function useLocalDefaults(env: NodeJS.ProcessEnv): void {
+/**
+ * Against a local endpoint (moto of `npm run dev`), fills what the dev stack uses and AWS would not need.
+ * Answers false when the local setup would send a local token to the real ANAF (which would refuse it and
+ * mark the token reauth-required).
+ */
+function useLocalDefaults(env: NodeJS.ProcessEnv): boolean {
   const endpoint = env.AWS_ENDPOINT_URL;
-  if (!endpoint || !/^https?:\/\/(127\.0\.0\.1|localhost)[:/]/.test(endpoint)) return;
+  if (!endpoint || !/^https?:\/\/(127\.0\.0\.1|localhost)[:/]/.test(endpoint)) return true;
+  if (!env.ANAF_OAUTH_BASE_URL) return false;
   env.TABLE_NAME ||= 'anaf-broker-local';
   env.SECRET_PREFIX ||= 'anaf-broker/local/';
   env.EVENT_BUS_NAME ||= 'anaf-broker-local';
@@ -48,6 +57,7 @@ function useLocalDefaults(env: NodeJS.ProcessEnv): void {
   env.AWS_SECRET_ACCESS_KEY ||= 'local';
   env.POWERTOOLS_LOG_LEVEL ||= 'ERROR';
   env.POWERTOOLS_METRICS_DISABLED ||= 'true';
+  return true;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -295,6 +295,17 @@ describe('manual refresh from the console payload and the local CLI', () => {
     expect(await refreshCli(['--tenant', t], print)).toBe(2);
     expect(out.join('\n')).toMatch(/usage/i);
     expect(out.join('\n')).not.toMatch(/eyJ/);
+    // against a local stack without the emulator's URL it refuses rather than send a local token to the real ANAF
+    const anafUrl = process.env.ANAF_OAUTH_BASE_URL;
+    delete process.env.ANAF_OAUTH_BASE_URL;
+    try {
+      out.length = 0;
+      expect(await refreshCli(['--tenant', t, '--token', tokenId], print)).toBe(2);
+      expect(out.join('\n')).toMatch(/ANAF_OAUTH_BASE_URL/);
+    } finally {
+      process.env.ANAF_OAUTH_BASE_URL = anafUrl;
+    }
+    expect(refreshCalls()).toBe(2);
   });
 
   it('npm run refresh as its own process, against the stack through AWS_ENDPOINT_URL', async () => {
