@@ -77,7 +77,12 @@ export async function refreshToken(
   const stored = await deps.tokens.get(tenantId, tokenId);
   if (!stored) throw new BrokerError('TOKEN_NOT_FOUND', `token ${tokenId} not found`);
   const first = decideRefresh(stored, trigger, deps.clock.now(), deps.settings);
-  if (first.action === 'refuse') return refused(stored, first.reason);
+  // A reauth-required record with a newer pair in the secret was overtaken by a run that did rotate (a
+  // holder that outlived its lease, or a re-authorization interrupted before its metadata write): go on
+  // to the lease, where the pair is adopted.
+  if (first.action === 'refuse' && !(first.reason === 'reauth-required' && (await newerPairStored(deps, stored)))) {
+    return refused(stored, first.reason);
+  }
   if (first.action === 'skip') return { outcome: 'skipped', token: stored };
 
   const owner = newLeaseOwner();
@@ -117,10 +122,16 @@ const newLeaseOwner = () => `lease_${randomBytes(8).toString('hex')}`;
  * waiters from calling a failing ANAF one after another), or the token left `active`.
  */
 function resultOfOtherRun(current: TokenRecord, before: TokenRecord): RefreshResult | null {
-  if (current.status !== 'active') return refused(current, current.status === 'disconnected' ? 'disconnected' : 'reauth-required');
+  if (current.status === 'disconnected') return refused(current, 'disconnected');
+  if (current.status === 'reauth-required' && before.status === 'active') return refused(current, 'reauth-required');
   if (current.version > before.version) return { outcome: 'joined', token: current };
   if (current.failedAttempts > before.failedAttempts) return { outcome: 'failed', token: current, error: errorOfLastFailure(current.lastError) };
   return null;
+}
+
+async function newerPairStored(deps: ServiceDeps, token: TokenRecord): Promise<boolean> {
+  const pair = await deps.secrets.getTokenPair(token.tenantId, token.tokenId);
+  return pair !== null && pair.version > token.version;
 }
 
 /** The error a caller gets for a failure recorded by another run (see recordFailure's codes). */

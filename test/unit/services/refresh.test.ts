@@ -389,6 +389,43 @@ describe('refreshToken under concurrency (in memory, interleaved)', () => {
     expect(record(world, token)).toMatchObject({ status: 'active', failedAttempts: 1, lastError: 'ANAF_UNAVAILABLE', leaseOwner: null });
   });
 
+  it('a holder that outlives its lease: the run that took over hits invalid_grant, yet the pair the holder stores is adopted, not stranded', async () => {
+    const { world, token } = await dueWorld();
+    // holder A: ANAF rotates, then A stalls (a slow store, a paused container) past its lease
+    let resume!: () => void;
+    const stalled = new Promise<void>((resolve) => (resume = resolve));
+    let reachedAnaf!: () => void;
+    const atAnaf = new Promise<void>((resolve) => (reachedAnaf = resolve));
+    const slowDeps = {
+      ...world.deps,
+      anaf: {
+        ...world.anaf,
+        refresh: async (input: Parameters<typeof world.anaf.refresh>[0]) => {
+          const answer = await world.anaf.refresh(input);
+          reachedAnaf();
+          await stalled;
+          return answer;
+        },
+      },
+    };
+    const holder = refreshToken(slowDeps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    await atAnaf;
+    world.clock.set(new Date(Date.parse(record(world, token).leaseExpiresAt!) + 1000));
+    // B takes the lapsed lease and presents the refresh token A just spent
+    const taker = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(taker.outcome).toBe('reauth-required');
+    resume();
+    await holder;
+    expect(pair(world, token).version).toBe(2);
+    expect(world.anaf.isLive(pair(world, token).refreshToken)).toBe(true);
+    // the next run sees a stored pair newer than the record and adopts it instead of refusing
+    world.clock.advance(61_000);
+    const next = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    expect(next.error).toBeUndefined();
+    expect(record(world, token)).toMatchObject({ status: 'active', lastError: null });
+    expect(world.anaf.isLive(pair(world, token).refreshToken)).toBe(true);
+  });
+
   it('a refresh-token warning never takes over a live refresh lease', async () => {
     const world = createFakeWorld();
     world.anaf.lifetimes.refreshSeconds = 20 * 86_400;
