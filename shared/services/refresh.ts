@@ -61,7 +61,8 @@ export function refreshWorstCaseMs(settings: Pick<ServiceDeps['settings'], 'anaf
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const leaseSecondsFor = (deps: ServiceDeps) => Math.ceil((deps.settings.anafTimeoutMs * MAX_ATTEMPTS + 30_000) / 1000);
+/** The lease outlives a refresh's worst case, so a live holder never loses it mid-way (3 × timeout + 30 s). */
+const leaseSecondsFor = (deps: ServiceDeps) => Math.ceil((refreshWorstCaseMs(deps.settings) + 4_000) / 1000);
 
 /**
  * Refreshes one token if the trigger's rule says so. Steps: decide on the stored record; take the
