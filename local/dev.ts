@@ -32,6 +32,10 @@ Try it (copy into another terminal):
   curl -s $API/v1/tenants/acme/companies/14399840/access-token ${auth}
   curl -s $API/v1/tenants/acme/events ${auth}
 
+Manual refresh from another terminal (the CLI calls the manual-refresh Lambda handler):
+  export AWS_ENDPOINT_URL=${stack.moto.endpoint}${emulator ? ` ANAF_OAUTH_BASE_URL=${emulator.oauthBaseUrl}` : ''}
+  npm run refresh -- --tenant acme --cui 14399840
+
 Ctrl+C stops everything.
 `);
 
