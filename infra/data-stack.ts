@@ -2,7 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
-import { DUE_INDEX_NAME, TABLE_KEYS } from '../shared/config/env-names.js';
+import { DUE_INDEX_ATTRIBUTES, DUE_INDEX_NAME, TABLE_KEYS } from '../shared/config/env-names.js';
 import type { StageConfig } from './stages.js';
 
 export interface DataStackProps extends StackProps {
@@ -42,12 +42,14 @@ export class DataStack extends Stack {
       deletionProtection: config.retainData,
       removalPolicy,
     });
-    // Sparse: only tokens that need attention carry the due keys; the sweep reads keys, then GetItem (consistent).
+    // Sparse: active tokens (partition DUE, by due time) and reauth-required ones (partition REAUTH); the
+    // sweep reads keys, then GetItem (consistent); the health gauges read refreshExpiresAt.
     this.table.addGlobalSecondaryIndex({
       indexName: DUE_INDEX_NAME,
       partitionKey: { name: TABLE_KEYS.duePartitionKey, type: dynamodb.AttributeType.STRING },
       sortKey: { name: TABLE_KEYS.dueSortKey, type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: [...DUE_INDEX_ATTRIBUTES],
     });
 
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'Metadata table (TABLE_NAME)' });

@@ -1,6 +1,6 @@
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
-import { DUE_INDEX_NAME, TABLE_KEYS } from '../shared/config/env-names.js';
+import { DUE_INDEX_ATTRIBUTES, DUE_INDEX_NAME, TABLE_KEYS } from '../shared/config/env-names.js';
 
 /**
  * Creates what the CDK stack creates in AWS, for the local stack: the table (keys and due index as in
@@ -30,7 +30,7 @@ export async function bootstrapLocalResources(input: { tableName: string; eventB
               { AttributeName: TABLE_KEYS.duePartitionKey, KeyType: 'HASH' },
               { AttributeName: TABLE_KEYS.dueSortKey, KeyType: 'RANGE' },
             ],
-            Projection: { ProjectionType: 'KEYS_ONLY' },
+            Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...DUE_INDEX_ATTRIBUTES] },
           },
         ],
       }),

@@ -63,6 +63,8 @@ export interface TokenStore {
   releaseLease(tenantId: string, tokenId: string, owner: string): Promise<void>;
   /** Marks disconnected, unlinks companies, drops the serial pointer (atomic). */
   disconnect(record: TokenRecord, cuis: string[], at: string): Promise<void>;
+  /** Counts for the health gauges (index queries): active and reauth-required tokens, nearest refresh-token end. */
+  healthStats(): Promise<{ active: number; reauthRequired: number; nearestRefreshExpiry: string | null }>;
   /** Tokens whose dueAt ≤ now, oldest first, one page (index query, eventually consistent). */
   queryDue(now: Date, limit: number, cursor?: string): Promise<{ items: Array<{ tenantId: string; tokenId: string }>; cursor?: string }>;
 }
@@ -120,10 +122,14 @@ export type MetricName =
   | 'Disconnected'
   | 'TokenIssued'
   | 'SweepDue'
-  | 'SweepStoppedEarly';
+  | 'SweepStoppedEarly'
+  | 'TokensByStatus'
+  | 'DaysToRefreshExpiryMin';
 
 export interface Metrics {
   count(name: MetricName, value?: number): void;
+  /** A point-in-time value, written at once, with extra dimensions (e.g. {status}). */
+  gauge(name: MetricName, value: number, dimensions?: Record<string, string>): void;
   /** Writes the buffered metrics (EMF log lines); called once at the end of an invocation. */
   flush(): void;
 }

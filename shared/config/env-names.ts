@@ -25,6 +25,8 @@ export type EnvName = (typeof ENV)[keyof typeof ENV];
 
 /** Name of the sparse global secondary index the sweep queries for due tokens. */
 export const DUE_INDEX_NAME = 'due';
+/** Attributes the due index carries besides its keys (the health gauges read them). */
+export const DUE_INDEX_ATTRIBUTES = ['refreshExpiresAt'] as const;
 
 /** Attribute names of the single table's keys, TTL and due index (shared with the CDK stack). */
 export const TABLE_KEYS = {

@@ -11,6 +11,11 @@ export function createMetrics(serviceName = 'anaf-broker'): Metrics {
   const metrics = new PowertoolsMetrics({ namespace: METRICS_NAMESPACE, serviceName });
   return {
     count: (name, value = 1) => metrics.addMetric(name, MetricUnit.Count, value),
+    gauge: (name, value, dimensions = {}) => {
+      const single = metrics.singleMetric();
+      for (const [key, dimension] of Object.entries(dimensions)) single.addDimension(key, dimension);
+      single.addMetric(name, MetricUnit.Count, value);
+    },
     flush: () => {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     },

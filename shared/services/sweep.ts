@@ -66,3 +66,31 @@ async function sweepOne(deps: ServiceDeps, tenantId: string, tokenId: string, su
     deps.logger.error('sweep item failed', { tenantId, tokenId, errorName: (error as Error)?.name, errorMessage: (error as Error)?.message });
   }
 }
+
+export interface TokenHealth {
+  active: number;
+  reauthRequired: number;
+  /** Days until the nearest refresh-token end among active tokens; null when there are none. */
+  minDaysToRefreshExpiry: number | null;
+}
+
+/**
+ * Health gauges for the dashboard and the reauth-required alarm: tokens by status and the nearest
+ * refresh-token end, counted with index queries (never a scan). Called after each sweep.
+ */
+export async function reportHealth(deps: ServiceDeps): Promise<TokenHealth> {
+  const stats = await deps.tokens.healthStats();
+  const health: TokenHealth = {
+    active: stats.active,
+    reauthRequired: stats.reauthRequired,
+    minDaysToRefreshExpiry:
+      stats.nearestRefreshExpiry === null
+        ? null
+        : Math.floor((Date.parse(stats.nearestRefreshExpiry) - deps.clock.now().getTime()) / 86_400_000),
+  };
+  deps.metrics?.gauge('TokensByStatus', health.active, { status: 'active' });
+  deps.metrics?.gauge('TokensByStatus', health.reauthRequired, { status: 'reauth-required' });
+  if (health.minDaysToRefreshExpiry !== null) deps.metrics?.gauge('DaysToRefreshExpiryMin', health.minDaysToRefreshExpiry);
+  deps.logger.info('token health', { ...health });
+  return health;
+}

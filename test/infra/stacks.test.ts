@@ -43,16 +43,15 @@ const actionsFor = (s: Synthesized, name: string, service: string): string[] =>
     .filter((a) => a.startsWith(`${service}:`))
     .sort();
 
-/**
- * Broker metrics the infra watches that the code already emits: `tsc` checks them against its MetricName
- * union. TokensByStatus and DaysToRefreshExpiryMin are gauges the infra expects but the union lacks yet.
- */
+/** Broker metrics the infra watches: `tsc` checks them against the code's MetricName union. */
 const EMITTED_METRICS: MetricName[] = [
   METRICS.refreshFailed,
   METRICS.refreshed,
   METRICS.reauthRequired,
   METRICS.expiring,
   METRICS.sweepStoppedEarly,
+  METRICS.tokensByStatus,
+  METRICS.daysToRefreshExpiryMin,
 ];
 
 /** ENV names every function receives: all shared names except the local-only ones. */
@@ -64,7 +63,7 @@ const EXPECTED_ENV_NAMES = [
 ].sort();
 
 describe('data stack', () => {
-  it('has one on-demand table with pk/sk, PITR, TTL and the KEYS_ONLY due index', () => {
+  it('has one on-demand table with pk/sk, PITR, TTL and the due index (keys + refreshExpiresAt)', () => {
     dev.dataTemplate.resourceCountIs('AWS::DynamoDB::Table', 1);
     dev.dataTemplate.hasResourceProperties('AWS::DynamoDB::Table', {
       BillingMode: 'PAY_PER_REQUEST',
@@ -88,7 +87,7 @@ describe('data stack', () => {
             { AttributeName: TABLE_KEYS.duePartitionKey, KeyType: 'HASH' },
             { AttributeName: TABLE_KEYS.dueSortKey, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'KEYS_ONLY' },
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: ['refreshExpiresAt'] },
         },
       ],
     });

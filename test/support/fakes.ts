@@ -268,6 +268,13 @@ function createFakeTokenStore(tick: () => Promise<void>, companies: Map<string, 
         if (company?.tokenId === record.tokenId) companies.set(`${record.tenantId}/${cui}`, { ...company, tokenId: null, updatedAt: at });
       }
     },
+    async healthStats() {
+      await tick();
+      const all = [...records.values()];
+      const active = all.filter((r) => r.status === 'active' && r.dueAt !== null);
+      const nearest = active.map((r) => r.refreshExpiresAt).sort()[0] ?? null;
+      return { active: active.length, reauthRequired: all.filter((r) => r.status === 'reauth-required').length, nearestRefreshExpiry: nearest };
+    },
     async queryDue(now, limit, cursor) {
       await tick();
       store.dueQueries += 1;

@@ -10,8 +10,14 @@ export const serialSk = (serial: string) => `SERIAL#${serial}`;
 export const sessionPk = (sessionId: string) => `SESSION#${sessionId}`;
 export const statePk = (stateHash: string) => `STATE#${stateHash}`;
 export const eventsPk = (tenantId: string) => `EVENTS#${tenantId}`;
-/** Every due token sits in one index partition; the sort key is its next due time. */
+/** Every active token sits in one index partition; the sort key is its next due time. */
 export const DUE_PARTITION = 'DUE';
+/**
+ * Tokens waiting for a person (reauth-required) sit in a second partition of the same index, sorted by
+ * when they got there, so the health gauges count them with a query instead of a scan.
+ */
+export const REAUTH_PARTITION = 'REAUTH';
+
 
 export const key = (pk: string, sk: string) => ({ [K.partitionKey]: pk, [K.sortKey]: sk });
 

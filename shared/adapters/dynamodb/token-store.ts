@@ -13,6 +13,7 @@ import type { TokenStore } from '../../ports.js';
 import { isConditionFailure } from './client.js';
 import {
   DUE_PARTITION,
+  REAUTH_PARTITION,
   K,
   companySk,
   decodeCursor,
@@ -27,20 +28,28 @@ import {
 
 const SESSION_SK = 'SESSION';
 
-/** Token metadata plus the sparse due-index attributes (only tokens with a due time are indexed). */
+/**
+ * Token metadata plus the sparse index attributes: an active token with a due time sits in the DUE
+ * partition (sorted by due time), a reauth-required one in the REAUTH partition (sorted by when it got
+ * there); a disconnected token is not indexed.
+ */
 function toItem(record: TokenRecord): Record<string, unknown> {
   const { dueAt, ...rest } = record;
   const item: Record<string, unknown> = { ...key(tenantPk(record.tenantId), tokenSk(record.tokenId)), ...rest };
-  if (dueAt) {
+  if (record.status === 'active' && dueAt) {
     item[K.duePartitionKey] = DUE_PARTITION;
     item[K.dueSortKey] = dueAt;
+  } else if (record.status === 'reauth-required') {
+    item[K.duePartitionKey] = REAUTH_PARTITION;
+    item[K.dueSortKey] = record.updatedAt;
   }
   return item;
 }
 
 function fromItem(item: Record<string, unknown>): TokenRecord {
+  const inDue = item[K.duePartitionKey] === DUE_PARTITION;
   const record = stripKeys<TokenRecord>(item);
-  return { ...record, dueAt: record.dueAt ?? null, warningsSent: record.warningsSent ?? [] };
+  return { ...record, dueAt: inDue ? (record.dueAt ?? null) : null, warningsSent: record.warningsSent ?? [] };
 }
 
 const names = { '#pk': K.partitionKey };
@@ -265,6 +274,39 @@ export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; tabl
           if (!isConditionFailure(error)) throw error;
         }
       }
+    },
+
+    async healthStats() {
+      let active = 0;
+      let reauthRequired = 0;
+      let nearest: string | null = null;
+      for (const partition of [DUE_PARTITION, REAUTH_PARTITION]) {
+        let start: Record<string, unknown> | undefined;
+        do {
+          const out = await doc.send(
+            new QueryCommand({
+              TableName: table,
+              IndexName: DUE_INDEX_NAME,
+              KeyConditionExpression: '#dpk = :p',
+              ExpressionAttributeNames: { '#dpk': K.duePartitionKey, ...(partition === DUE_PARTITION ? { '#r': 'refreshExpiresAt' } : {}) },
+              ExpressionAttributeValues: { ':p': partition },
+              ...(partition === DUE_PARTITION ? { ProjectionExpression: '#r' } : { Select: 'COUNT' as const }),
+              ExclusiveStartKey: start,
+            }),
+          );
+          if (partition === DUE_PARTITION) {
+            for (const item of out.Items ?? []) {
+              active++;
+              const end = item.refreshExpiresAt as string | undefined;
+              if (end && (nearest === null || end < nearest)) nearest = end;
+            }
+          } else {
+            reauthRequired += out.Count ?? 0;
+          }
+          start = out.LastEvaluatedKey;
+        } while (start);
+      }
+      return { active, reauthRequired, nearestRefreshExpiry: nearest };
     },
 
     async queryDue(now, limit, cursor) {
