@@ -1,11 +1,11 @@
 /**
  * Helpers for the refresh, sweep and disconnect integration tests (moto + the ANAF emulator over HTTP):
  * a second runtime on the same configuration whose adapters a test can wrap or whose clock it can move,
- * a tap on the EventBridge bus (a rule → an SQS queue in moto, read over moto's JSON protocol because
- * @aws-sdk/client-sqs is not a dependency), capture of everything the process writes, and a child
+ * a tap on the EventBridge bus (a rule → an SQS queue in moto), capture of everything the process writes, and a child
  * process that runs one refresh and is SIGKILLed at a chosen step.
  */
 import { spawn } from 'node:child_process';
+import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
 import { DeleteRuleCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { getConfig } from '../../shared/config/config.js';
@@ -76,45 +76,28 @@ export interface BusEvent {
   detail: { tenantId: string; tokenId: string | null; cuis: string[]; at: string; connectUrl?: string; details?: Record<string, unknown> };
 }
 
-/** moto's SQS over the JSON protocol; moto routes by the credential scope and does not check signatures. */
-async function sqs(action: string, body: Record<string, unknown>): Promise<any> {
-  const endpoint = process.env.AWS_ENDPOINT_URL!;
-  const region = process.env.AWS_REGION ?? 'eu-central-1';
-  const res = await fetch(endpoint, {
-    method: 'POST',
-    headers: {
-      authorization: `AWS4-HMAC-SHA256 Credential=local/20260101/${region}/sqs/aws4_request, SignedHeaders=host, Signature=00`,
-      'x-amz-target': `AmazonSQS.${action}`,
-      'content-type': 'application/x-amz-json-1.0',
-    },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`SQS ${action}: ${res.status} ${text}`);
-  return text ? JSON.parse(text) : {};
-}
-
 /**
  * Subscribes a fresh queue to every `anaf-broker` event on the bus; `events()` drains what arrived so
  * far (accumulated). Shows that the events really reach the bus, not only that PutEvents was called.
  */
 export async function tapBus(busName = process.env.EVENT_BUS_NAME!): Promise<{ events(): Promise<BusEvent[]>; close(): Promise<void> }> {
   const name = `tap-${randomBytes(4).toString('hex')}`;
-  const { QueueUrl: queueUrl } = await sqs('CreateQueue', { QueueName: name });
-  const { Attributes } = await sqs('GetQueueAttributes', { QueueUrl: queueUrl, AttributeNames: ['QueueArn'] });
+  const sqs = new SQSClient({});
+  const { QueueUrl: queueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
   const bridge = new EventBridgeClient({});
   await bridge.send(new PutRuleCommand({ Name: name, EventBusName: busName, EventPattern: JSON.stringify({ source: ['anaf-broker'] }) }));
-  await bridge.send(new PutTargetsCommand({ Rule: name, EventBusName: busName, Targets: [{ Id: 'queue', Arn: Attributes.QueueArn }] }));
+  await bridge.send(new PutTargetsCommand({ Rule: name, EventBusName: busName, Targets: [{ Id: 'queue', Arn: Attributes!.QueueArn }] }));
   const seen: BusEvent[] = [];
   return {
     async events() {
       for (;;) {
-        const out = await sqs('ReceiveMessage', { QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 });
-        const messages: Array<{ Body: string; ReceiptHandle: string }> = out.Messages ?? [];
+        const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+        const messages = out.Messages ?? [];
         if (messages.length === 0) return [...seen];
         for (const m of messages) {
-          seen.push(JSON.parse(m.Body) as BusEvent);
-          await sqs('DeleteMessage', { QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle });
+          seen.push(JSON.parse(m.Body!) as BusEvent);
+          await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
         }
       }
     },
@@ -122,6 +105,7 @@ export async function tapBus(busName = process.env.EVENT_BUS_NAME!): Promise<{ e
       await bridge.send(new RemoveTargetsCommand({ Rule: name, EventBusName: busName, Ids: ['queue'] }));
       await bridge.send(new DeleteRuleCommand({ Name: name, EventBusName: busName }));
       bridge.destroy();
+      sqs.destroy();
     },
   };
 }
