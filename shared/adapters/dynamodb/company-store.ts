@@ -1,36 +1,15 @@
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CompanyRecord } from '../../domain/model.js';
 import type { CompanyStore } from '../../ports.js';
-import { K, companySk, key, stripKeys, tenantPk } from './keys.js';
+import { queryPrefix } from './client.js';
+import { companySk, key, stripKeys, tenantPk } from './keys.js';
 
 /** Companies live in their tenant's partition, so a tenant's list is one query. */
 export function createDynamoCompanyStore(deps: { doc: DynamoDBDocumentClient; table: string }): CompanyStore {
   const { doc, table } = deps;
 
   async function list(tenantId: string): Promise<CompanyRecord[]> {
-    const items: CompanyRecord[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await doc.send(
-        new QueryCommand({
-          TableName: table,
-          KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-          ExpressionAttributeNames: { '#pk': K.partitionKey, '#sk': K.sortKey },
-          ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':prefix': 'COMPANY#' },
-          ConsistentRead: true,
-          ExclusiveStartKey: start,
-        }),
-      );
-      for (const item of out.Items ?? []) items.push(stripKeys<CompanyRecord>(item));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+    return (await queryPrefix(doc, table, tenantPk(tenantId), 'COMPANY#')).map((item) => stripKeys<CompanyRecord>(item));
   }
 
   return {

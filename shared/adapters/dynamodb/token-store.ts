@@ -10,7 +10,7 @@ import { DUE_INDEX_NAME } from '../../config/env-names.js';
 import { BrokerError } from '../../domain/errors.js';
 import type { TokenRecord } from '../../domain/model.js';
 import type { TokenStore } from '../../ports.js';
-import { isConditionFailure } from './client.js';
+import { isConditionFailure, queryPrefix } from './client.js';
 import {
   DUE_PARTITION,
   REAUTH_PARTITION,
@@ -66,23 +66,7 @@ export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; tabl
     get,
 
     async list(tenantId) {
-      const records: TokenRecord[] = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const out = await doc.send(
-          new QueryCommand({
-            TableName: table,
-            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-            ExpressionAttributeNames: { ...names, '#sk': K.sortKey },
-            ExpressionAttributeValues: { ':pk': tenantPk(tenantId), ':prefix': 'TOKEN#' },
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        );
-        for (const item of out.Items ?? []) records.push(fromItem(item));
-        start = out.LastEvaluatedKey;
-      } while (start);
-      return records;
+      return (await queryPrefix(doc, table, tenantPk(tenantId), 'TOKEN#')).map(fromItem);
     },
 
     async findBySerial(tenantId, serial) {
