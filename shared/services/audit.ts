@@ -12,13 +12,20 @@ const METRIC_OF: Record<LifecycleEventType, MetricName> = {
   'token-issued': 'TokenIssued',
 };
 
+/** Audit-only entries: a hand-out happens on every ERP call and changes nothing the ERP must act on. */
+const NOT_ON_BUS = new Set<LifecycleEventType>(['token-issued']);
+
 /**
- * Records a lifecycle event in the tenant's audit trail and publishes it on the bus. The state change
- * it describes is already stored, so a failure here is logged and swallowed, never undoing that change.
+ * Records an event in the tenant's audit trail and, for lifecycle changes, publishes it on the bus. The
+ * state change it describes is already stored, so a failure here is logged and swallowed, never
+ * undoing that change.
  */
 export async function recordEvent(deps: Pick<ServiceDeps, 'audit' | 'events' | 'logger' | 'metrics'>, event: AuditEvent): Promise<void> {
   deps.metrics?.count(METRIC_OF[event.type]);
-  const results = await Promise.allSettled([deps.audit.append(event), deps.events.publish(event)]);
+  const results = await Promise.allSettled([
+    deps.audit.append(event),
+    NOT_ON_BUS.has(event.type) ? Promise.resolve() : deps.events.publish(event),
+  ]);
   for (const [i, result] of results.entries()) {
     if (result.status === 'rejected') {
       deps.logger.error(i === 0 ? 'audit append failed' : 'event publish failed', {
