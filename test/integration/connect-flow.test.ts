@@ -218,3 +218,64 @@ describe('connect flow end to end (moto + emulator over HTTP)', () => {
     expect(await unknown.text()).toContain('INVALID_SESSION');
   });
 });
+
+/** What a user of the manual flow did: log in at ANAF by hand and copy the pair from the token answer. */
+async function pairObtainedByHand(): Promise<{ access_token: string; refresh_token: string }> {
+  const oauth = stack.emulator!.oauthBaseUrl;
+  const redirectUri = 'https://manual.example.com/callback';
+  const authorize = await fetch(
+    `${oauth}/authorize?${new URLSearchParams({ response_type: 'code', client_id: EMULATOR_DEFAULT_CLIENT.clientId, redirect_uri: redirectUri, token_content_type: 'jwt' })}`,
+    { redirect: 'manual' },
+  );
+  const code = new URL(authorize.headers.get('location')!).searchParams.get('code')!;
+  const basic = Buffer.from(`${EMULATOR_DEFAULT_CLIENT.clientId}:${EMULATOR_DEFAULT_CLIENT.clientSecret}`).toString('base64');
+  const token = await fetch(`${oauth}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, token_content_type: 'jwt' }),
+  });
+  return (await token.json()) as { access_token: string; refresh_token: string };
+}
+
+describe('import of a pair obtained by hand (migration from the manual flow)', () => {
+  it('stores the pair, reads expiries and serial from the JWTs, links the companies, and the pair keeps working', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[4], CUIS[5]]);
+    stack.emulator!.control.setCertificate({ serial: '3a:00:00:00:44:55:66', holder: 'Contabil Import' });
+    const pair = await pairObtainedByHand();
+    const imported = await stack.api.post(`/v1/tenants/${t}/tokens`, {
+      accessToken: pair.access_token,
+      refreshToken: pair.refresh_token,
+      cuis: [`RO${CUIS[4]}`, CUIS[5]],
+    });
+    expect(imported.status).toBe(201);
+    const access = readTokenClaims(pair.access_token)!;
+    const refresh = readTokenClaims(pair.refresh_token)!;
+    expect(imported.body).toMatchObject({
+      status: 'active',
+      serial: '3a:00:00:00:44:55:66',
+      cuis: [CUIS[4], CUIS[5]].sort(),
+      accessExpiresAt: new Date(access.exp * 1000).toISOString(),
+      refreshExpiresAt: new Date(refresh.exp * 1000).toISOString(),
+      lastRefreshAt: null,
+    });
+    expect(JSON.stringify(imported.body)).not.toContain(pair.access_token);
+
+    const handed = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[5]}/access-token`);
+    expect(handed.body).toMatchObject({ accessToken: pair.access_token, tokenId: imported.body.tokenId });
+
+    // The imported refresh token is the one the next refresh presents, and ANAF's rotation is kept.
+    const refreshed = await stack.api.post(`/v1/tenants/${t}/tokens/${imported.body.tokenId}/refresh`);
+    expect(refreshed.status).toBe(200);
+    expect(stack.emulator!.control.isRefreshTokenLive(pair.refresh_token)).toBe(false);
+    const after = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[4]}/access-token`);
+    expect(after.body.accessToken).not.toBe(pair.access_token);
+
+    // Importing a second pair of the same certificate updates the same token.
+    const again = await pairObtainedByHand();
+    const second = await stack.api.post(`/v1/tenants/${t}/tokens`, { accessToken: again.access_token, refreshToken: again.refresh_token, cuis: [] });
+    expect(second.status).toBe(201);
+    expect(second.body.tokenId).toBe(imported.body.tokenId);
+    expect(second.body.cuis).toEqual([CUIS[4], CUIS[5]].sort());
+  });
+});
