@@ -61,7 +61,7 @@ export function refreshWorstCaseMs(settings: Pick<ServiceDeps['settings'], 'anaf
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** The lease outlives a refresh's worst case, so a live holder never loses it mid-way (3 × timeout + 30 s). */
+/** The lease outlives a refresh's worst case (plus 4 s), so a live holder never loses it mid-way. */
 const leaseSecondsFor = (deps: ServiceDeps) => Math.ceil((refreshWorstCaseMs(deps.settings) + 4_000) / 1000);
 
 /**
