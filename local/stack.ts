@@ -56,6 +56,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     delete process.env.AWS_PROFILE;
     // EMF metric lines are for CloudWatch; locally they would only clutter the output.
     process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+    // The machines run Node 20 and Lambda runs Node 22: the SDK's Node-version notice is not news here.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
     const tableName = env[ENV.tableName] || 'anaf-broker-local';
     const eventBusName = env[ENV.eventBusName] || 'anaf-broker-local';
