@@ -15,12 +15,12 @@ import {
 import { buildAnafAuthorizeUrl, buildConnectUrl, isAllowedReturnUrl } from '../domain/urls.js';
 import type { ServiceDeps } from './deps.js';
 import { recordEvent } from './audit.js';
+import { requireRegisteredCompanies } from './companies.js';
 import { requireTenant } from './tenants.js';
 
 export const DEFAULT_SESSION_TTL_SECONDS = 1800;
 export const MAX_SESSION_TTL_SECONDS = 7 * 86_400;
 export const MIN_SESSION_TTL_SECONDS = 60;
-export const MAX_CUIS = 50;
 
 /**
  * Mints a connect session for registered companies. Steps: check the tenant, the return URL against
@@ -34,11 +34,7 @@ export async function createConnectSession(
   if (input.returnUrl !== undefined && !isAllowedReturnUrl(input.returnUrl, deps.settings.returnUrlAllowlist)) {
     throw new BrokerError('INVALID_RETURN_URL', 'returnUrl must be an http(s) URL on an allowed origin');
   }
-  const cuis = [...new Set(input.cuis)];
-  if (cuis.length > MAX_CUIS) throw new BrokerError('TOO_MANY_CUIS', `at most ${MAX_CUIS} companies per session`);
-  const companies = await Promise.all(cuis.map((cui) => deps.companies.get(input.tenantId, cui)));
-  const missing = cuis.filter((_, i) => !companies[i]);
-  if (missing.length > 0) throw new BrokerError('COMPANY_NOT_FOUND', `companies not registered: ${missing.join(', ')}`);
+  const cuis = await requireRegisteredCompanies(deps, input.tenantId, input.cuis);
   const now = deps.clock.now();
   const ttl = input.ttlSeconds ?? DEFAULT_SESSION_TTL_SECONDS;
   const session: ConnectSession = {

@@ -60,3 +60,16 @@ export async function deleteCompany(deps: ServiceDeps, tenantId: string, cui: st
   if (!company) throw new BrokerError('COMPANY_NOT_FOUND', `company ${cui} is not registered`);
   await deps.companies.delete(tenantId, cui);
 }
+
+/** At most this many companies in one connect session or import. */
+export const MAX_CUIS = 50;
+
+/** De-duplicates CUIs and checks they are at most MAX_CUIS, all registered (else TOO_MANY_CUIS / COMPANY_NOT_FOUND). */
+export async function requireRegisteredCompanies(deps: ServiceDeps, tenantId: string, input: string[]): Promise<string[]> {
+  const cuis = [...new Set(input)];
+  if (cuis.length > MAX_CUIS) throw new BrokerError('TOO_MANY_CUIS', `at most ${MAX_CUIS} companies per request`);
+  const companies = await Promise.all(cuis.map((cui) => deps.companies.get(tenantId, cui)));
+  const missing = cuis.filter((_, i) => !companies[i]);
+  if (missing.length > 0) throw new BrokerError('COMPANY_NOT_FOUND', `companies not registered: ${missing.join(', ')}`);
+  return cuis;
+}

@@ -14,7 +14,8 @@ import {
 } from '../domain/refresh-policy.js';
 import type { AnafTokenResponse } from '../ports.js';
 import { recordEvent } from './audit.js';
-import { MAX_CUIS, MAX_SESSION_TTL_SECONDS, createConnectSession } from './authorization.js';
+import { MAX_SESSION_TTL_SECONDS, createConnectSession } from './authorization.js';
+import { MAX_CUIS } from './companies.js';
 import type { ServiceDeps } from './deps.js';
 
 // The write order and what a crash at each step leaves behind are described in README.md,

@@ -2,7 +2,8 @@ import { BrokerError } from '../domain/errors.js';
 import { readTokenClaims } from '../domain/jwt.js';
 import type { TokenRecord, TokenView } from '../domain/model.js';
 import { toTokenView } from '../domain/views.js';
-import { MAX_CUIS, storeAuthorization } from './authorization.js';
+import { storeAuthorization } from './authorization.js';
+import { requireRegisteredCompanies } from './companies.js';
 import type { ServiceDeps } from './deps.js';
 import { requireTenant } from './tenants.js';
 
@@ -31,11 +32,7 @@ export async function importToken(
   if (access.serial && refresh.serial && access.serial !== refresh.serial) {
     throw new BrokerError('VALIDATION_ERROR', 'accessToken and refreshToken come from different certificates (serial claims differ)');
   }
-  const cuis = [...new Set(input.cuis)];
-  if (cuis.length > MAX_CUIS) throw new BrokerError('TOO_MANY_CUIS', `at most ${MAX_CUIS} companies per request`);
-  const companies = await Promise.all(cuis.map((cui) => deps.companies.get(input.tenantId, cui)));
-  const missing = cuis.filter((_, i) => !companies[i]);
-  if (missing.length > 0) throw new BrokerError('COMPANY_NOT_FOUND', `companies not registered: ${missing.join(', ')}`);
+  const cuis = await requireRegisteredCompanies(deps, input.tenantId, input.cuis);
   const token = await storeAuthorization(deps, { ...input, cuis });
   return getToken(deps, input.tenantId, token.tokenId);
 }
