@@ -9,6 +9,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { LOCAL_DEFAULTS } from './defaults.js';
 
 const USAGE = 'usage: npm run refresh -- --tenant <tenantId> (--cui <cui> | --token <tokenId>)';
 
@@ -49,10 +50,10 @@ function useLocalDefaults(env: NodeJS.ProcessEnv): boolean {
   const endpoint = env.AWS_ENDPOINT_URL;
   if (!endpoint || !/^https?:\/\/(127\.0\.0\.1|localhost)[:/]/.test(endpoint)) return true;
   if (!env.ANAF_OAUTH_BASE_URL) return false;
-  env.TABLE_NAME ||= 'anaf-broker-local';
-  env.SECRET_PREFIX ||= 'anaf-broker/local/';
-  env.EVENT_BUS_NAME ||= 'anaf-broker-local';
-  env.AWS_REGION ||= 'eu-central-1';
+  env.TABLE_NAME ||= LOCAL_DEFAULTS.tableName;
+  env.SECRET_PREFIX ||= LOCAL_DEFAULTS.secretPrefix;
+  env.EVENT_BUS_NAME ||= LOCAL_DEFAULTS.eventBusName;
+  env.AWS_REGION ||= LOCAL_DEFAULTS.region;
   env.AWS_ACCESS_KEY_ID ||= 'local';
   env.AWS_SECRET_ACCESS_KEY ||= 'local';
   env.POWERTOOLS_LOG_LEVEL ||= 'ERROR';

@@ -5,6 +5,7 @@ import { getRuntime } from '../shared/runtime/runtime.js';
 import { sweep, type SweepSummary } from '../shared/services/sweep.js';
 import { parseClientsEnv, startAnafEmulator, type AnafEmulator } from './anaf-emulator/server.js';
 import { bootstrapLocalResources } from './bootstrap.js';
+import { LOCAL_DEFAULTS } from './defaults.js';
 import { createGateway } from './gateway.js';
 import { startMoto, type MotoServer } from './moto.js';
 
@@ -49,7 +50,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stops.push(() => moto.stop());
     Object.assign(process.env, {
       AWS_ENDPOINT_URL: moto.endpoint,
-      AWS_REGION: env.AWS_REGION || 'eu-central-1',
+      AWS_REGION: env.AWS_REGION || LOCAL_DEFAULTS.region,
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
     });
@@ -59,8 +60,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // The machines run Node 20 and Lambda runs Node 22: the SDK's Node-version notice is not news here.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-    const tableName = env[ENV.tableName] || 'anaf-broker-local';
-    const eventBusName = env[ENV.eventBusName] || 'anaf-broker-local';
+    const tableName = env[ENV.tableName] || LOCAL_DEFAULTS.tableName;
+    const eventBusName = env[ENV.eventBusName] || LOCAL_DEFAULTS.eventBusName;
     await bootstrapLocalResources({ tableName, eventBusName });
 
     let emulator: AnafEmulator | null = null;
@@ -89,7 +90,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [ENV.anafOauthBaseUrl]: oauthBase || emulator!.oauthBaseUrl,
       [ENV.anafApiBaseUrl]: apiBase || emulator!.apiBaseUrl,
       [ENV.tableName]: tableName,
-      [ENV.secretPrefix]: env[ENV.secretPrefix] || 'anaf-broker/local/',
+      [ENV.secretPrefix]: env[ENV.secretPrefix] || LOCAL_DEFAULTS.secretPrefix,
       [ENV.eventBusName]: eventBusName,
     });
     // Parse configuration now, so a bad variable stops start-up with its message instead of a 500 later.

@@ -1,0 +1,7 @@
+/** Resource names and region of the local stack (in AWS, CDK names them and passes them through env). */
+export const LOCAL_DEFAULTS = {
+  region: 'eu-central-1',
+  tableName: 'anaf-broker-local',
+  eventBusName: 'anaf-broker-local',
+  secretPrefix: 'anaf-broker/local/',
+} as const;
