@@ -1,6 +1,8 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { ErrorCode } from '../shared/domain/errors.js';
+import { errorResult } from '../shared/http/responses.js';
 import { ROUTES, type RouteDef } from '../shared/http/routes.js';
 
 /** Largest body the gateway reads (API Gateway's own limit is 10 MB; handlers apply 64 KB). */
@@ -43,7 +45,7 @@ export function createGateway(options: GatewayOptions): Server {
   return createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       process.stderr.write(`gateway error: ${(error as Error)?.name}: ${(error as Error)?.message}\n`);
-      if (!res.headersSent) send(res, 500, { error: { code: 'INTERNAL_ERROR', message: 'internal error' } });
+      if (!res.headersSent) fail(res, 'INTERNAL_ERROR', 'internal error');
       else res.destroy();
     });
   });
@@ -52,23 +54,23 @@ export function createGateway(options: GatewayOptions): Server {
     const url = new URL(req.url ?? '/', 'http://gateway.local');
     const method = (req.method ?? 'GET').toUpperCase();
     const matches = compiled.filter((route) => route.pattern.test(url.pathname));
-    if (matches.length === 0) return send(res, 404, { error: { code: 'NOT_FOUND', message: 'no such route' } });
+    if (matches.length === 0) return fail(res, 'NOT_FOUND', 'no such route');
     const route = matches.find((r) => r.method === method);
     if (!route) {
       const allow = [...new Set(matches.map((r) => r.method))].join(', ');
-      return send(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: `${method} is not allowed here` } }, { allow });
+      return fail(res, 'METHOD_NOT_ALLOWED', `${method} is not allowed here`, { allow });
     }
 
     if (route.auth === 'service') {
       const given = Buffer.from(req.headers.authorization ?? '');
       if (given.length !== expectedKey.length || !timingSafeEqual(given, expectedKey)) {
         await drain(req);
-        return send(res, 401, { error: { code: 'UNAUTHORIZED', message: 'missing or wrong credentials' } });
+        return fail(res, 'UNAUTHORIZED', 'missing or wrong credentials');
       }
     }
 
     const body = await readBody(req);
-    if (body === null) return send(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: 'the body is too large' } });
+    if (body === null) return fail(res, 'PAYLOAD_TOO_LARGE', 'the body is too large');
 
     const values = route.pattern.exec(url.pathname)!.slice(1);
     const pathParameters = Object.fromEntries(route.names.map((name, i) => [name, safeDecode(values[i]!)]));
@@ -173,9 +175,11 @@ async function drain(req: IncomingMessage): Promise<void> {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
+/** Answers an error with the same body and status as the handlers (one code → status table). */
+function fail(res: ServerResponse, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
+  const result = errorResult(code, message);
+  res.writeHead(result.statusCode, { ...(result.headers as Record<string, string>), ...headers });
+  res.end(result.body);
 }
 
 function safeDecode(value: string): string {

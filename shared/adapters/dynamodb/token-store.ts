@@ -54,6 +54,17 @@ function fromItem(item: Record<string, unknown>): TokenRecord {
 
 const names = { '#pk': K.partitionKey };
 
+/** A whole-record put that only lands if the stored version is still `expected` (optimistic locking). */
+function versionedPut(table: string, record: TokenRecord, expected: number | undefined) {
+  return {
+    TableName: table,
+    Item: toItem(record),
+    ConditionExpression: '#version = :expected',
+    ExpressionAttributeNames: { '#version': 'version' },
+    ExpressionAttributeValues: { ':expected': expected } as Record<string, unknown>,
+  };
+}
+
 export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; table: string }): TokenStore {
   const { doc, table } = deps;
 
@@ -95,15 +106,7 @@ export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; tabl
           });
         }
       } else {
-        items.push({
-          Put: {
-            TableName: table,
-            Item: toItem(token),
-            ConditionExpression: '#version = :expected',
-            ExpressionAttributeNames: { '#version': 'version' },
-            ExpressionAttributeValues: { ':expected': write.expectedVersion },
-          },
-        });
+        items.push({ Put: versionedPut(table, token, write.expectedVersion) });
       }
       for (const cui of write.cuis) {
         items.push({
@@ -140,22 +143,13 @@ export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; tabl
     },
 
     async replace(record, condition) {
-      const values: Record<string, unknown> = { ':expected': condition.expectedVersion };
-      let expression = '#version = :expected';
+      const put = versionedPut(table, record, condition.expectedVersion);
       if (condition.leaseOwner) {
-        expression += ' AND leaseOwner = :owner';
-        values[':owner'] = condition.leaseOwner;
+        put.ConditionExpression += ' AND leaseOwner = :owner';
+        put.ExpressionAttributeValues[':owner'] = condition.leaseOwner;
       }
       try {
-        await doc.send(
-          new PutCommand({
-            TableName: table,
-            Item: toItem(record),
-            ConditionExpression: expression,
-            ExpressionAttributeNames: { '#version': 'version' },
-            ExpressionAttributeValues: values,
-          }),
-        );
+        await doc.send(new PutCommand(put));
         return true;
       } catch (error) {
         if (isConditionFailure(error)) return false;
@@ -210,19 +204,10 @@ export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; tabl
         dueAt: null,
         leaseOwner: null,
         leaseExpiresAt: null,
-        version: record.version,
         updatedAt: at,
       };
       const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
-        {
-          Put: {
-            TableName: table,
-            Item: toItem(disconnected),
-            ConditionExpression: '#version = :expected',
-            ExpressionAttributeNames: { '#version': 'version' },
-            ExpressionAttributeValues: { ':expected': record.version },
-          },
-        },
+        { Put: versionedPut(table, disconnected, record.version) },
       ];
       if (record.serial) {
         items.push({
