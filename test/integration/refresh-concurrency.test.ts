@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CUIS, setupTenant, startTestStack, type ApiAnswer } from '../support/stack.js';
-import { connectNew, stored } from '../support/refresh-helpers.js';
+import { CUIS, startTestStack, type ApiAnswer } from '../support/stack.js';
+import { connectDueToken, stored } from '../support/refresh-helpers.js';
 
 type Stack = Awaited<ReturnType<typeof startTestStack>>;
 let stack: Stack;
@@ -24,15 +24,7 @@ beforeEach(() => {
   control().reset();
 });
 
-/** A tenant with one token whose access token has 10 days left: due for the sweep, manual and on-demand. */
-async function dueToken(): Promise<{ t: string; tokenId: string }> {
-  const t = tenant();
-  await setupTenant(stack.api, t, [CUIS[0], CUIS[1]]);
-  control().setTokenLifetimes({ accessSeconds: 10 * DAY_S });
-  const tokenId = await connectNew(stack.api, stack.emulator!, t, [CUIS[0], CUIS[1]]);
-  control().setTokenLifetimes({ accessSeconds: 90 * DAY_S });
-  return { t, tokenId };
-}
+const dueToken = () => connectDueToken(stack, tenant(), [CUIS[0], CUIS[1]]);
 
 /** 8 manual (HTTP), 8 on-demand (HTTP) and 8 sweeps, all fired at once. */
 function stampede(t: string, tokenId: string) {

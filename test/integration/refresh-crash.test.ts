@@ -6,14 +6,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { refreshToken } from '../../shared/services/refresh.js';
 import { sweep } from '../../shared/services/sweep.js';
-import { CUIS, follow, setupTenant, startTestStack } from '../support/stack.js';
-import { connectNew, failing, freshDeps, later, leaks, refreshAndKill, stored } from '../support/refresh-helpers.js';
+import { CUIS, follow, startTestStack } from '../support/stack.js';
+import { connectDueToken, failing, freshDeps, later, leaks, refreshAndKill, stored } from '../support/refresh-helpers.js';
 
 type Stack = Awaited<ReturnType<typeof startTestStack>>;
 let stack: Stack;
 let n = 0;
 const tenant = () => `k${++n}-${Date.now().toString(36)}`;
-const DAY_S = 86_400;
 /** Past the lease term of the test stack: (ANAF_TIMEOUT_MS 1500 × 3 + 30 s) = 35 s. */
 const AFTER_LEASE_MS = 40_000;
 const control = () => stack.emulator!.control;
@@ -30,15 +29,7 @@ beforeEach(() => {
   control().reset();
 });
 
-/** A tenant with a token due for refresh (10 days of access left). */
-async function dueToken(): Promise<{ t: string; tokenId: string }> {
-  const t = tenant();
-  await setupTenant(stack.api, t, [CUIS[0]]);
-  control().setTokenLifetimes({ accessSeconds: 10 * DAY_S });
-  const tokenId = await connectNew(stack.api, stack.emulator!, t, [CUIS[0]]);
-  control().setTokenLifetimes({ accessSeconds: 90 * DAY_S });
-  return { t, tokenId };
-}
+const dueToken = () => connectDueToken(stack, tenant(), [CUIS[0]]);
 
 /** The pair stored for the token works: its refresh token is ANAF's live one and the ERP gets a usable access token. */
 async function expectWorkingPair(t: string, tokenId: string, version: number) {

@@ -12,7 +12,8 @@ import { getConfig } from '../../shared/config/config.js';
 import type { TokenPair, TokenRecord } from '../../shared/domain/model.js';
 import { createRuntime } from '../../shared/runtime/runtime.js';
 import type { ServiceDeps } from '../../shared/services/deps.js';
-import { connect, type Api } from './stack.js';
+import type { AnafEmulator } from '../../local/anaf-emulator/server.js';
+import { connect, setupTenant, type Api } from './stack.js';
 
 /**
  * The service deps of a fresh runtime on the running stack's configuration (same table, secrets, bus
@@ -67,6 +68,23 @@ export async function connectNew(api: Api, emulator: { control: { setCertificate
   const { tokenId } = await connect(api, tenantId, cuis);
   if (!tokenId) throw new Error(`connect failed for ${tenantId}`);
   return tokenId;
+}
+
+/**
+ * A tenant with its companies registered and one token whose access token has 10 days left (inside the
+ * 30-day margin): due for the sweep, a manual refresh and an on-demand one.
+ */
+export async function connectDueToken(
+  stack: { api: Api; emulator: AnafEmulator | null },
+  tenantId: string,
+  cuis: string[],
+): Promise<{ t: string; tokenId: string }> {
+  const control = stack.emulator!.control;
+  await setupTenant(stack.api, tenantId, cuis);
+  control.setTokenLifetimes({ accessSeconds: 10 * 86_400 });
+  const tokenId = await connectNew(stack.api, stack.emulator!, tenantId, cuis);
+  control.setTokenLifetimes({ accessSeconds: 90 * 86_400 });
+  return { t: tenantId, tokenId };
 }
 
 // ---------------------------------------------------------------- EventBridge → SQS (moto)
