@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+/** moto's app behind a single-threaded server, so that conditional writes are atomic (see the script). */
+const MOTO_SCRIPT = fileURLToPath(new URL('./moto_server.py', import.meta.url));
 
 export interface MotoServer {
   endpoint: string;
@@ -20,18 +24,18 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * Starts `moto_server` on a free loopback port and waits until it answers. The child stays in our
- * process group (no detached), so stopping the parent stops it too.
+ * Starts moto's server app, single-threaded (`local/moto_server.py`), on a free loopback port and waits
+ * until it answers. The child stays in our process group (no detached), so stopping the parent stops it.
  */
 export async function startMoto(options: { port?: number; timeoutMs?: number } = {}): Promise<MotoServer> {
   const port = options.port || (await freePort());
-  const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('python3', [MOTO_SCRIPT, '127.0.0.1', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   const exited = new Promise<never>((_, reject) => {
-    child.once('error', (error) => reject(new Error(`moto_server could not start (is moto installed? pip install 'moto[server]'): ${error.message}`)));
+    child.once('error', (error) => reject(new Error(`moto_server could not start (is python3 with moto installed? pip install 'moto[server]'): ${error.message}`)));
     child.once('exit', (code) => reject(new Error(`moto_server exited with code ${code}: ${stderr.trim().slice(-500)}`)));
   });
   const endpoint = `http://127.0.0.1:${port}`;
