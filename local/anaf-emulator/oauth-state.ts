@@ -23,7 +23,8 @@ export interface OAuthErrorBody {
 
 export interface TokenResponseBody {
   access_token: string;
-  refresh_token: string;
+  /** Absent when the emulator is told to answer a refresh without one (RFC 6749 §6: keep the old one). */
+  refresh_token?: string;
   token_type: 'Bearer';
   expires_in: number;
 }
@@ -80,6 +81,18 @@ const invalidGrant = (description: string): GrantResult => ({
   body: { error: 'invalid_grant', error_description: description },
 });
 
+/**
+ * Shapes of the token endpoint's answers, for the cases no public capture settles: opaque tokens (what
+ * ANAF issues without `token_content_type=jwt`), a refresh answer without `refresh_token`, and the error
+ * a spent or expired refresh token gets (`invalid_grant`, or `invalid_request` as a live probe answered).
+ */
+export interface TokenBehaviour {
+  format: 'jwt' | 'opaque';
+  omitRefreshToken: boolean;
+  refusedRefreshError: 'invalid_grant' | 'invalid_request';
+}
+export const DEFAULT_TOKEN_BEHAVIOUR: TokenBehaviour = { format: 'jwt', omitRefreshToken: false, refusedRefreshError: 'invalid_grant' };
+
 export function createOAuthState(options: { now: () => number; codeTtlSeconds: number }) {
   const { now, codeTtlSeconds } = options;
   const nowSeconds = () => Math.floor(now() / 1000);
@@ -92,24 +105,33 @@ export function createOAuthState(options: { now: () => number; codeTtlSeconds: n
   const issued: string[] = [];
   const spent: string[] = [];
   let lifetimes = { accessSeconds: DEFAULT_ACCESS_SECONDS, refreshSeconds: DEFAULT_REFRESH_SECONDS };
+  let behaviour: TokenBehaviour = { ...DEFAULT_TOKEN_BEHAVIOUR };
 
-  function issuePair(clientId: string, certificate: EmulatorCertificate, chainId: string): TokenResponseBody {
+  const mint = (input: Parameters<typeof mintToken>[0]) =>
+    behaviour.format === 'jwt' ? mintToken(input) : randomBytes(32).toString('hex');
+
+  /** A new pair; `keepRefresh` answers only a new access token and leaves the chain's refresh token live. */
+  function issuePair(clientId: string, certificate: EmulatorCertificate, chainId: string, keepRefresh = false): TokenResponseBody {
     const iat = nowSeconds();
     const accessExp = iat + lifetimes.accessSeconds;
     const refreshExp = iat + lifetimes.refreshSeconds;
-    const accessToken = mintToken({ use: 'access', clientId, certificate, iat, exp: accessExp });
-    const refreshToken = mintToken({ use: 'refresh', clientId, certificate, iat, exp: refreshExp });
+    const accessToken = mint({ use: 'access', clientId, certificate, iat, exp: accessExp });
     accessTokens.set(accessToken, { exp: accessExp, certificate });
-    refreshTokens.set(refreshToken, { chainId, clientId, certificate, exp: refreshExp });
-    liveByChain.set(chainId, refreshToken);
-    issued.push(accessToken, refreshToken);
-    return {
-      access_token: accessToken,
-      refresh_token: refreshToken,
-      token_type: 'Bearer',
-      expires_in: lifetimes.accessSeconds,
-    };
+    issued.push(accessToken);
+    const body: TokenResponseBody = { access_token: accessToken, token_type: 'Bearer', expires_in: lifetimes.accessSeconds };
+    if (!keepRefresh) {
+      const refreshToken = mint({ use: 'refresh', clientId, certificate, iat, exp: refreshExp });
+      refreshTokens.set(refreshToken, { chainId, clientId, certificate, exp: refreshExp });
+      liveByChain.set(chainId, refreshToken);
+      issued.push(refreshToken);
+      body.refresh_token = refreshToken;
+    }
+    return body;
   }
+  const refusedRefresh = (description: string): GrantResult => ({
+    ok: false,
+    body: { error: behaviour.refusedRefreshError, error_description: description },
+  });
 
   return {
     clients,
@@ -159,10 +181,11 @@ export function createOAuthState(options: { now: () => number; codeTtlSeconds: n
     /** grant_type=refresh_token: rotates both tokens; the presented refresh token is spent. */
     refresh(clientId: string, refreshToken: string): GrantResult {
       const record = refreshTokens.get(refreshToken);
-      if (!record) return invalidGrant('Invalid refresh token');
-      if (record.clientId !== clientId) return invalidGrant('Refresh token was issued to another client');
-      if (liveByChain.get(record.chainId) !== refreshToken) return invalidGrant('Refresh token already used');
-      if (record.exp <= nowSeconds()) return invalidGrant('Refresh token expired');
+      if (!record) return refusedRefresh('Invalid refresh token');
+      if (record.clientId !== clientId) return refusedRefresh('Refresh token was issued to another client');
+      if (liveByChain.get(record.chainId) !== refreshToken) return refusedRefresh('Refresh token already used');
+      if (record.exp <= nowSeconds()) return refusedRefresh('Refresh token expired');
+      if (behaviour.omitRefreshToken) return { ok: true, body: issuePair(clientId, record.certificate, record.chainId, true) };
       spent.push(refreshToken);
       return { ok: true, body: issuePair(clientId, record.certificate, record.chainId) };
     },
@@ -187,6 +210,10 @@ export function createOAuthState(options: { now: () => number; codeTtlSeconds: n
       };
     },
     lifetimes: () => ({ ...lifetimes }),
+    setBehaviour(b: Partial<TokenBehaviour>): void {
+      behaviour = { ...behaviour, ...b };
+    },
+    behaviour: () => ({ ...behaviour }),
     issuedTokens: () => [...issued],
     spentRefreshTokens: () => [...spent],
     counts: () => ({
@@ -205,6 +232,7 @@ export function createOAuthState(options: { now: () => number; codeTtlSeconds: n
       issued.length = 0;
       spent.length = 0;
       lifetimes = { accessSeconds: DEFAULT_ACCESS_SECONDS, refreshSeconds: DEFAULT_REFRESH_SECONDS };
+      behaviour = { ...DEFAULT_TOKEN_BEHAVIOUR };
     },
   };
 }

@@ -179,6 +179,14 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
       }
       oauth.setLifetimes(l);
     },
+    setTokenBehaviour(b) {
+      if (b?.format !== undefined && b.format !== 'jwt' && b.format !== 'opaque') throw new EmulatorInputError("format must be 'jwt' or 'opaque'");
+      if (b?.omitRefreshToken !== undefined && typeof b.omitRefreshToken !== 'boolean') throw new EmulatorInputError('omitRefreshToken must be a boolean');
+      if (b?.refusedRefreshError !== undefined && b.refusedRefreshError !== 'invalid_grant' && b.refusedRefreshError !== 'invalid_request') {
+        throw new EmulatorInputError("refusedRefreshError must be 'invalid_grant' or 'invalid_request'");
+      }
+      oauth.setBehaviour(b);
+    },
     addClient(clientId, clientSecret, redirectUris = []) {
       if (typeof clientId !== 'string' || clientId === '' || typeof clientSecret !== 'string' || clientSecret === '') {
         throw new EmulatorInputError('clientId and clientSecret must be non-empty strings');
@@ -353,6 +361,8 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
         return jsonReply(429, { status: 429, error: 'Too Many Requests' }, { 'retry-after': '1' });
       case 'invalid_grant':
         return oauthError({ error: 'invalid_grant', error_description: 'Injected by the emulator' });
+      case 'invalid_request':
+        return oauthError({ error: 'invalid_request', error_description: 'Injected by the emulator' });
       case 'invalid_client':
         return oauthError({ error: 'invalid_client' });
     }
@@ -390,6 +400,7 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
     certificate,
     latencyMs,
     tokenLifetimes: oauth.lifetimes(),
+    tokenBehaviour: oauth.behaviour(),
     pendingFailures: [...failures],
     clients: [...oauth.clients].map(([clientId, c]) => ({ clientId, redirectUris: c.redirectUris })),
     stats,
@@ -430,6 +441,9 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
           break;
         case 'token-lifetimes':
           control.setTokenLifetimes(input as { accessSeconds?: number; refreshSeconds?: number });
+          break;
+        case 'token-behaviour':
+          control.setTokenBehaviour(input as Parameters<EmulatorControl['setTokenBehaviour']>[0]);
           break;
         case 'clients':
           control.addClient(

@@ -12,7 +12,7 @@ export type AuthorizeMode = 'interactive' | 'approve' | 'deny';
 /**
  * Failures `failNext` injects into `/token`:
  * `server_error` 500, `unavailable` 503 (HTML body, like a gateway), `rate_limited` 429 with
- * `Retry-After: 1`, `invalid_grant` / `invalid_client` 400 JSON without touching any state,
+ * `Retry-After: 1`, `invalid_grant` / `invalid_request` / `invalid_client` 400 JSON without touching any state,
  * `hang` never answers (the grant is not processed), `drop` processes the grant fully (a refresh
  * rotates) and then destroys the socket without answering.
  */
@@ -21,6 +21,7 @@ export type TokenFailureKind =
   | 'unavailable'
   | 'rate_limited'
   | 'invalid_grant'
+  | 'invalid_request'
   | 'invalid_client'
   | 'hang'
   | 'drop';
@@ -30,6 +31,7 @@ export const TOKEN_FAILURE_KINDS: readonly TokenFailureKind[] = [
   'unavailable',
   'rate_limited',
   'invalid_grant',
+  'invalid_request',
   'invalid_client',
   'hang',
   'drop',
@@ -55,6 +57,13 @@ export interface EmulatorControl {
   setLatency(ms: number): void;
   /** Lifetimes of tokens issued from now on; defaults 90 days / 365 days. Zero or negative issues already-expired tokens. */
   setTokenLifetimes(l: { accessSeconds?: number; refreshSeconds?: number }): void;
+  /**
+   * Shapes of token answers from now on: `format: 'opaque'` issues 64-hex-character tokens instead of
+   * JWTs; `omitRefreshToken` answers a refresh with a new access token only (the presented refresh token
+   * stays live); `refusedRefreshError` is the OAuth error a spent, expired or unknown refresh token gets.
+   * reset() restores JWTs, rotation and `invalid_grant`.
+   */
+  setTokenBehaviour(b: { format?: 'jwt' | 'opaque'; omitRefreshToken?: boolean; refusedRefreshError?: 'invalid_grant' | 'invalid_request' }): void;
   /** Registers (or replaces) a client; without redirect URIs it accepts any http(s) redirect_uri. */
   addClient(clientId: string, clientSecret: string, redirectUris?: string[]): void;
   stats(): EmulatorStats;
