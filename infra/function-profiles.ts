@@ -3,10 +3,12 @@
  * stop the Lambda behind it. Two cases follow:
  * - the OAuth callback makes one ANAF call (ANAF_TIMEOUT_MS ≤ 12 s, checked in stages.ts) and must answer
  *   the browser: 20 s, well inside API Gateway's limit;
- * - a refresh must never be killed between ANAF's rotation and the write of the new pair, so every
- *   function that can refresh gets more than the refresh's worst case (3 ANAF attempts, Retry-After
- *   waits, 5 s join wait, 5 secret-write attempts, store calls ≈ 60 s at ANAF_TIMEOUT_MS 12 s): 75 s. A caller may
- *   then see API Gateway's 503 in the rare worst case, but the rotated pair is stored.
+ * - a refresh must never be killed between ANAF's rotation and the durable write of the new pair, so
+ *   every function that can refresh gets more than the refresh's worst case plus the join wait
+ *   (`refreshWorstCaseMs` at the largest ANAF_TIMEOUT_MS: every store call at its SDK timeouts and
+ *   retries, 3 ANAF attempts, Retry-After waits, secret-write retries and the escrow ≈ 210 s) +
+ *   JOIN_WAIT_MS: REFRESHING_TIMEOUT_SECONDS, checked by test/infra. A caller may then see API Gateway's
+ *   503 in the rare worst case, but the rotated pair is stored.
  */
 export interface FunctionProfile {
   timeoutSeconds: number;
@@ -15,7 +17,8 @@ export interface FunctionProfile {
 }
 
 const http = (description: string): FunctionProfile => ({ timeoutSeconds: 10, memoryMb: 256, description });
-const refreshes = (description: string): FunctionProfile => ({ timeoutSeconds: 75, memoryMb: 256, description });
+export const REFRESHING_TIMEOUT_SECONDS = 240;
+const refreshes = (description: string): FunctionProfile => ({ timeoutSeconds: REFRESHING_TIMEOUT_SECONDS, memoryMb: 256, description });
 
 export const FUNCTION_PROFILES: Readonly<Record<string, FunctionProfile>> = {
   'anaf-client-put': http('Stores or replaces a tenant ANAF OAuth client'),
@@ -33,7 +36,7 @@ export const FUNCTION_PROFILES: Readonly<Record<string, FunctionProfile>> = {
   'access-token-get': refreshes('Answers a fresh access token, refreshing first when it is about to expire'),
   'token-delete': http('Disconnects a token: deletes the pair and unlinks companies'),
   'events-list': http('Lists a tenant audit trail'),
-  // Invoked from the console or the CLI (raise the AWS CLI's --cli-read-timeout above 75 s), not behind API Gateway.
+  // Invoked from the console or the CLI (raise the AWS CLI's --cli-read-timeout above 240 s), not behind API Gateway.
   'manual-refresh': refreshes('Manual refresh of one token (console / aws lambda invoke)'),
   // The sweep stops taking work before its deadline; 15 min is Lambda's maximum.
   'refresh-sweep': { timeoutSeconds: 900, memoryMb: 512, description: 'Scheduled sweep: refreshes every due token' },

@@ -15,7 +15,14 @@ export interface FunctionPermissions {
   secrets: readonly SecretAction[];
   /** events:PutEvents on the lifecycle bus. */
   putEvents: boolean;
+  /**
+   * kms:Encrypt / kms:Decrypt on the secrets key, called directly (not through Secrets Manager) for the
+   * pair escrow only: the grant requires the escrow's encryption context.
+   */
+  pairEscrow: boolean;
 }
+
+export const ESCROW_KMS_ACTIONS = ['kms:Encrypt', 'kms:Decrypt'] as const;
 
 /**
  * DynamoDB authorizes TransactWriteItems per underlying item action (Put/Update/Delete/ConditionCheck),
@@ -42,15 +49,19 @@ export function kmsActionsFor(secrets: readonly SecretAction[]): string[] {
   return [];
 }
 
-const none: FunctionPermissions = { table: 'none', dueIndexQuery: false, secrets: [], putEvents: false };
+const none: FunctionPermissions = { table: 'none', dueIndexQuery: false, secrets: [], putEvents: false, pairEscrow: false };
 const read: FunctionPermissions = { ...none, table: 'read' };
 const readWrite: FunctionPermissions = { ...none, table: 'readWrite' };
 
-/** Refreshing reads the pair, writes the rotated pair (creating it if a previous write was lost) and announces the outcome. */
+/**
+ * Refreshing reads the pair, writes the rotated pair (creating it if a previous write was lost, escrowing
+ * it when every write fails) and announces the outcome.
+ */
 const REFRESH: FunctionPermissions = {
   ...readWrite,
   secrets: ['GetSecretValue', 'PutSecretValue', 'DescribeSecret', 'CreateSecret'],
   putEvents: true,
+  pairEscrow: true,
 };
 
 /** Storing a new pair; DeleteSecret cleans up when the metadata write that follows fails. */

@@ -11,14 +11,14 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { DUE_INDEX_NAME, ENV, type EnvName } from '../shared/config/env-names.js';
+import { DUE_INDEX_NAME, ENV, ESCROW_CONTEXT_PURPOSE, type EnvName } from '../shared/config/env-names.js';
 import { FUNCTION_NAMES, NON_HTTP_FUNCTIONS, ROUTES } from '../shared/http/routes.js';
 import { BrokerFunction } from './constructs/broker-function.js';
 import { METRICS, Monitoring } from './constructs/monitoring.js';
 import { FUNCTION_PROFILES } from './function-profiles.js';
 import { nagResourceId } from './nag.js';
 import { pascal } from './names.js';
-import { kmsActionsFor, PERMISSIONS, TABLE_ACTIONS } from './permissions.js';
+import { ESCROW_KMS_ACTIONS, kmsActionsFor, PERMISSIONS, TABLE_ACTIONS } from './permissions.js';
 import type { StageConfig } from './stages.js';
 
 export interface ServiceStackProps extends StackProps {
@@ -100,6 +100,7 @@ export class ServiceStack extends Stack {
       [ENV.sweepConcurrency]: String(config.sweepConcurrency),
       [ENV.anafTimeoutMs]: String(config.anafTimeoutMs),
       [ENV.manualRefreshCooldownSeconds]: String(config.manualRefreshCooldownSeconds),
+      [ENV.maxRotationsPerDay]: String(config.maxRotationsPerDay),
       ...EXTRA_ENV,
     } satisfies Partial<Record<EnvName, string>> & typeof EXTRA_ENV;
 
@@ -159,6 +160,15 @@ export class ServiceStack extends Stack {
               StringEquals: { 'kms:ViaService': `secretsmanager.${this.region}.${this.urlSuffix}` },
               StringLike: { 'kms:EncryptionContext:SecretARN': secretArnPattern },
             },
+          }),
+        );
+      }
+      if (permissions.pairEscrow) {
+        role.addToPolicy(
+          new iam.PolicyStatement({
+            actions: [...ESCROW_KMS_ACTIONS],
+            resources: [secretsKey.keyArn],
+            conditions: { StringEquals: { 'kms:EncryptionContext:purpose': ESCROW_CONTEXT_PURPOSE } },
           }),
         );
       }

@@ -40,6 +40,7 @@ export interface StageConfig {
   sweepConcurrency: number;
   anafTimeoutMs: number;
   manualRefreshCooldownSeconds: number;
+  maxRotationsPerDay: number;
   /** prod: RETAIN + deletion protection on table, key and logs; dev: DESTROY. */
   retainData: boolean;
   /** Name prefix of every secret the functions create (IAM is scoped to it). */
@@ -63,7 +64,8 @@ const COMMON = {
   accessTokenMinValiditySeconds: 3600,
   sweepConcurrency: 4,
   anafTimeoutMs: 10_000,
-  manualRefreshCooldownSeconds: 60,
+  manualRefreshCooldownSeconds: 600,
+  maxRotationsPerDay: 24,
   alarms: { refreshFailures: 1, reauthRequiredTokens: 0, api5xx: 5 },
 } satisfies Partial<StageDefaults>;
 
@@ -96,6 +98,7 @@ export const OVERRIDABLE_KEYS = [
   'sweepConcurrency',
   'anafTimeoutMs',
   'manualRefreshCooldownSeconds',
+  'maxRotationsPerDay',
   'secretPrefix',
   'alarmEmail',
 ] as const;
@@ -143,6 +146,7 @@ const schema = z.object({
   sweepConcurrency: int(1, 32),
   anafTimeoutMs: int(1000, MAX_ANAF_TIMEOUT_MS),
   manualRefreshCooldownSeconds: int(0, 3600),
+  maxRotationsPerDay: int(1, 1000),
   retainData: z.boolean(),
   secretPrefix: z.string().check(
     z.regex(/^[A-Za-z0-9/_+=.@-]{1,200}\/$/, 'must use secret-name characters only and end with "/"'),

@@ -1,12 +1,14 @@
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
+import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { DUE_INDEX_ATTRIBUTES, DUE_INDEX_NAME, TABLE_KEYS } from '../shared/config/env-names.js';
 
 /**
  * Creates what the CDK stack creates in AWS, for the local stack: the table (keys and due index as in
- * infra) and the event bus. Secrets need nothing: they are created under the prefix on first write.
+ * infra), the event bus and the customer-managed KMS key (secrets and the pair escrow are encrypted with
+ * it). Secrets need nothing: they are created under the prefix on first write. Answers the key's id.
  */
-export async function bootstrapLocalResources(input: { tableName: string; eventBusName: string }): Promise<void> {
+export async function bootstrapLocalResources(input: { tableName: string; eventBusName: string; kmsAlias: string }): Promise<{ kmsKeyId: string }> {
   const dynamo = new DynamoDBClient({});
   try {
     await dynamo.send(
@@ -47,5 +49,24 @@ export async function bootstrapLocalResources(input: { tableName: string; eventB
     if (!(error instanceof ResourceAlreadyExistsException)) throw error;
   } finally {
     bus.destroy();
+  }
+  return { kmsKeyId: await ensureKmsKey(input.kmsAlias) };
+}
+
+async function ensureKmsKey(alias: string): Promise<string> {
+  const kms = new KMSClient({});
+  try {
+    try {
+      const existing = await kms.send(new DescribeKeyCommand({ KeyId: alias }));
+      return existing.KeyMetadata!.KeyId!;
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'NotFoundException') throw error;
+    }
+    const created = await kms.send(new CreateKeyCommand({ Description: 'anaf-broker local: token secrets and pair escrow' }));
+    const keyId = created.KeyMetadata!.KeyId!;
+    await kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: keyId }));
+    return keyId;
+  } finally {
+    kms.destroy();
   }
 }

@@ -4,4 +4,5 @@ export const LOCAL_DEFAULTS = {
   tableName: 'anaf-broker-local',
   eventBusName: 'anaf-broker-local',
   secretPrefix: 'anaf-broker/local/',
+  kmsAlias: 'alias/anaf-broker-local',
 } as const;

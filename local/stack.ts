@@ -62,7 +62,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const tableName = env[ENV.tableName] || LOCAL_DEFAULTS.tableName;
     const eventBusName = env[ENV.eventBusName] || LOCAL_DEFAULTS.eventBusName;
-    await bootstrapLocalResources({ tableName, eventBusName });
+    const { kmsKeyId } = await bootstrapLocalResources({ tableName, eventBusName, kmsAlias: LOCAL_DEFAULTS.kmsAlias });
 
     let emulator: AnafEmulator | null = null;
     const oauthBase = env[ENV.anafOauthBaseUrl];
@@ -92,6 +92,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [ENV.tableName]: tableName,
       [ENV.secretPrefix]: env[ENV.secretPrefix] || LOCAL_DEFAULTS.secretPrefix,
       [ENV.eventBusName]: eventBusName,
+      [ENV.secretsKmsKeyId]: env[ENV.secretsKmsKeyId] || kmsKeyId,
     });
     // Parse configuration now, so a bad variable stops start-up with its message instead of a 500 later.
     const runtime = getRuntime();

@@ -12,6 +12,9 @@ import type {
   TokenRecord,
 } from './domain/model.js';
 
+/** A pair as read back, with the id of the secret version it came from. */
+export type StoredPair = TokenPair & { versionId: string };
+
 export interface Clock {
   now(): Date;
 }
@@ -61,6 +64,11 @@ export interface TokenStore {
   /** Takes the refresh lease unless another live lease exists; returns the record as stored after. */
   acquireLease(tenantId: string, tokenId: string, owner: string, now: Date, leaseSeconds: number): Promise<TokenRecord | null>;
   releaseLease(tenantId: string, tokenId: string, owner: string): Promise<void>;
+  /**
+   * Moves the lease's end to now + leaseSeconds if `owner` still holds it; false when it does not (the
+   * lease outlived its term and another run may hold it): that run must not call ANAF.
+   */
+  extendLease(tenantId: string, tokenId: string, owner: string, now: Date, leaseSeconds: number): Promise<boolean>;
   /** Marks disconnected, unlinks companies, drops the serial pointer (atomic). */
   disconnect(record: TokenRecord, cuis: string[], at: string): Promise<void>;
   /** Counts for the health gauges (index queries): active and reauth-required tokens, nearest refresh-token end. */
@@ -89,16 +97,40 @@ export interface EventPublisher {
 export interface SecretStore {
   putClientSecret(tenantId: string, clientSecret: string): Promise<void>;
   getClientSecret(tenantId: string): Promise<string | null>;
-  /** Writes the pair as the current version of the token's secret (creating the secret if needed). */
-  putTokenPair(tenantId: string, tokenId: string, pair: TokenPair): Promise<void>;
-  getTokenPair(tenantId: string, tokenId: string): Promise<TokenPair | null>;
+  /**
+   * Writes the pair as the current version of the token's secret (creating the secret if needed), under
+   * the caller's `versionId` (a UUID): retrying with the same id is idempotent.
+   */
+  putTokenPair(tenantId: string, tokenId: string, pair: TokenPair, versionId: string): Promise<void>;
+  /**
+   * With `versionId`: exactly that version, or null while it is not visible (or the secret is gone).
+   * Without: the current version, which an eventually consistent store may answer with an older one.
+   */
+  getTokenPair(tenantId: string, tokenId: string, versionId?: string): Promise<StoredPair | null>;
   deleteTokenPair(tenantId: string, tokenId: string): Promise<void>;
 }
 
-/** What ANAF's /token endpoint answered, with claims already read from the JWTs. */
+/**
+ * A second durable place for a rotated pair whose secret write failed (KMS-encrypted, in the table):
+ * the next run writes it to the secret and deletes it.
+ */
+export interface PairEscrow {
+  put(tenantId: string, tokenId: string, pair: TokenPair, versionId: string): Promise<void>;
+  /** The escrowed pair with the version id it was meant to get, or null. */
+  get(tenantId: string, tokenId: string): Promise<StoredPair | null>;
+  /** Deletes the escrow item if it still holds `versionId`. */
+  delete(tenantId: string, tokenId: string, versionId: string): Promise<void>;
+}
+
+/**
+ * What ANAF's /token endpoint answered with a 2xx, as it came: the tokens need not be JWTs, and a refresh
+ * answer may carry no refresh token (the stored one is then kept, RFC 6749 §6).
+ */
 export interface AnafTokenResponse {
   accessToken: string;
-  refreshToken: string;
+  refreshToken?: string;
+  /** `expires_in` when present: only used when the access token has no readable `exp`. */
+  expiresInSeconds?: number;
 }
 
 export interface AnafOAuthClient {
@@ -124,7 +156,13 @@ export type MetricName =
   | 'SweepDue'
   | 'SweepStoppedEarly'
   | 'TokensByStatus'
-  | 'DaysToRefreshExpiryMin';
+  | 'DaysToRefreshExpiryMin'
+  | 'Recovered'
+  | 'ExpiryEstimated'
+  | 'PairWriteFailed'
+  | 'PairEscrowed'
+  | 'RefreshRateLimited'
+  | 'SweepReauthRequired';
 
 export interface Metrics {
   count(name: MetricName, value?: number): void;

@@ -22,6 +22,10 @@ export const METRICS = {
   reauthRequired: 'ReauthRequired',
   expiring: 'Expiring',
   sweepStoppedEarly: 'SweepStoppedEarly',
+  /** Gauge per sweep run: tokens that turned reauth-required in that run. */
+  sweepReauthRequired: 'SweepReauthRequired',
+  /** A rotated pair whose every secret write failed (it went to the escrow). */
+  pairWriteFailed: 'PairWriteFailed',
   /** Gauge with an extra `status` dimension. */
   tokensByStatus: 'TokensByStatus',
   daysToRefreshExpiryMin: 'DaysToRefreshExpiryMin',
@@ -92,6 +96,28 @@ export class Monitoring extends Construct {
     addAlarm('ReauthRequiredTransitions', {
       alarmDescription: `anaf-broker ${stage}: ANAF refused a refresh token (invalid_grant or expired): a token became reauth-required`,
       metric: broker(METRICS.reauthRequired, 'Sum', Duration.hours(1)),
+      threshold: 1,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+    });
+
+    // Individual users' certificates lapse one at a time; more than 5 in one run smells like our bug or an
+    // ANAF change (a refused-token answer we misread), which an operator must look at before users do.
+    addAlarm('SweepReauthRequiredBurst', {
+      alarmDescription: `anaf-broker ${stage}: more than 5 tokens became reauth-required in one sweep (a bug or an ANAF change?)`,
+      metric: broker(METRICS.sweepReauthRequired, 'Maximum', Duration.hours(1)),
+      threshold: 5,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+    });
+
+    // ANAF rotated and Secrets Manager refused every write of the new pair: it sits in the escrow item
+    // until the next run moves it; repeated, the secret's versions quota may be exhausted.
+    addAlarm('PairWriteFailed', {
+      alarmDescription: `anaf-broker ${stage}: a rotated token pair could not be written to Secrets Manager (kept in the escrow; check the secret's versions and throttling)`,
+      metric: broker(METRICS.pairWriteFailed, 'Sum', Duration.hours(1)),
       threshold: 1,
       comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,

@@ -29,7 +29,9 @@ const schema = z.object({
   [ENV.sweepConcurrency]: int(1, 4),
   [ENV.sweepIntervalSeconds]: int(1, 60),
   [ENV.anafTimeoutMs]: int(100, 10_000),
-  [ENV.manualRefreshCooldownSeconds]: int(0, 60),
+  // Secrets Manager advises at most one PutSecretValue per secret every 10 minutes.
+  [ENV.manualRefreshCooldownSeconds]: int(0, 600),
+  [ENV.maxRotationsPerDay]: int(1, 24),
   [ENV.tableName]: z.string().check(z.minLength(1)),
   [ENV.secretPrefix]: z.string().check(z.minLength(1)),
   [ENV.eventBusName]: z._default(z.string().check(z.minLength(1)), 'default'),
@@ -51,6 +53,7 @@ export interface Config {
   sweepIntervalSeconds: number;
   anafTimeoutMs: number;
   manualRefreshCooldownSeconds: number;
+  maxRotationsPerDay: number;
   tableName: string;
   secretPrefix: string;
   eventBusName: string;
@@ -105,6 +108,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     sweepIntervalSeconds: c[ENV.sweepIntervalSeconds],
     anafTimeoutMs: c[ENV.anafTimeoutMs],
     manualRefreshCooldownSeconds: c[ENV.manualRefreshCooldownSeconds],
+    maxRotationsPerDay: c[ENV.maxRotationsPerDay],
     tableName: c[ENV.tableName],
     secretPrefix: c[ENV.secretPrefix],
     eventBusName: c[ENV.eventBusName],

@@ -15,6 +15,7 @@ export const ENV = {
   sweepIntervalSeconds: 'SWEEP_INTERVAL_SECONDS',
   anafTimeoutMs: 'ANAF_TIMEOUT_MS',
   manualRefreshCooldownSeconds: 'MANUAL_REFRESH_COOLDOWN_SECONDS',
+  maxRotationsPerDay: 'MAX_ROTATIONS_PER_DAY',
   tableName: 'TABLE_NAME',
   secretPrefix: 'SECRET_PREFIX',
   eventBusName: 'EVENT_BUS_NAME',
@@ -22,6 +23,9 @@ export const ENV = {
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/** The KMS encryption-context `purpose` of every pair-escrow call; the IAM grant for it requires it. */
+export const ESCROW_CONTEXT_PURPOSE = 'anaf-broker-pair-escrow';
 
 /** Name of the sparse global secondary index the sweep queries for due tokens. */
 export const DUE_INDEX_NAME = 'due';

@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'REAUTH_REQUIRED'
   | 'TOKEN_DISCONNECTED'
   | 'REFRESH_IN_PROGRESS'
+  | 'REFRESH_RATE_LIMITED'
+  | 'STORE_UNAVAILABLE'
   | 'CONFLICT'
   | 'ANAF_REJECTED'
   | 'ANAF_UNAVAILABLE'
@@ -26,12 +28,15 @@ export type ErrorCode =
 /** The one error type services throw; `code` decides the HTTP status, `cause` is kept for logs. */
 export class BrokerError extends Error {
   override name = 'BrokerError';
+  /** Seconds after which a retry can succeed (answered as a Retry-After header). */
+  readonly retryAfterSeconds?: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(message, options);
+    if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
@@ -55,6 +60,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   REAUTH_REQUIRED: 409,
   TOKEN_DISCONNECTED: 409,
   REFRESH_IN_PROGRESS: 409,
+  REFRESH_RATE_LIMITED: 429,
+  // Secrets Manager has not yet made the token's current version readable (eventual consistency).
+  STORE_UNAVAILABLE: 503,
   CONFLICT: 409,
   ANAF_REJECTED: 502,
   ANAF_UNAVAILABLE: 503,

@@ -29,6 +29,21 @@ export interface TokenRecord {
   clientAppId: string | null;
   accessExpiresAt: string;
   refreshExpiresAt: string;
+  /** True when the expiry did not come from the token's own `exp` (opaque token: `expires_in` or ANAF's documented lifetime). */
+  accessExpiryEstimated: boolean;
+  refreshExpiryEstimated: boolean;
+  /** When the current access token was stored (its lifetime is accessExpiresAt − this). */
+  accessIssuedAt: string | null;
+  /**
+   * The Secrets Manager version (a ClientRequestToken we chose) that holds the pair of `version`: reads
+   * ask for exactly it, so an eventually consistent read can never hand back an older, spent pair.
+   * Null only for records written before versions were pinned.
+   */
+  secretVersionId: string | null;
+  /** When a manual refresh last tried ANAF for this reauth-required token (once per cool-down). */
+  recoveryAttemptedAt: string | null;
+  /** Times (ISO) of the rotations in the last 24 hours, oldest first (MAX_ROTATIONS_PER_DAY). */
+  rotations: string[];
   lastRefreshAt: string | null;
   lastError: string | null;
   /** Consecutive failed refresh attempts since the last success. */
@@ -68,6 +83,7 @@ export type LifecycleEventType =
   | 'refreshed'
   | 'refresh-failed'
   | 'reauth-required'
+  | 'recovered'
   | 'expiring'
   | 'disconnected'
   | 'token-issued';

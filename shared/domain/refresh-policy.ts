@@ -42,8 +42,10 @@ export function computeDueAt(
 export type RefreshTrigger = 'sweep' | 'manual' | 'on-demand';
 
 export type RefreshDecision =
-  | { action: 'refresh'; reason: 'access-expiring' | 'retry' | 'manual' | 'below-min-validity' }
+  | { action: 'refresh'; reason: 'access-expiring' | 'retry' | 'manual' | 'below-min-validity' | 'recovery-attempt' }
   | { action: 'skip'; reason: 'not-due' | 'cooldown' | 'fresh-enough' }
+  /** The token rotated MAX_ROTATIONS_PER_DAY times in the last 24 h; `retryAt` is when a slot frees. */
+  | { action: 'limit'; reason: 'rotations-per-day'; retryAt: string }
   | { action: 'reauth'; reason: 'refresh-token-expired' }
   | { action: 'refuse'; reason: 'reauth-required' | 'disconnected' };
 
@@ -51,40 +53,81 @@ export interface RefreshPolicy {
   refreshMarginDays: number;
   accessTokenMinValiditySeconds: number;
   manualRefreshCooldownSeconds: number;
+  maxRotationsPerDay: number;
+}
+
+type DecisionInput = Pick<
+  TokenRecord,
+  'status' | 'accessExpiresAt' | 'refreshExpiresAt' | 'lastRefreshAt' | 'failedAttempts' | 'dueAt' | 'accessIssuedAt' | 'rotations' | 'recoveryAttemptedAt'
+>;
+
+/** The rotations that still count against MAX_ROTATIONS_PER_DAY at `now` (the last 24 hours). */
+export function rotationsInWindow(rotations: readonly string[], now: Date): string[] {
+  return rotations.filter((at) => Date.parse(at) > now.getTime() - DAY_MS);
+}
+
+/**
+ * The access token's minimum validity for the access-token route: the setting, but never more than half
+ * the token's own lifetime (with 1-hour tokens and a 1-hour minimum every call would be a rotation).
+ */
+export function minValidityMs(token: Pick<TokenRecord, 'accessExpiresAt' | 'accessIssuedAt'>, settingSeconds: number): number {
+  const setting = settingSeconds * 1000;
+  if (!token.accessIssuedAt) return setting;
+  const lifetime = Date.parse(token.accessExpiresAt) - Date.parse(token.accessIssuedAt);
+  return lifetime > 0 ? Math.min(setting, lifetime / 2) : setting;
 }
 
 /**
  * Should this token be refreshed now, and why. Pure: the same token, trigger and clock always decide
- * the same. Manual refresh is the sweep minus the "not due yet" check (plus a short cool-down).
+ * the same. Manual refresh is the sweep minus the "not due yet" check (plus a cool-down). Whatever the
+ * trigger, a token rotates at most `maxRotationsPerDay` times in 24 hours (Secrets Manager keeps every
+ * version younger than a day, and past its version quota every write of a rotated pair would fail).
+ * A manual refresh of a reauth-required token whose refresh token has not reached its `exp` tries ANAF
+ * once more (a wrong verdict can be undone); a refused try is tried again only after the manual cool-down.
  */
-export function decideRefresh(
-  token: Pick<TokenRecord, 'status' | 'accessExpiresAt' | 'refreshExpiresAt' | 'lastRefreshAt' | 'failedAttempts' | 'dueAt'>,
-  trigger: RefreshTrigger,
-  now: Date,
-  policy: RefreshPolicy,
-): RefreshDecision {
+export function decideRefresh(token: DecisionInput, trigger: RefreshTrigger, now: Date, policy: RefreshPolicy): RefreshDecision {
   if (token.status === 'disconnected') return { action: 'refuse', reason: 'disconnected' };
-  if (token.status === 'reauth-required') return { action: 'refuse', reason: 'reauth-required' };
   const t = now.getTime();
-  if (Date.parse(token.refreshExpiresAt) <= t) return { action: 'reauth', reason: 'refresh-token-expired' };
+  const refreshEnded = Date.parse(token.refreshExpiresAt) <= t;
+  if (token.status === 'reauth-required') {
+    if (trigger !== 'manual' || refreshEnded) return { action: 'refuse', reason: 'reauth-required' };
+    const tried = token.recoveryAttemptedAt ? t - Date.parse(token.recoveryAttemptedAt) : Number.POSITIVE_INFINITY;
+    if (tried < Math.max(policy.manualRefreshCooldownSeconds * 1000, 1000)) return { action: 'refuse', reason: 'reauth-required' };
+    return limited(token, now, policy) ?? { action: 'refresh', reason: 'recovery-attempt' };
+  }
+  if (refreshEnded) return { action: 'reauth', reason: 'refresh-token-expired' };
   const accessLeftMs = Date.parse(token.accessExpiresAt) - t;
+  let decision: RefreshDecision;
   switch (trigger) {
     case 'manual': {
       const cooldownMs = policy.manualRefreshCooldownSeconds * 1000;
-      if (cooldownMs > 0 && token.lastRefreshAt && t - Date.parse(token.lastRefreshAt) < cooldownMs) {
-        return { action: 'skip', reason: 'cooldown' };
-      }
-      return { action: 'refresh', reason: 'manual' };
+      decision =
+        cooldownMs > 0 && token.lastRefreshAt && t - Date.parse(token.lastRefreshAt) < cooldownMs
+          ? { action: 'skip', reason: 'cooldown' }
+          : { action: 'refresh', reason: 'manual' };
+      break;
     }
     case 'on-demand':
-      return accessLeftMs < policy.accessTokenMinValiditySeconds * 1000
-        ? { action: 'refresh', reason: 'below-min-validity' }
-        : { action: 'skip', reason: 'fresh-enough' };
+      decision =
+        accessLeftMs < minValidityMs(token, policy.accessTokenMinValiditySeconds)
+          ? { action: 'refresh', reason: 'below-min-validity' }
+          : { action: 'skip', reason: 'fresh-enough' };
+      break;
     case 'sweep':
-      if (accessLeftMs <= policy.refreshMarginDays * DAY_MS) return { action: 'refresh', reason: 'access-expiring' };
-      if (token.failedAttempts > 0 && token.dueAt && Date.parse(token.dueAt) <= t) return { action: 'refresh', reason: 'retry' };
-      return { action: 'skip', reason: 'not-due' };
+      if (accessLeftMs <= policy.refreshMarginDays * DAY_MS) decision = { action: 'refresh', reason: 'access-expiring' };
+      else if (token.failedAttempts > 0 && token.dueAt && Date.parse(token.dueAt) <= t) decision = { action: 'refresh', reason: 'retry' };
+      else decision = { action: 'skip', reason: 'not-due' };
+      break;
   }
+  return decision.action === 'refresh' ? (limited(token, now, policy) ?? decision) : decision;
+}
+
+function limited(token: Pick<TokenRecord, 'rotations'>, now: Date, policy: RefreshPolicy): RefreshDecision | null {
+  const recent = rotationsInWindow(token.rotations, now);
+  if (recent.length < policy.maxRotationsPerDay) return null;
+  // The slot that frees first is the one of the oldest rotation that still counts.
+  const oldest = recent.map((at) => Date.parse(at)).sort((a, b) => a - b)[recent.length - policy.maxRotationsPerDay]!;
+  return { action: 'limit', reason: 'rotations-per-day', retryAt: new Date(oldest + DAY_MS).toISOString() };
 }
 
 /** Wait before the sweep retries a token after a failure: 1 h, 2 h, 4 h … at most a day. */

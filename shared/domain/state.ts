@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 
 /**
  * OAuth `state` and session ids. A state is 32 random bytes (base64url, 43 characters): unguessable,
@@ -18,3 +18,6 @@ export const isWellFormedSessionId = (value: string): boolean => SESSION_ID_SHAP
 
 export const newTokenId = (): string => `tok_${randomBytes(12).toString('hex')}`;
 export const TOKEN_ID_SHAPE = /^tok_[a-f0-9]{24}$/;
+
+/** The id of one Secrets Manager version of a token's secret (a ClientRequestToken: 32–64 characters). */
+export const newSecretVersionId = (): string => randomUUID();

@@ -41,4 +41,8 @@ export function errorResult(code: ErrorCode, message: string): HttpResult {
   return json(status, { error: { code, message: safeMessage } });
 }
 
-export const fromBrokerError = (error: BrokerError): HttpResult => errorResult(error.code, error.message);
+export function fromBrokerError(error: BrokerError): HttpResult {
+  const result = errorResult(error.code, error.message);
+  if (error.retryAfterSeconds !== undefined) result.headers = { ...result.headers, 'retry-after': String(error.retryAfterSeconds) };
+  return result;
+}

@@ -1,5 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { createAnafOAuthClient } from '../adapters/anaf/oauth-client.js';
 import { createDynamoAuditStore } from '../adapters/dynamodb/audit-store.js';
 import { createDocumentClient } from '../adapters/dynamodb/client.js';
@@ -7,8 +8,10 @@ import { createDynamoCompanyStore } from '../adapters/dynamodb/company-store.js'
 import { createDynamoSessionStore } from '../adapters/dynamodb/session-store.js';
 import { createDynamoTenantStore } from '../adapters/dynamodb/tenant-store.js';
 import { createDynamoTokenStore } from '../adapters/dynamodb/token-store.js';
+import { createKmsPairEscrow } from '../adapters/escrow/kms-escrow.js';
 import { createEventBridgePublisher } from '../adapters/eventbridge/event-publisher.js';
 import { createSecretsManagerStore } from '../adapters/secrets-manager/secret-store.js';
+import { awsClientSettings } from '../config/aws-calls.js';
 import { getConfig, type Config } from '../config/config.js';
 import type { Logger } from '../ports.js';
 import type { ServiceDeps } from '../services/deps.js';
@@ -34,8 +37,9 @@ export function createRuntime(config: Config, logger: Logger = createLogger()): 
     tokens: createDynamoTokenStore({ doc, table }),
     sessions: createDynamoSessionStore({ doc, table }),
     audit: createDynamoAuditStore({ doc, table }),
-    events: createEventBridgePublisher({ client: new EventBridgeClient({}), busName: config.eventBusName }),
-    secrets: createSecretsManagerStore({ client: new SecretsManagerClient({}), prefix: config.secretPrefix, kmsKeyId: config.secretsKmsKeyId }),
+    events: createEventBridgePublisher({ client: new EventBridgeClient(awsClientSettings()), busName: config.eventBusName }),
+    secrets: createSecretsManagerStore({ client: new SecretsManagerClient(awsClientSettings()), prefix: config.secretPrefix, kmsKeyId: config.secretsKmsKeyId }),
+    escrow: createKmsPairEscrow({ doc, kms: new KMSClient(awsClientSettings()), table, kmsKeyId: config.secretsKmsKeyId }),
     anaf: createAnafOAuthClient({ oauthBaseUrl: config.anafOauthBaseUrl, timeoutMs: config.anafTimeoutMs }),
     clock: { now: () => new Date() },
     logger,
@@ -49,6 +53,7 @@ export function createRuntime(config: Config, logger: Logger = createLogger()): 
       accessTokenMinValiditySeconds: config.accessTokenMinValiditySeconds,
       sweepConcurrency: config.sweepConcurrency,
       manualRefreshCooldownSeconds: config.manualRefreshCooldownSeconds,
+      maxRotationsPerDay: config.maxRotationsPerDay,
       anafTimeoutMs: config.anafTimeoutMs,
     },
   };

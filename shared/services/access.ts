@@ -1,9 +1,10 @@
 import { BrokerError } from '../domain/errors.js';
+import { readPairFacts } from '../domain/pair-facts.js';
 import { toTokenView } from '../domain/views.js';
 import type { TokenView } from '../domain/model.js';
 import { recordEvent } from './audit.js';
 import type { ServiceDeps } from './deps.js';
-import { refreshToken, type RefreshResult } from './refresh.js';
+import { readPair, refreshToken, type RefreshResult } from './refresh.js';
 import { requireTenant } from './tenants.js';
 import { requireToken } from './tokens.js';
 
@@ -21,7 +22,9 @@ const throwIfFailed = (result: RefreshResult) => {
 
 /**
  * Hands a usable access token to the ERP (the one place a token leaves the service). Steps: resolve the
- * company's token; refresh first when less than the minimum validity remains; read the pair; audit.
+ * company's token; refresh first when less than the minimum validity remains; read the record's exact
+ * pair (never an older one); check it is still valid; audit. The answered `expiresAt` is the one of the
+ * token handed out.
  */
 export async function issueAccessToken(
   deps: ServiceDeps,
@@ -31,16 +34,23 @@ export async function issueAccessToken(
   await requireTenant(deps, tenantId);
   const tokenId = await tokenIdForCompany(deps, tenantId, cui);
   const result = await refreshToken(deps, { tenantId, tokenId, trigger: 'on-demand' });
-  const transient = (result.outcome === 'failed' && result.error?.code !== 'TOKEN_DISCONNECTED') || result.outcome === 'busy';
-  if (transient) {
-    // A failed refresh, or one still under way elsewhere, leaves a token that may be valid for a while:
-    // hand it out if it is.
-    if (Date.parse(result.token.accessExpiresAt) <= deps.clock.now().getTime()) throwIfFailed(result);
-  } else {
+  // A failed or rate-limited refresh, or one still under way elsewhere, leaves a token that may be valid
+  // for a while: it is handed out if it is (checked below).
+  const transient =
+    (result.outcome === 'failed' && result.error?.code !== 'TOKEN_DISCONNECTED') || result.outcome === 'busy' || result.outcome === 'limited';
+  if (!transient) throwIfFailed(result);
+  const read = await readPair(deps, result.token);
+  if (read.kind === 'missing') throw new BrokerError('REAUTH_REQUIRED', 'the stored token pair is missing; connect the company again');
+  if (read.kind === 'not-visible') throw new BrokerError('STORE_UNAVAILABLE', 'the stored token pair is not readable yet; try again in a few seconds');
+  const pair = read.pair;
+  const expiresAt =
+    read.kind === 'current'
+      ? result.token.accessExpiresAt
+      : readPairFacts({ accessToken: pair.accessToken, refreshToken: pair.refreshToken, now: deps.clock.now() }).accessExpiresAt;
+  if (Date.parse(expiresAt) <= deps.clock.now().getTime()) {
     throwIfFailed(result);
+    throw new BrokerError('ANAF_UNAVAILABLE', 'ANAF issued an access token that has already expired; try again later');
   }
-  const pair = await deps.secrets.getTokenPair(tenantId, tokenId);
-  if (!pair) throw new BrokerError('REAUTH_REQUIRED', 'the stored token pair is missing; connect the company again');
   await recordEvent(deps, {
     tenantId,
     type: 'token-issued',
@@ -49,7 +59,7 @@ export async function issueAccessToken(
     at: deps.clock.now().toISOString(),
     details: { refreshed: result.outcome === 'refreshed' },
   });
-  return { accessToken: pair.accessToken, expiresAt: result.token.accessExpiresAt, tokenId };
+  return { accessToken: pair.accessToken, expiresAt, tokenId };
 }
 
 /** Manual refresh (HTTP button, console invoke, CLI): refreshes unless just refreshed; answers metadata. */

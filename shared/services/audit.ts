@@ -7,6 +7,7 @@ const METRIC_OF: Record<LifecycleEventType, MetricName> = {
   refreshed: 'Refreshed',
   'refresh-failed': 'RefreshFailed',
   'reauth-required': 'ReauthRequired',
+  recovered: 'Recovered',
   expiring: 'Expiring',
   disconnected: 'Disconnected',
   'token-issued': 'TokenIssued',

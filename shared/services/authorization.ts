@@ -1,11 +1,12 @@
 import { AnafError } from '../domain/anaf-errors.js';
 import { BrokerError } from '../domain/errors.js';
-import { expToIso, readTokenClaims } from '../domain/jwt.js';
+import { readPairFacts, type PairFacts } from '../domain/pair-facts.js';
 import type { ConnectSession, TokenRecord } from '../domain/model.js';
 import { computeDueAt } from '../domain/refresh-policy.js';
 import {
   STATE_TTL_SECONDS,
   hashState,
+  newSecretVersionId,
   isWellFormedSessionId,
   isWellFormedState,
   newSessionId,
@@ -143,7 +144,8 @@ export async function completeAuthorization(
     token = await storeAuthorization(deps, {
       tenantId: session.tenantId,
       accessToken: pair.accessToken,
-      refreshToken: pair.refreshToken,
+      refreshToken: pair.refreshToken ?? '',
+      expiresInSeconds: pair.expiresInSeconds,
       cuis: session.cuis,
       sessionId: session.sessionId,
     });
@@ -164,12 +166,10 @@ export async function completeAuthorization(
  */
 export async function storeAuthorization(
   deps: ServiceDeps,
-  input: { tenantId: string; accessToken: string; refreshToken: string; cuis: string[]; sessionId?: string },
+  input: { tenantId: string; accessToken: string; refreshToken: string; expiresInSeconds?: number; cuis: string[]; sessionId?: string },
 ): Promise<TokenRecord> {
-  const access = readTokenClaims(input.accessToken);
-  const refresh = readTokenClaims(input.refreshToken);
-  if (!access || !refresh) throw new BrokerError('VALIDATION_ERROR', 'the token pair is not made of JWTs with an exp claim');
-  const serial = access.serial ?? refresh.serial;
+  const facts = pairFactsForStore(deps, input);
+  const serial = facts.serial;
   for (let attempt = 0; ; attempt++) {
     const now = deps.clock.now().toISOString();
     // A company deleted since the session was minted is skipped rather than failing the connection.
@@ -180,9 +180,14 @@ export async function storeAuthorization(
       tenantId: input.tenantId,
       status: 'active' as const,
       serial,
-      clientAppId: access.clientAppId ?? refresh.clientAppId,
-      accessExpiresAt: expToIso(access.exp),
-      refreshExpiresAt: expToIso(refresh.exp),
+      clientAppId: facts.clientAppId,
+      accessExpiresAt: facts.accessExpiresAt,
+      refreshExpiresAt: facts.refreshExpiresAt,
+      accessExpiryEstimated: facts.accessExpiryEstimated,
+      refreshExpiryEstimated: facts.refreshExpiryEstimated,
+      accessIssuedAt: now,
+      secretVersionId: newSecretVersionId(),
+      recoveryAttemptedAt: null,
       lastError: null,
       failedAttempts: 0,
       warningsSent: [],
@@ -192,13 +197,13 @@ export async function storeAuthorization(
     };
     const token: TokenRecord = existing
       ? { ...existing, ...base, version: existing.version + 1, dueAt: null }
-      : { ...base, tokenId: newTokenId(), version: 1, lastRefreshAt: null, createdAt: now, dueAt: null };
+      : { ...base, tokenId: newTokenId(), version: 1, rotations: [], lastRefreshAt: null, createdAt: now, dueAt: null };
     token.dueAt = computeDueAt(token, deps.settings.refreshMarginDays);
     await deps.secrets.putTokenPair(input.tenantId, token.tokenId, {
       accessToken: input.accessToken,
       refreshToken: input.refreshToken,
       version: token.version,
-    });
+    }, token.secretVersionId!);
     try {
       await deps.tokens.connect({
         token,
@@ -226,3 +231,21 @@ export async function storeAuthorization(
   }
 }
 
+
+/**
+ * What a fresh pair's metadata says, whatever the tokens look like (a 2xx from ANAF is never refused).
+ * A code exchange that carried no refresh token gives a token that cannot be refreshed: its refresh end
+ * is its access end, so warnings and reauth-required come on time.
+ */
+function pairFactsForStore(deps: ServiceDeps, input: { accessToken: string; refreshToken: string; expiresInSeconds?: number }): PairFacts {
+  const facts = readPairFacts({ ...input, now: deps.clock.now() });
+  if (facts.accessExpiryEstimated || facts.refreshExpiryEstimated) {
+    deps.logger.warn('token expiry estimated: ANAF issued a token without a readable exp claim', {
+      access: facts.accessExpiryEstimated,
+      refresh: facts.refreshExpiryEstimated,
+    });
+    deps.metrics?.count('ExpiryEstimated');
+  }
+  if (input.refreshToken !== '') return facts;
+  return { ...facts, refreshExpiresAt: facts.accessExpiresAt, refreshExpiryEstimated: facts.accessExpiryEstimated };
+}

@@ -6,6 +6,7 @@ import type {
   EventPublisher,
   Logger,
   Metrics,
+  PairEscrow,
   SecretStore,
   SessionStore,
   TenantStore,
@@ -22,6 +23,7 @@ export interface ServiceSettings {
   accessTokenMinValiditySeconds: number;
   sweepConcurrency: number;
   manualRefreshCooldownSeconds: number;
+  maxRotationsPerDay: number;
   anafTimeoutMs: number;
 }
 
@@ -34,6 +36,7 @@ export interface ServiceDeps {
   audit: AuditStore;
   events: EventPublisher;
   secrets: SecretStore;
+  escrow: PairEscrow;
   anaf: AnafOAuthClient;
   clock: Clock;
   logger: Logger;

@@ -1,18 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { AnafError } from '../domain/anaf-errors.js';
 import { BrokerError } from '../domain/errors.js';
-import { expToIso, readTokenClaims } from '../domain/jwt.js';
 import type { LifecycleEventType, TokenPair, TokenRecord } from '../domain/model.js';
+import { readPairFacts } from '../domain/pair-facts.js';
 import {
   FAILED_RUNS_WARNING_THRESHOLD,
   computeDueAt,
   decideRefresh,
   dueWarning,
   retryDelayMs,
+  rotationsInWindow,
   warningsAfter,
   type RefreshTrigger,
 } from '../domain/refresh-policy.js';
-import type { AnafTokenResponse } from '../ports.js';
+import { newSecretVersionId } from '../domain/state.js';
+import { awsCallWorstCaseMs } from '../config/aws-calls.js';
+import type { AnafTokenResponse, StoredPair } from '../ports.js';
 import { recordEvent } from './audit.js';
 import { MAX_SESSION_TTL_SECONDS, createConnectSession } from './authorization.js';
 import { MAX_CUIS } from './companies.js';
@@ -27,8 +30,8 @@ const JOIN_POLL_MS = 100;
 /** In-run retries where ANAF cannot have acted (connection refused, 429, 5xx). */
 const MAX_ATTEMPTS = 3;
 const MAX_RETRY_AFTER_MS = 5_000;
-/** Writing the new pair is retried hard: until it lands, the only copy is in this process. */
-const SECRET_WRITE_ATTEMPTS = 5;
+/** Writing the new pair is retried hard (then escrowed): until it lands, the only copy is in this process. */
+const SECRET_WRITE_ATTEMPTS = 3;
 
 export type RefreshOutcome =
   | 'refreshed'
@@ -37,39 +40,61 @@ export type RefreshOutcome =
   | 'recovered'
   | 'reauth-required'
   | 'failed'
-  | 'busy';
+  | 'busy'
+  | 'limited';
 
 export interface RefreshResult {
   outcome: RefreshOutcome;
   token: TokenRecord;
-  /** Set when outcome is 'failed' or 'reauth-required': the error the HTTP routes answer with. */
+  /** Set when the caller should hear an error (failed, reauth-required, busy, limited). */
   error?: BrokerError;
 }
 
-/** Room for the store and secret calls of one refresh around its ANAF calls and waits. */
-const STORE_CALLS_MARGIN_MS = 10_000;
+/** How often a pinned secret version that is not visible yet is read again before giving up (503). */
+const PINNED_READ_ATTEMPTS = 3;
+const PINNED_READ_PAUSE_MS = 150;
 
-/**
- * The longest one refresh can take: every ANAF attempt timing out, the longest Retry-After waits between
- * them, every secret-write retry, plus room for the store calls. The sweep keeps this much time in
- * reserve so that its Lambda is never stopped between ANAF's rotation and the write of the new pair;
- * the lease (below) outlives it.
- */
-export function refreshWorstCaseMs(settings: Pick<ServiceDeps['settings'], 'anafTimeoutMs'>): number {
-  let secretBackoffMs = 0;
-  for (let attempt = 1; attempt < SECRET_WRITE_ATTEMPTS; attempt++) secretBackoffMs += 200 * 2 ** attempt;
-  return settings.anafTimeoutMs * MAX_ATTEMPTS + MAX_RETRY_AFTER_MS * (MAX_ATTEMPTS - 1) + secretBackoffMs + STORE_CALLS_MARGIN_MS;
+/** Store calls a refresh makes around its ANAF attempts (reads, lease, re-reads, client, a lease check per attempt). */
+const STORE_CALLS_BEFORE_ANAF = 11;
+/** Store calls after ANAF answered, besides the pair writes: escrow (KMS + put), metadata, re-read, event. */
+const STORE_CALLS_AFTER_ANAF = 6;
+
+/** ANAF's part of a refresh: every attempt timing out, the longest Retry-After waits between them. */
+const anafWorstCaseMs = (settings: Pick<ServiceDeps['settings'], 'anafTimeoutMs'>) =>
+  settings.anafTimeoutMs * MAX_ATTEMPTS + MAX_RETRY_AFTER_MS * (MAX_ATTEMPTS - 1);
+
+/** From ANAF's answer to the metadata write: every pair write and its backoff, escrow, metadata. */
+function afterAnafWorstCaseMs(): number {
+  let backoffMs = 0;
+  for (let attempt = 1; attempt < SECRET_WRITE_ATTEMPTS; attempt++) backoffMs += secretWriteBackoffMs(attempt);
+  return SECRET_WRITE_ATTEMPTS * 2 * awsCallWorstCaseMs() + backoffMs + STORE_CALLS_AFTER_ANAF * awsCallWorstCaseMs();
 }
 
+/**
+ * The longest one refresh can take: every store call at its bound (connection and request timeouts,
+ * SDK retries), every ANAF attempt timing out with the longest Retry-After waits, every pair-write retry.
+ * The sweep keeps this much in reserve and the refreshing functions' timeout exceeds it (plus the join
+ * wait), so a Lambda is never stopped between ANAF's rotation and the pair's durable write.
+ */
+export function refreshWorstCaseMs(settings: Pick<ServiceDeps['settings'], 'anafTimeoutMs'>): number {
+  return STORE_CALLS_BEFORE_ANAF * awsCallWorstCaseMs() + anafWorstCaseMs(settings) + afterAnafWorstCaseMs();
+}
+
+/**
+ * The lease term. It is (re)set right before the ANAF call, so it must cover only what follows: ANAF and
+ * the writes of the rotated pair; it covers the whole worst case anyway, with 4 s to spare.
+ */
+export const leaseSecondsFor = (deps: Pick<ServiceDeps, 'settings'>) => Math.ceil((refreshWorstCaseMs(deps.settings) + 4_000) / 1000);
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** The lease outlives a refresh's worst case (plus 4 s), so a live holder never loses it mid-way. */
-const leaseSecondsFor = (deps: ServiceDeps) => Math.ceil((refreshWorstCaseMs(deps.settings) + 4_000) / 1000);
+const secretWriteBackoffMs = (attempt: number) => 200 * 2 ** attempt;
 
 /**
  * Refreshes one token if the trigger's rule says so. Steps: decide on the stored record; take the
  * lease (or wait for the holder's result); re-read (another run may have just refreshed, or died after
- * writing the secret); decide again; call ANAF; write the new pair, then the metadata; record events.
- * Never throws for ANAF's answers: the outcome and `error` say what happened.
+ * writing the secret or the escrow); decide again; check the lease is still ours; call ANAF; write the
+ * new pair (secret, else escrow), then the metadata; record events. Never throws for ANAF's answers:
+ * the outcome and `error` say what happened.
  */
 export async function refreshToken(
   deps: ServiceDeps,
@@ -86,6 +111,7 @@ export async function refreshToken(
     return refused(stored, first.reason);
   }
   if (first.action === 'skip') return { outcome: 'skipped', token: stored };
+  if (first.action === 'limit') return rateLimited(deps, stored, first.retryAt);
 
   const owner = newLeaseOwner();
   const deadline = Date.now() + (trigger === 'sweep' ? 0 : JOIN_WAIT_MS);
@@ -97,13 +123,7 @@ export async function refreshToken(
     if (!current) throw new BrokerError('TOKEN_NOT_FOUND', `token ${tokenId} not found`);
     const settled = resultOfOtherRun(current, stored);
     if (settled) return settled;
-    if (Date.now() >= deadline) {
-      return {
-        outcome: 'busy',
-        token: current,
-        error: new BrokerError('REFRESH_IN_PROGRESS', 'another refresh of this token is under way; try again shortly'),
-      };
-    }
+    if (Date.now() >= deadline) return busy(current);
     await sleep(JOIN_POLL_MS);
   }
 
@@ -117,6 +137,24 @@ export async function refreshToken(
 }
 
 const newLeaseOwner = () => `lease_${randomBytes(8).toString('hex')}`;
+
+const busy = (token: TokenRecord): RefreshResult => ({
+  outcome: 'busy',
+  token,
+  error: new BrokerError('REFRESH_IN_PROGRESS', 'another refresh of this token is under way; try again shortly'),
+});
+
+function rateLimited(deps: ServiceDeps, token: TokenRecord, retryAt: string): RefreshResult {
+  deps.metrics?.count('RefreshRateLimited');
+  const retryAfterSeconds = Math.max(1, Math.ceil((Date.parse(retryAt) - deps.clock.now().getTime()) / 1000));
+  return {
+    outcome: 'limited',
+    token,
+    error: new BrokerError('REFRESH_RATE_LIMITED', `this token rotated ${deps.settings.maxRotationsPerDay} times in 24 hours; try again later`, {
+      retryAfterSeconds,
+    }),
+  };
+}
 
 /**
  * What another run did between our first read (`before`) and now, if it settled the matter: it
@@ -133,7 +171,8 @@ function resultOfOtherRun(current: TokenRecord, before: TokenRecord): RefreshRes
 
 async function newerPairStored(deps: ServiceDeps, token: TokenRecord): Promise<boolean> {
   const pair = await deps.secrets.getTokenPair(token.tenantId, token.tokenId);
-  return pair !== null && pair.version > token.version;
+  const escrowed = await deps.escrow.get(token.tenantId, token.tokenId);
+  return (pair !== null && pair.version > token.version) || (escrowed !== null && escrowed.version > token.version);
 }
 
 /** The error a caller gets for a failure recorded by another run (see recordFailure's codes). */
@@ -159,6 +198,47 @@ function refused(token: TokenRecord, reason: 'reauth-required' | 'disconnected')
       };
 }
 
+/** What the stores hold for a token, read under its lease. */
+type PairRead =
+  /** The pair the record names (its exact secret version, or the escrow that holds it). */
+  | { kind: 'current'; pair: StoredPair; source: 'secret' | 'escrow' }
+  /** A pair newer than the record: a run stored it and died before its metadata write. */
+  | { kind: 'newer'; pair: StoredPair }
+  /** No secret at all: nothing can be presented to ANAF. */
+  | { kind: 'missing' }
+  /** The secret exists but the record's version is not readable yet (eventual consistency). */
+  | { kind: 'not-visible' };
+
+/**
+ * Reads the pair to present, never an older one: the record's exact secret version (retried briefly,
+ * Secrets Manager reads are eventually consistent), else the escrow when it holds that version. A pair
+ * newer than the record, in the secret or the escrow, is answered as such for adoption.
+ */
+export async function readPair(deps: ServiceDeps, token: TokenRecord): Promise<PairRead> {
+  const { tenantId, tokenId } = token;
+  const [latest, escrowed] = await Promise.all([deps.secrets.getTokenPair(tenantId, tokenId), deps.escrow.get(tenantId, tokenId)]);
+  const newest = [latest, escrowed].filter((p): p is StoredPair => p !== null && p.version > token.version).sort((a, b) => b.version - a.version)[0];
+  if (newest) return { kind: 'newer', pair: newest };
+  const matches = (p: StoredPair | null): p is StoredPair =>
+    p !== null && p.version === token.version && (token.secretVersionId === null || p.versionId === token.secretVersionId);
+  if (matches(latest)) return { kind: 'current', pair: latest, source: 'secret' };
+  if (matches(escrowed)) return { kind: 'current', pair: escrowed, source: 'escrow' };
+  if (token.secretVersionId) {
+    for (let attempt = 1; attempt <= PINNED_READ_ATTEMPTS; attempt++) {
+      const pinned = await deps.secrets.getTokenPair(tenantId, tokenId, token.secretVersionId);
+      if (pinned) return { kind: 'current', pair: pinned, source: 'secret' };
+      if (attempt < PINNED_READ_ATTEMPTS) await sleep(PINNED_READ_PAUSE_MS);
+    }
+  }
+  return latest === null ? { kind: 'missing' } : { kind: 'not-visible' };
+}
+
+const notVisible = (token: TokenRecord): RefreshResult => ({
+  outcome: 'failed',
+  token,
+  error: new BrokerError('STORE_UNAVAILABLE', 'the stored token pair is not readable yet; try again in a few seconds'),
+});
+
 async function refreshUnderLease(
   deps: ServiceDeps,
   leased: TokenRecord,
@@ -167,17 +247,17 @@ async function refreshUnderLease(
   before: TokenRecord,
 ): Promise<RefreshResult> {
   const { tenantId, tokenId } = leased;
-  const pair = await deps.secrets.getTokenPair(tenantId, tokenId);
+  let read = await readPair(deps, leased);
   let token = leased;
-  if (pair && pair.version > token.version) {
-    // A previous run stored a new pair and died before its metadata write: adopt the pair.
-    const recovered = await adoptPair(deps, token, pair, owner);
-    if (recovered) {
-      token = recovered;
-      await emit(deps, token, 'refreshed', { recovered: true });
-      if (decideRefresh(token, trigger, deps.clock.now(), deps.settings).action !== 'refresh') {
-        return { outcome: 'recovered', token };
-      }
+  if (read.kind === 'newer') {
+    // A previous run stored a new pair (secret or escrow) and died before its metadata write: adopt it.
+    const adopted = await adoptPair(deps, token, read.pair, owner);
+    if (!adopted) return (await settledAfterLostWrite(deps, token)) ?? busy(token);
+    token = adopted;
+    read = { kind: 'current', pair: read.pair, source: 'secret' };
+    await emit(deps, token, 'refreshed', { recovered: true });
+    if (decideRefresh(token, trigger, deps.clock.now(), deps.settings).action !== 'refresh') {
+      return { outcome: 'recovered', token };
     }
   }
   if (token.version > before.version && trigger !== 'manual') {
@@ -191,8 +271,13 @@ async function refreshUnderLease(
   const decision = decideRefresh(token, trigger, deps.clock.now(), deps.settings);
   if (decision.action === 'refuse') return refused(token, decision.reason);
   if (decision.action === 'skip') return { outcome: trigger === 'manual' ? 'joined' : 'skipped', token };
+  if (decision.action === 'limit') return rateLimited(deps, token, decision.retryAt);
   if (decision.action === 'reauth') return markReauthRequired(deps, token, owner, 'REFRESH_TOKEN_EXPIRED');
-  if (!pair) return markReauthRequired(deps, token, owner, 'PAIR_MISSING');
+  if (read.kind === 'missing') return markReauthRequired(deps, token, owner, 'PAIR_MISSING');
+  if (read.kind === 'not-visible') return notVisible(token);
+  const pair = read.pair;
+  if (pair.refreshToken === '') return markReauthRequired(deps, token, owner, 'NO_REFRESH_TOKEN');
+  if (read.source === 'escrow') await restoreEscrowedPair(deps, token, pair);
 
   const tenant = await deps.tenants.get(tenantId);
   const clientSecret = tenant ? await deps.secrets.getClientSecret(tenantId) : null;
@@ -200,10 +285,18 @@ async function refreshUnderLease(
     return recordFailure(deps, token, owner, 'CLIENT_MISSING', new BrokerError('ANAF_REJECTED', 'the tenant has no ANAF client stored'));
   }
 
+  // Checkpoint before every attempt: a run whose store calls (or an in-run retry's wait) stalled past its
+  // lease must not present the refresh token, which a run that took the lease over may have spent
+  // already. Extending also restarts the term, so the lease outlives the ANAF call and the writes after.
+  const leaseStillOurs = () => deps.tokens.extendLease(tenantId, tokenId, owner, deps.clock.now(), leaseSecondsFor(deps));
   let answer: AnafTokenResponse;
   try {
-    answer = await callWithRetry(() => deps.anaf.refresh({ clientId: tenant.clientId, clientSecret, refreshToken: pair.refreshToken }));
+    answer = await callWithRetry(leaseStillOurs, () => deps.anaf.refresh({ clientId: tenant.clientId, clientSecret, refreshToken: pair.refreshToken }));
   } catch (error) {
+    if (error instanceof LeaseLost) {
+      deps.logger.warn('lease lost before an ANAF call; not calling ANAF', { tenantId, tokenId, trigger });
+      return (await settledAfterLostWrite(deps, token)) ?? busy(token);
+    }
     if (!(error instanceof AnafError)) throw error;
     deps.logger.warn('refresh failed', { tenantId, tokenId, trigger, kind: error.kind, status: error.details.status });
     switch (error.kind) {
@@ -228,45 +321,78 @@ async function refreshUnderLease(
   }
 
   // ANAF has rotated: the old refresh token is spent and the new pair exists only in memory.
-  // Step 1: the pair, before anything else.
-  const next: TokenPair = { accessToken: answer.accessToken, refreshToken: answer.refreshToken, version: token.version + 1 };
-  const disconnectedMeanwhile = await writePairHard(deps, tenantId, tokenId, next);
-  if (disconnectedMeanwhile) return refused(disconnectedMeanwhile, 'disconnected');
+  // Step 1: the pair, before anything else (an answer without a refresh token keeps the stored one).
+  const next: TokenPair = { accessToken: answer.accessToken, refreshToken: answer.refreshToken ?? pair.refreshToken, version: token.version + 1 };
+  const versionId = newSecretVersionId();
+  const written = await writePairDurably(deps, tenantId, tokenId, next, versionId);
+  if (written === 'disconnected') return refused((await deps.tokens.get(tenantId, tokenId)) ?? token, 'disconnected');
   // Step 2: the metadata, conditional on our version and lease.
-  const refreshed = recordFromPair(deps, token, next);
+  const refreshed = recordFromPair(deps, token, next, versionId, answer);
   if (!(await deps.tokens.replace(refreshed, { expectedVersion: token.version, leaseOwner: owner }))) {
     const current = await deps.tokens.get(tenantId, tokenId);
     if (current?.status === 'disconnected') {
       // A disconnect won the race (it clears the lease): the pair we just wrote must not outlive it.
       await deps.secrets.deleteTokenPair(tenantId, tokenId).catch(() => undefined);
+      await deps.escrow.delete(tenantId, tokenId, versionId).catch(() => undefined);
       return refused(current, 'disconnected');
     }
-    // Lease lost mid-way (it outlived its term): the secret already holds the newest pair, and the next
-    // run's re-read adopts it (version in the secret > version in the record).
+    // Lease lost mid-way (it outlived its term): the secret (or escrow) already holds the newest pair,
+    // and the next run's re-read adopts it (its version is above the record's).
     deps.logger.error('metadata write after refresh lost its condition; the next run will adopt the stored pair', { tenantId, tokenId });
+  }
+  if (token.status === 'reauth-required') {
+    deps.logger.warn('a reauth-required token refreshed again: the verdict is undone', { tenantId, tokenId });
+    await emit(deps, refreshed, 'recovered', { trigger, previousError: token.lastError });
   }
   await emit(deps, refreshed, 'refreshed', { trigger });
   return { outcome: 'refreshed', token: refreshed };
 }
 
-/** Metadata for a freshly stored pair: expiries from its JWT claims, errors and warnings reset. */
-function recordFromPair(deps: ServiceDeps, token: TokenRecord, pair: TokenPair): TokenRecord {
-  const access = readTokenClaims(pair.accessToken);
-  const refresh = readTokenClaims(pair.refreshToken);
-  const now = deps.clock.now().toISOString();
-  const refreshExpiresAt = refresh ? expToIso(refresh.exp) : token.refreshExpiresAt;
+/** Metadata for a freshly stored pair: expiries from its claims (else estimated), errors and warnings reset. */
+function recordFromPair(
+  deps: ServiceDeps,
+  token: TokenRecord,
+  pair: TokenPair,
+  versionId: string,
+  answer?: Pick<AnafTokenResponse, 'refreshToken' | 'expiresInSeconds'>,
+): TokenRecord {
+  const nowDate = deps.clock.now();
+  const now = nowDate.toISOString();
+  const keptRefresh = answer !== undefined && answer.refreshToken === undefined;
+  const facts = readPairFacts({
+    accessToken: pair.accessToken,
+    refreshToken: pair.refreshToken,
+    now: nowDate,
+    expiresInSeconds: answer?.expiresInSeconds,
+    ...(keptRefresh ? { kept: { refreshExpiresAt: token.refreshExpiresAt, refreshExpiryEstimated: token.refreshExpiryEstimated } } : {}),
+  });
+  if (facts.accessExpiryEstimated || (facts.refreshExpiryEstimated && !keptRefresh)) {
+    deps.logger.warn('token expiry estimated: ANAF issued a token without a readable exp claim', {
+      tenantId: token.tenantId,
+      tokenId: token.tokenId,
+      access: facts.accessExpiryEstimated,
+      refresh: facts.refreshExpiryEstimated,
+    });
+    deps.metrics?.count('ExpiryEstimated');
+  }
   const record: TokenRecord = {
     ...token,
     status: 'active',
-    accessExpiresAt: access ? expToIso(access.exp) : token.accessExpiresAt,
-    refreshExpiresAt,
-    serial: access?.serial ?? token.serial,
+    accessExpiresAt: facts.accessExpiresAt,
+    refreshExpiresAt: facts.refreshExpiresAt,
+    accessExpiryEstimated: facts.accessExpiryEstimated,
+    refreshExpiryEstimated: facts.refreshExpiryEstimated,
+    accessIssuedAt: now,
+    secretVersionId: versionId,
+    rotations: [...rotationsInWindow(token.rotations, nowDate), now],
+    recoveryAttemptedAt: null,
+    serial: facts.serial ?? token.serial,
     lastRefreshAt: now,
     lastError: null,
     failedAttempts: 0,
     version: pair.version,
     // A refresh that moved the refresh token's end re-arms the warnings.
-    warningsSent: refreshExpiresAt === token.refreshExpiresAt ? token.warningsSent : [],
+    warningsSent: facts.refreshExpiresAt === token.refreshExpiresAt ? token.warningsSent : [],
     leaseOwner: null,
     leaseExpiresAt: null,
     updatedAt: now,
@@ -276,38 +402,80 @@ function recordFromPair(deps: ServiceDeps, token: TokenRecord, pair: TokenPair):
   return record;
 }
 
-async function adoptPair(deps: ServiceDeps, token: TokenRecord, pair: TokenPair, owner: string): Promise<TokenRecord | null> {
-  const adopted = { ...recordFromPair(deps, token, pair), leaseOwner: owner, leaseExpiresAt: token.leaseExpiresAt };
+async function adoptPair(deps: ServiceDeps, token: TokenRecord, pair: StoredPair, owner: string): Promise<TokenRecord | null> {
+  // Adoption counts as a rotation now (the run that rotated died before recording it).
+  const adopted = { ...recordFromPair(deps, token, pair, pair.versionId), leaseOwner: owner, leaseExpiresAt: token.leaseExpiresAt };
   if (!(await deps.tokens.replace(adopted, { expectedVersion: token.version, leaseOwner: owner }))) return null;
   deps.logger.warn('adopted a pair stored by an interrupted refresh', { tenantId: token.tenantId, tokenId: token.tokenId, version: pair.version });
+  await restoreEscrowedPair(deps, adopted, pair);
   return adopted;
 }
 
 /**
- * Writes the new pair, retrying with backoff. Answers the record when the token was disconnected
- * meanwhile (AWS refuses writes to a secret scheduled for deletion, and the pair is no longer wanted).
+ * A pair read from the escrow goes back into the secret (same version id: idempotent), then the escrow
+ * item is deleted. Failing here changes nothing: the escrow keeps the pair for the next run.
  */
-async function writePairHard(deps: ServiceDeps, tenantId: string, tokenId: string, pair: TokenPair): Promise<TokenRecord | null> {
-  for (let attempt = 1; ; attempt++) {
+async function restoreEscrowedPair(deps: ServiceDeps, token: TokenRecord, pair: StoredPair): Promise<void> {
+  const escrowed = await deps.escrow.get(token.tenantId, token.tokenId);
+  if (!escrowed || escrowed.versionId !== pair.versionId) return;
+  try {
+    const { versionId: _ignored, ...plain } = pair;
+    await deps.secrets.putTokenPair(token.tenantId, token.tokenId, plain, pair.versionId);
+    await deps.escrow.delete(token.tenantId, token.tokenId, pair.versionId);
+    deps.logger.warn('moved an escrowed pair into its secret', { tenantId: token.tenantId, tokenId: token.tokenId, version: pair.version });
+  } catch (error) {
+    deps.logger.error('moving an escrowed pair into its secret failed; the escrow keeps it', {
+      tenantId: token.tenantId,
+      tokenId: token.tokenId,
+      errorName: (error as Error)?.name,
+    });
+  }
+}
+
+/**
+ * Makes the rotated pair durable: the secret, retried with backoff under one version id (a retry of a
+ * write that landed is a no-op); when every attempt fails, the KMS-encrypted escrow item, which the next
+ * run moves into the secret. Answers 'disconnected' when the token was disconnected meanwhile (AWS
+ * refuses writes to a secret scheduled for deletion, and the pair is no longer wanted).
+ */
+async function writePairDurably(
+  deps: ServiceDeps,
+  tenantId: string,
+  tokenId: string,
+  pair: TokenPair,
+  versionId: string,
+): Promise<'secret' | 'escrow' | 'disconnected'> {
+  for (let attempt = 1; attempt <= SECRET_WRITE_ATTEMPTS; attempt++) {
     try {
-      await deps.secrets.putTokenPair(tenantId, tokenId, pair);
-      return null;
+      await deps.secrets.putTokenPair(tenantId, tokenId, pair, versionId);
+      return 'secret';
     } catch (error) {
       deps.logger.error('storing the rotated pair failed', { tenantId, tokenId, attempt, errorName: (error as Error)?.name });
       const current = await deps.tokens.get(tenantId, tokenId).catch(() => null);
-      if (current?.status === 'disconnected') return current;
-      if (attempt >= SECRET_WRITE_ATTEMPTS) throw error;
-      await sleep(200 * 2 ** attempt);
+      if (current?.status === 'disconnected') return 'disconnected';
+      if (attempt < SECRET_WRITE_ATTEMPTS) await sleep(secretWriteBackoffMs(attempt));
     }
   }
+  deps.metrics?.count('PairWriteFailed');
+  await deps.escrow.put(tenantId, tokenId, pair, versionId);
+  deps.metrics?.count('PairEscrowed');
+  deps.logger.error('the rotated pair is in the escrow; the next run moves it into the secret', { tenantId, tokenId, version: pair.version });
+  return 'escrow';
+}
+
+/** The run no longer holds the lease: it must not present the refresh token. */
+class LeaseLost extends Error {
+  override name = 'LeaseLost';
 }
 
 /**
  * Retries only where ANAF cannot have acted on the request; never after a timeout. A Retry-After is
  * honoured: when it is longer than a run may wait, the run gives up and the retry time is recorded.
+ * Each attempt first checks (and extends) the lease.
  */
-async function callWithRetry(call: () => Promise<AnafTokenResponse>): Promise<AnafTokenResponse> {
+async function callWithRetry(leaseStillOurs: () => Promise<boolean>, call: () => Promise<AnafTokenResponse>): Promise<AnafTokenResponse> {
   for (let attempt = 1; ; attempt++) {
+    if (!(await leaseStillOurs())) throw new LeaseLost('the refresh lease was lost');
     try {
       return await call();
     } catch (error) {
@@ -319,11 +487,42 @@ async function callWithRetry(call: () => Promise<AnafTokenResponse>): Promise<An
   }
 }
 
+/**
+ * When a conditional write of ours did not land (lease lost, another run wrote first), the stored state
+ * decides what the caller hears; nothing is announced for a write that did not happen.
+ */
+async function settledAfterLostWrite(deps: ServiceDeps, token: TokenRecord): Promise<RefreshResult | null> {
+  const current = await deps.tokens.get(token.tenantId, token.tokenId);
+  if (!current) throw new BrokerError('TOKEN_NOT_FOUND', `token ${token.tokenId} not found`);
+  if (current.status === 'disconnected') return refused(current, 'disconnected');
+  if (current.status === 'reauth-required') return refused(current, 'reauth-required');
+  if (current.version > token.version) return { outcome: 'joined', token: current };
+  if (current.failedAttempts > token.failedAttempts) return { outcome: 'failed', token: current, error: errorOfLastFailure(current.lastError) };
+  return null;
+}
+
+/**
+ * Records the verdict, and announces it only when it is news: a refused recovery attempt of a token that
+ * was reauth-required already changes no state the ERP acts on (it records the attempt's time).
+ */
 async function markReauthRequired(deps: ServiceDeps, token: TokenRecord, owner: string, reason: string): Promise<RefreshResult> {
   const now = deps.clock.now().toISOString();
-  const record: TokenRecord = { ...token, status: 'reauth-required', lastError: reason, dueAt: null, updatedAt: now, leaseOwner: null, leaseExpiresAt: null };
-  await deps.tokens.replace(record, { expectedVersion: token.version, leaseOwner: owner });
-  await emit(deps, record, 'reauth-required', { reason }, true);
+  const wasActive = token.status === 'active';
+  const record: TokenRecord = {
+    ...token,
+    status: 'reauth-required',
+    lastError: reason,
+    recoveryAttemptedAt: wasActive ? null : now,
+    dueAt: null,
+    updatedAt: now,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+  };
+  if (!(await deps.tokens.replace(record, { expectedVersion: token.version, leaseOwner: owner }))) {
+    deps.logger.warn('reauth-required not recorded: the token changed meanwhile', { tenantId: token.tenantId, tokenId: token.tokenId, reason });
+    return (await settledAfterLostWrite(deps, token)) ?? busy(token);
+  }
+  if (wasActive) await emit(deps, record, 'reauth-required', { reason }, true);
   return {
     outcome: 'reauth-required',
     token: record,
@@ -356,7 +555,10 @@ async function recordFailure(
   if (record.dueAt && Date.parse(record.dueAt) <= now.getTime()) {
     record.dueAt = new Date(now.getTime() + retryInMs).toISOString();
   }
-  await deps.tokens.replace(record, { expectedVersion: token.version, leaseOwner: owner });
+  if (!(await deps.tokens.replace(record, { expectedVersion: token.version, leaseOwner: owner }))) {
+    deps.logger.warn('refresh failure not recorded: the token changed meanwhile', { tenantId: token.tenantId, tokenId: token.tokenId, lastError });
+    return (await settledAfterLostWrite(deps, token)) ?? { outcome: 'failed', token, error };
+  }
   await emit(deps, record, 'refresh-failed', { reason: lastError, failedAttempts });
   if (failedAttempts === FAILED_RUNS_WARNING_THRESHOLD) {
     await emit(deps, record, 'expiring', { reason: 'REFRESH_FAILING', failedAttempts }, true);

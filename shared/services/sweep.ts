@@ -47,6 +47,8 @@ export async function sweep(deps: ServiceDeps, options: { remainingMs: () => num
     await Promise.all(Array.from({ length: Math.min(deps.settings.sweepConcurrency, items.length) }, worker));
     if (summary.stoppedEarly) break;
   } while (cursor);
+  // Many tokens condemned in one run smells like our bug (or an ANAF change), not like users: alarmed.
+  deps.metrics?.gauge('SweepReauthRequired', summary.reauthRequired);
   deps.logger.info('sweep finished', { ...summary });
   return summary;
 }

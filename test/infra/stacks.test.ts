@@ -5,7 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { METRICS, TOKEN_STATUSES } from '../../infra/constructs/monitoring.js';
 import { EXTRA_ENV } from '../../infra/service-stack.js';
 import { MAX_ANAF_TIMEOUT_MS } from '../../infra/stages.js';
-import { DUE_INDEX_NAME, ENV, TABLE_KEYS } from '../../shared/config/env-names.js';
+import { PERMISSIONS } from '../../infra/permissions.js';
+import { DUE_INDEX_NAME, ENV, ESCROW_CONTEXT_PURPOSE, TABLE_KEYS } from '../../shared/config/env-names.js';
 import type { MetricName } from '../../shared/ports.js';
 import { FUNCTION_NAMES, NON_HTTP_FUNCTIONS, ROUTES } from '../../shared/http/routes.js';
 import { actionsOf, flat, resourcesOf, statementsByRole, synthStage, type Statement, type Synthesized } from './synth.js';
@@ -249,13 +250,19 @@ describe('IAM', () => {
     }
   });
 
-  it('scopes secrets to the stage prefix and KMS to Secrets Manager calls on that prefix', () => {
+  it('scopes secrets to the stage prefix and KMS to Secrets Manager calls on that prefix, or to the pair escrow context', () => {
     const prefixArn = /^arn:\$\{AWS::Partition\}:secretsmanager:\$\{AWS::Region\}:\$\{AWS::AccountId\}:secret:anaf-broker\/dev\/\*$/;
     const statements = [...statementsByRole(dev.serviceTemplate).values()].flat();
     for (const s of statements.filter((st) => actionsOf(st).some((a) => a.startsWith('secretsmanager:')))) {
       for (const resource of resourcesOf(s)) expect(flat(resource)).toMatch(prefixArn);
     }
     for (const s of statements.filter((st) => actionsOf(st).some((a) => a.startsWith('kms:')))) {
+      if (s.Condition?.StringEquals?.['kms:EncryptionContext:purpose']) {
+        // direct calls, for the escrow of a pair whose secret write failed, and only with its context
+        expect(actionsOf(s).sort()).toEqual(['kms:Decrypt', 'kms:Encrypt']);
+        expect(flat(s.Condition.StringEquals['kms:EncryptionContext:purpose'])).toBe(ESCROW_CONTEXT_PURPOSE);
+        continue;
+      }
       expect(flat(s.Condition?.StringEquals?.['kms:ViaService'])).toBe('secretsmanager.${AWS::Region}.${AWS::URLSuffix}');
       expect(flat(s.Condition?.StringLike?.['kms:EncryptionContext:SecretARN'])).toMatch(prefixArn);
     }
@@ -268,7 +275,9 @@ describe('IAM', () => {
       const kms = actionsFor(dev, name, 'kms');
       const writes = expected.some((a) => /CreateSecret|PutSecretValue/.test(a));
       const reads = expected.includes('secretsmanager:GetSecretValue');
-      expect(kms, name).toEqual(writes ? ['kms:Decrypt', 'kms:GenerateDataKey'] : reads ? ['kms:Decrypt'] : []);
+      const viaSecrets = writes ? ['kms:Decrypt', 'kms:GenerateDataKey'] : reads ? ['kms:Decrypt'] : [];
+      const escrow = PERMISSIONS[name]!.pairEscrow ? ['kms:Decrypt', 'kms:Encrypt'] : [];
+      expect([...new Set(kms)].sort(), name).toEqual([...new Set([...viaSecrets, ...escrow])].sort());
     }
   });
 
@@ -312,6 +321,19 @@ describe('monitoring', () => {
     for (const metric of [METRICS.reauthRequired, METRICS.sweepStoppedEarly]) {
       dev.serviceTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: METRICS.namespace, MetricName: metric });
     }
+    // more than 5 tokens condemned in one sweep; a rotated pair that could not be written to its secret
+    dev.serviceTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS.namespace,
+      MetricName: METRICS.sweepReauthRequired,
+      Threshold: 5,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    dev.serviceTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS.namespace,
+      MetricName: METRICS.pairWriteFailed,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
     dev.serviceTemplate.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/ApiGateway', MetricName: '5xx' });
     const perFunction = dev.serviceTemplate.findResources('AWS::CloudWatch::Alarm', {
       Properties: { Metrics: Match.arrayWith([Match.objectLike({ Id: 'throttles' })]) },

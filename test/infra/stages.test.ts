@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FUNCTION_PROFILES } from '../../infra/function-profiles.js';
+import { FUNCTION_PROFILES, REFRESHING_TIMEOUT_SECONDS } from '../../infra/function-profiles.js';
+import { JOIN_WAIT_MS, refreshWorstCaseMs } from '../../shared/services/refresh.js';
 import { PERMISSIONS } from '../../infra/permissions.js';
 import { MAX_ANAF_TIMEOUT_MS, resolveStageConfig, StageConfigError } from '../../infra/stages.js';
 import { FUNCTION_NAMES } from '../../shared/http/routes.js';
@@ -79,5 +80,13 @@ describe('function maps', () => {
   it('give every entry point permissions and a profile, and name no other', () => {
     expect(Object.keys(PERMISSIONS).sort()).toEqual([...FUNCTION_NAMES].sort());
     expect(Object.keys(FUNCTION_PROFILES).sort()).toEqual([...FUNCTION_NAMES].sort());
+  });
+
+  it("give every function that can refresh more time than a refresh's worst case plus the join wait, at the largest ANAF timeout", () => {
+    const needed = refreshWorstCaseMs({ anafTimeoutMs: MAX_ANAF_TIMEOUT_MS }) + JOIN_WAIT_MS;
+    expect(REFRESHING_TIMEOUT_SECONDS * 1000).toBeGreaterThan(needed);
+    for (const name of ['token-refresh', 'access-token-get', 'manual-refresh']) {
+      expect(FUNCTION_PROFILES[name]!.timeoutSeconds, name).toBe(REFRESHING_TIMEOUT_SECONDS);
+    }
   });
 });

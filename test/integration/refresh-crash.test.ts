@@ -3,8 +3,10 @@
  * metadata → event), then the next run. Failures are injected by wrapping the adapters of an in-process
  * runtime; crashes by SIGKILLing a child process that runs the refresh (no `finally`, the lease stays).
  */
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { refreshToken } from '../../shared/services/refresh.js';
+import { createDocumentClient } from '../../shared/adapters/dynamodb/client.js';
+import { leaseSecondsFor, refreshToken } from '../../shared/services/refresh.js';
 import { sweep } from '../../shared/services/sweep.js';
 import { CUIS, follow, startTestStack } from '../support/stack.js';
 import { connectDueToken, failing, freshDeps, later, leaks, refreshAndKill, stored } from '../support/refresh-helpers.js';
@@ -13,11 +15,12 @@ type Stack = Awaited<ReturnType<typeof startTestStack>>;
 let stack: Stack;
 let n = 0;
 const tenant = () => `k${++n}-${Date.now().toString(36)}`;
-/** Past the lease term of the test stack: (ANAF_TIMEOUT_MS 1500 × 3 + 30 s) = 35 s. */
-const AFTER_LEASE_MS = 40_000;
+/** Past the lease term of the test stack (a refresh's worst case at ANAF_TIMEOUT_MS 1500, plus 4 s). */
+const AFTER_LEASE_MS = (leaseSecondsFor({ settings: { anafTimeoutMs: 1500 } as never }) + 5) * 1000;
 const control = () => stack.emulator!.control;
 const refreshCalls = () => control().stats().tokenCalls.refresh_token;
 const forever = { remainingMs: () => Number.POSITIVE_INFINITY };
+const scanTable = async () => (await createDocumentClient().send(new ScanCommand({ TableName: process.env.TABLE_NAME! }))).Items ?? [];
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -89,10 +92,41 @@ describe('an adapter failing between the steps, then the next run', () => {
     await expectWorkingPair(t, tokenId, 2);
   });
 
-  it('after ANAF answered, the secret store is down for good: the run fails loudly, the record is untouched, and the next run asks for re-authorization with a working link', async () => {
+  it('after ANAF answered, every secret write fails: the pair goes to the KMS-encrypted escrow item, the next run moves it into the secret and access continues', async () => {
     const { t, tokenId } = await dueToken();
     const deps = freshDeps();
     deps.secrets = failing(deps.secrets, 'putTokenPair');
+    const result = await refreshToken(deps, { tenantId: t, tokenId, trigger: 'sweep' });
+    expect(result.outcome).toBe('refreshed');
+    const { record, pair } = await stored(t, tokenId);
+    expect(record).toMatchObject({ version: 2, status: 'active', leaseOwner: null });
+    expect(pair!.version).toBe(1); // the secret still holds the spent pair…
+    const escrowed = (await freshDeps().escrow.get(t, tokenId))!;
+    expect(escrowed).toMatchObject({ version: 2, versionId: record.secretVersionId }); // …the escrow the live one
+    expect(control().isRefreshTokenLive(escrowed.refreshToken)).toBe(true);
+    // the escrow item is ciphertext: no token string in the table
+    const items = JSON.stringify((await scanTable()).filter((i) => String(i.sk).startsWith('ESCROW#')));
+    expect(items).toMatch(/ciphertext/);
+    expect(leaks(items, [escrowed.accessToken, escrowed.refreshToken])).toEqual([]);
+
+    // the access-token route hands out the escrowed token meanwhile
+    const handed = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}/access-token`);
+    expect(handed.status).toBe(200);
+    expect(handed.body.accessToken).toBe(escrowed.accessToken);
+    // the next refresh (past the manual cool-down) presents the escrowed refresh token, never the spent
+    // one, and empties the escrow
+    const next = await refreshToken(later(freshDeps(), 660_000), { tenantId: t, tokenId, trigger: 'manual' });
+    expect(next.outcome).toBe('refreshed');
+    expect(control().spentRefreshTokens()).toEqual([pair!.refreshToken, escrowed.refreshToken]);
+    expect(await freshDeps().escrow.get(t, tokenId)).toBeNull();
+    await expectWorkingPair(t, tokenId, 3);
+  }, 30_000);
+
+  it('after ANAF answered, the secret store and the escrow both fail: the run fails loudly, the record is untouched, and the next run asks for re-authorization with a working link (the one unclosable window)', async () => {
+    const { t, tokenId } = await dueToken();
+    const deps = freshDeps();
+    deps.secrets = failing(deps.secrets, 'putTokenPair');
+    deps.escrow = failing(deps.escrow, 'put');
     await expect(refreshToken(deps, { tenantId: t, tokenId, trigger: 'sweep' })).rejects.toThrow(/injected/);
     expect((await stored(t, tokenId)).record).toMatchObject({ version: 1, status: 'active', leaseOwner: null });
 
@@ -103,7 +137,7 @@ describe('an adapter failing between the steps, then the next run', () => {
     expect(event).toMatchObject({ type: 'reauth-required' });
     expect((await follow(event.connectUrl)).at(-1)!.status).toBe(200);
     expect((await stored(t, tokenId)).record.status).toBe('active');
-  }, 20_000);
+  }, 30_000);
 });
 
 describe('the process killed (SIGKILL) between the steps, then the next run', () => {
@@ -148,8 +182,8 @@ describe('the process killed (SIGKILL) between the steps, then the next run', ()
     expect(next.refreshed).toBe(1);
     expect(refreshCalls()).toBe(1);
     await expectWorkingPair(t, tokenId, 2);
-    // the next refresh presents the adopted (rotated) refresh token (a minute on: past the manual cool-down)
-    const again = await refreshToken(later(freshDeps(), AFTER_LEASE_MS + 61_000), { tenantId: t, tokenId, trigger: 'manual' });
+    // the next refresh presents the adopted (rotated) refresh token (11 minutes on: past the manual cool-down)
+    const again = await refreshToken(later(freshDeps(), AFTER_LEASE_MS + 660_000), { tenantId: t, tokenId, trigger: 'manual' });
     expect(again.outcome).toBe('refreshed');
     expect(refreshCalls()).toBe(2);
     await expectWorkingPair(t, tokenId, 3);

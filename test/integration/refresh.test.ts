@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAnafOAuthClient } from '../../shared/adapters/anaf/oauth-client.js';
+import { issueAccessToken } from '../../shared/services/access.js';
 import { refreshToken } from '../../shared/services/refresh.js';
 import { freePort } from '../../local/moto.js';
 import { main as refreshCli } from '../../local/refresh-cli.js';
-import { CUIS, follow, setupTenant, startTestStack } from '../support/stack.js';
-import { connectNew, freshDeps, stored } from '../support/refresh-helpers.js';
+import { CUIS, EMULATOR_DEFAULT_CLIENT, follow, setupTenant, startTestStack } from '../support/stack.js';
+import { connectNew, freshDeps, later, stored } from '../support/refresh-helpers.js';
 
 type Stack = Awaited<ReturnType<typeof startTestStack>>;
 let stack: Stack;
@@ -89,14 +90,19 @@ describe('manual refresh and rotation (POST …/tokens/{id}/refresh)', () => {
 });
 
 describe('fresh token on demand (GET …/companies/{cui}/access-token)', () => {
-  it('refreshes first when less than ACCESS_TOKEN_MIN_VALIDITY_SECONDS remain, then answers the new token without refreshing again', async () => {
+  it('refreshes first when less than ACCESS_TOKEN_MIN_VALIDITY_SECONDS (capped at half the token lifetime) remain, then answers the new token without refreshing again', async () => {
     control().setTokenLifetimes({ accessSeconds: 1800 }); // under the default 3600 s minimum
     const { t, tokenId } = await connected([CUIS[0], CUIS[1]]);
     control().setTokenLifetimes({ accessSeconds: 90 * DAY_S });
     const old = (await stored(t, tokenId)).pair!;
 
-    const first = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[1]}/access-token`);
-    expect(first.status).toBe(200);
+    // 30-minute tokens with a 1-hour minimum: the minimum is capped at 15 minutes, so a fresh token is
+    // handed out as it is (otherwise every call would be a rotation)
+    const fresh = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[1]}/access-token`);
+    expect(fresh.body.accessToken).toBe(old.accessToken);
+    expect(refreshCalls()).toBe(0);
+    // 20 minutes later, under 15 minutes are left: the route refreshes first
+    const first = { body: await issueAccessToken(later(freshDeps(), 20 * 60_000), t, CUIS[1]) };
     expect(refreshCalls()).toBe(1);
     expect(first.body.tokenId).toBe(tokenId);
     expect(first.body.accessToken).not.toBe(old.accessToken);
@@ -108,8 +114,9 @@ describe('fresh token on demand (GET …/companies/{cui}/access-token)', () => {
     expect(second.body.accessToken).toBe(first.body.accessToken);
     expect(refreshCalls()).toBe(1);
     const trail = await events(t);
-    expect(trail.map((e) => e.type)).toEqual(['token-issued', 'token-issued', 'refreshed', 'connected']);
-    expect(trail[1]!.details).toMatchObject({ refreshed: true });
+    // newest first: the in-process hand-out ran on a clock 20 minutes ahead
+    expect(trail.map((e) => e.type)).toEqual(['token-issued', 'refreshed', 'token-issued', 'token-issued', 'connected']);
+    expect(trail[0]!.details).toMatchObject({ refreshed: true });
     expect(JSON.stringify(trail)).not.toMatch(/eyJ/);
   });
 });
@@ -216,7 +223,7 @@ describe('ANAF unreachable, slow or failing: statuses, attempts, events', () => 
 });
 
 describe('ANAF refusals', () => {
-  it('invalid_grant → 409 REAUTH_REQUIRED, status reauth-required, event with a connect link; refused afterwards without calling ANAF', async () => {
+  it('invalid_grant → 409 REAUTH_REQUIRED, status reauth-required, event with a connect link; refused afterwards without calling ANAF but by a manual refresh, which tries once more and undoes a wrong verdict', async () => {
     const { t, tokenId } = await connected();
     control().failNext('invalid_grant');
     const res = await stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`);
@@ -227,8 +234,33 @@ describe('ANAF refusals', () => {
     expect(event).toMatchObject({ type: 'reauth-required' });
     expect(event!.connectUrl).toMatch(/\/v1\/oauth\/authorize\?session=cs_/);
     expect((await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}/access-token`)).body.error.code).toBe('REAUTH_REQUIRED');
-    expect((await stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`)).status).toBe(409);
+    expect((await stack.runSweep()).refreshed).toBe(0);
     expect(refreshCalls()).toBe(1);
+    // the injected refusal spent nothing: the verdict was wrong, and a manual refresh undoes it
+    const retried = await stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`);
+    expect(retried.status).toBe(200);
+    expect(retried.body).toMatchObject({ status: 'active', lastError: null });
+    expect(refreshCalls()).toBe(2);
+    expect((await events(t)).map((e) => e.type).slice(0, 2)).toEqual(['refreshed', 'recovered']);
+  });
+
+  it('invalid_request for a spent refresh token (what ANAF answered a bad grant in a live probe) → reauth-required; a manual retry tries once and stays refused without a second event', async () => {
+    const { t, tokenId } = await connected();
+    control().setTokenBehaviour({ refusedRefreshError: 'invalid_request' });
+    const spent = (await stored(t, tokenId)).pair!;
+    // another tool spent the refresh token (the pair was copied out before the broker took over)
+    await createAnafOAuthClient({ oauthBaseUrl: stack.emulator!.oauthBaseUrl, timeoutMs: 2000 }).refresh({
+      clientId: EMULATOR_DEFAULT_CLIENT.clientId,
+      clientSecret: EMULATOR_DEFAULT_CLIENT.clientSecret,
+      refreshToken: spent.refreshToken,
+    });
+    const res = await stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`);
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('REAUTH_REQUIRED');
+    expect((await stored(t, tokenId)).record).toMatchObject({ status: 'reauth-required', lastError: 'INVALID_GRANT' });
+    const again = await stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`);
+    expect(again.status).toBe(409);
+    expect((await events(t)).filter((e) => e.type === 'reauth-required')).toHaveLength(1);
   });
 
   it('a refresh token past its exp → reauth-required without calling ANAF', async () => {

@@ -24,7 +24,9 @@ import type {
   CompanyStore,
   EventPublisher,
   Logger,
+  PairEscrow,
   SecretStore,
+  StoredPair,
   SessionStore,
   TenantStore,
   TokenStore,
@@ -93,7 +95,7 @@ interface Grant {
 /** ANAF's /token endpoint in memory: rotation on every refresh, spent tokens refused, failures on demand. */
 export interface FakeAnaf extends AnafOAuthClient {
   /** Issues a fresh pair for a certificate (what a code exchange would answer). */
-  issue(input: { clientId: string; serial: string }): AnafTokenResponse;
+  issue(input: { clientId: string; serial: string }): { accessToken: string; refreshToken: string };
   /** The next calls fail this way, in order. `drop` rotates and then loses the answer (a timeout). */
   failNext(failure: FakeAnafFailure, count?: number): void;
   lifetimes: { accessSeconds: number; refreshSeconds: number };
@@ -159,7 +161,7 @@ export function createFakeAnaf(clock: FakeClock, options: { clientId?: string; c
     },
   };
 
-  function mint(clientId: string, serial: string): AnafTokenResponse {
+  function mint(clientId: string, serial: string): { accessToken: string; refreshToken: string } {
     const now = Math.floor(clock.now().getTime() / 1000);
     const accessToken = fakeJwt({ exp: now + anaf.lifetimes.accessSeconds, serial, clientappid: clientId, use: 'access' });
     const refreshToken = fakeJwt({ exp: now + anaf.lifetimes.refreshSeconds, serial, clientappid: clientId, use: 'refresh' });
@@ -256,6 +258,13 @@ function createFakeTokenStore(tick: () => Promise<void>, companies: Map<string, 
         records.set(tokenKey(tenantId, tokenId), { ...current, leaseOwner: null, leaseExpiresAt: null });
       }
     },
+    async extendLease(tenantId, tokenId, owner, now, leaseSeconds) {
+      await tick();
+      const current = records.get(tokenKey(tenantId, tokenId));
+      if (!current || current.leaseOwner !== owner || !current.leaseExpiresAt || Date.parse(current.leaseExpiresAt) <= now.getTime()) return false;
+      records.set(tokenKey(tenantId, tokenId), { ...current, leaseExpiresAt: new Date(now.getTime() + leaseSeconds * 1000).toISOString() });
+      return true;
+    },
     async disconnect(record, cuis, at) {
       await tick();
       const k = tokenKey(record.tenantId, record.tokenId);
@@ -297,7 +306,10 @@ function createFakeTokenStore(tick: () => Promise<void>, companies: Map<string, 
 }
 
 export interface FakeSecretStore extends SecretStore {
-  pairs: Map<string, TokenPair>;
+  /** The current version of each secret. */
+  pairs: Map<string, TokenPair & { versionId: string }>;
+  /** Every version of each secret, by version id. */
+  versions: Map<string, Map<string, TokenPair>>;
   /** Every pair written, in order (tenantId/tokenId, version). */
   writes: Array<{ key: string; version: number }>;
   deleted: Set<string>;
@@ -307,6 +319,7 @@ export interface FakeSecretStore extends SecretStore {
 function createFakeSecretStore(tick: () => Promise<void>): FakeSecretStore {
   const store: FakeSecretStore = {
     pairs: new Map(),
+    versions: new Map(),
     writes: [],
     deleted: new Set(),
     clientSecrets: new Map(),
@@ -318,18 +331,30 @@ function createFakeSecretStore(tick: () => Promise<void>): FakeSecretStore {
       await tick();
       return store.clientSecrets.get(tenantId) ?? null;
     },
-    async putTokenPair(tenantId, tokenId, pair) {
+    async putTokenPair(tenantId, tokenId, pair, versionId) {
       await tick();
       const k = tokenKey(tenantId, tokenId);
       // AWS refuses a new value on a secret scheduled for deletion.
       if (store.deleted.has(k)) throw Object.assign(new Error('secret scheduled for deletion'), { name: 'InvalidRequestException' });
-      store.pairs.set(k, clone(pair));
+      const versions = store.versions.get(k) ?? new Map<string, TokenPair>();
+      const existing = versions.get(versionId);
+      // AWS: the same ClientRequestToken with the same value is a no-op, with another value an error.
+      if (existing && JSON.stringify(existing) !== JSON.stringify(pair)) {
+        throw Object.assign(new Error('version id reused with another value'), { name: 'ResourceExistsException' });
+      }
+      versions.set(versionId, clone(pair));
+      store.versions.set(k, versions);
+      store.pairs.set(k, { ...clone(pair), versionId });
       store.writes.push({ key: k, version: pair.version });
     },
-    async getTokenPair(tenantId, tokenId) {
+    async getTokenPair(tenantId, tokenId, versionId) {
       await tick();
       const k = tokenKey(tenantId, tokenId);
       if (store.deleted.has(k)) return null;
+      if (versionId) {
+        const pair = store.versions.get(k)?.get(versionId);
+        return pair ? { ...clone(pair), versionId } : null;
+      }
       const pair = store.pairs.get(k);
       return pair ? clone(pair) : null;
     },
@@ -339,6 +364,30 @@ function createFakeSecretStore(tick: () => Promise<void>): FakeSecretStore {
     },
   };
   return store;
+}
+
+export interface FakeEscrow extends PairEscrow {
+  items: Map<string, StoredPair>;
+}
+
+function createFakeEscrow(tick: () => Promise<void>): FakeEscrow {
+  const escrow: FakeEscrow = {
+    items: new Map(),
+    async put(tenantId, tokenId, pair, versionId) {
+      await tick();
+      escrow.items.set(tokenKey(tenantId, tokenId), { ...clone(pair), versionId });
+    },
+    async get(tenantId, tokenId) {
+      await tick();
+      const item = escrow.items.get(tokenKey(tenantId, tokenId));
+      return item ? clone(item) : null;
+    },
+    async delete(tenantId, tokenId, versionId) {
+      await tick();
+      if (escrow.items.get(tokenKey(tenantId, tokenId))?.versionId === versionId) escrow.items.delete(tokenKey(tenantId, tokenId));
+    },
+  };
+  return escrow;
 }
 
 function createFakeCompanyStore(tick: () => Promise<void>, companies: Map<string, CompanyRecord>): CompanyStore {
@@ -447,6 +496,7 @@ export interface FakeWorld {
   anaf: FakeAnaf;
   tokens: FakeTokenStore;
   secrets: FakeSecretStore;
+  escrow: FakeEscrow;
   companies: Map<string, CompanyRecord>;
   audit: AuditEvent[];
   published: AuditEvent[];
@@ -467,6 +517,7 @@ export const FAKE_SETTINGS: ServiceSettings = {
   accessTokenMinValiditySeconds: 3600,
   sweepConcurrency: 4,
   manualRefreshCooldownSeconds: 60,
+  maxRotationsPerDay: 24,
   anafTimeoutMs: 1000,
 };
 
@@ -476,6 +527,7 @@ export function createFakeWorld(options: { settings?: Partial<ServiceSettings>; 
   const companies = new Map<string, CompanyRecord>();
   const tokens = createFakeTokenStore(tick, companies);
   const secrets = createFakeSecretStore(tick);
+  const escrow = createFakeEscrow(tick);
   const auditStore = createFakeAuditStore(tick);
   const published: AuditEvent[] = [];
   const events: EventPublisher = {
@@ -500,6 +552,7 @@ export function createFakeWorld(options: { settings?: Partial<ServiceSettings>; 
     audit: auditStore,
     events,
     secrets,
+    escrow,
     anaf,
     clock,
     logger,
@@ -512,6 +565,7 @@ export function createFakeWorld(options: { settings?: Partial<ServiceSettings>; 
     anaf,
     tokens,
     secrets,
+    escrow,
     companies,
     audit: auditStore.entries,
     published,

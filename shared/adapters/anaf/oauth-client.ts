@@ -1,16 +1,18 @@
 import { AnafError } from '../../domain/anaf-errors.js';
-import { readTokenClaims } from '../../domain/jwt.js';
 import type { AnafOAuthClient, AnafTokenResponse } from '../../ports.js';
 
 /**
  * ANAF's /token endpoint over HTTPS: HTTP Basic client authentication, `token_content_type=jwt` in the
  * body, a bounded timeout. Failures become AnafError kinds; no error message carries a token or secret.
+ * Any 2xx carrying an access token is a success whatever the tokens look like: on a refresh grant ANAF
+ * has rotated, and refusing the answer would strand the token (claims are read by the caller).
  */
 export function createAnafOAuthClient(deps: { oauthBaseUrl: string; timeoutMs: number; fetch?: typeof fetch }): AnafOAuthClient {
   const doFetch = deps.fetch ?? fetch;
   const tokenUrl = `${deps.oauthBaseUrl}/token`;
 
   async function callToken(clientId: string, clientSecret: string, form: Record<string, string>): Promise<AnafTokenResponse> {
+    const isRefresh = form.grant_type === 'refresh_token';
     const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64');
     let response: Response;
     try {
@@ -48,9 +50,12 @@ export function createAnafOAuthClient(deps: { oauthBaseUrl: string; timeoutMs: n
         retryAfterSeconds: retryAfterSeconds(response.headers.get('retry-after')),
       });
     }
-    if (response.status !== 200) {
+    if (response.status < 200 || response.status > 299) {
       const oauthError = typeof body?.error === 'string' ? body.error : undefined;
-      const kind = oauthError === 'invalid_client' ? 'invalid_client' : oauthError === 'invalid_grant' ? 'invalid_grant' : 'rejected';
+      // ANAF answered a bad grant with invalid_request in a live probe; what a spent refresh token gets is
+      // not captured, so on a refresh grant both mean "this refresh token is refused".
+      const refused = oauthError === 'invalid_grant' || (isRefresh && oauthError === 'invalid_request');
+      const kind = oauthError === 'invalid_client' ? 'invalid_client' : refused ? 'invalid_grant' : 'rejected';
       throw new AnafError(kind, `ANAF refused the request (HTTP ${response.status}${oauthError ? `, ${oauthError}` : ''})`, {
         status: response.status,
         oauthError,
@@ -58,10 +63,16 @@ export function createAnafOAuthClient(deps: { oauthBaseUrl: string; timeoutMs: n
     }
     const accessToken = body?.access_token;
     const refreshToken = body?.refresh_token;
-    if (typeof accessToken !== 'string' || typeof refreshToken !== 'string' || !readTokenClaims(accessToken) || !readTokenClaims(refreshToken)) {
-      throw new AnafError('rejected', 'ANAF answered 200 without a usable JWT token pair', { status: 200 });
+    if (typeof accessToken !== 'string' || accessToken === '') {
+      // A success we cannot read: ANAF may have rotated, exactly like an answer lost in flight.
+      throw new AnafError('timeout', `ANAF answered HTTP ${response.status} without an access token`, { status: response.status });
     }
-    return { accessToken, refreshToken };
+    const expiresIn = typeof body?.expires_in === 'number' ? body.expires_in : typeof body?.expires_in === 'string' ? Number(body.expires_in) : undefined;
+    return {
+      accessToken,
+      ...(typeof refreshToken === 'string' && refreshToken !== '' ? { refreshToken } : {}),
+      ...(expiresIn !== undefined && Number.isFinite(expiresIn) ? { expiresInSeconds: expiresIn } : {}),
+    };
   }
 
   return {

@@ -1,10 +1,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { awsClientSettings } from '../../config/aws-calls.js';
 import { TABLE_KEYS } from '../../config/env-names.js';
 
-/** One document client per container; the endpoint comes from the SDK's own settings (AWS_ENDPOINT_URL locally). */
+/**
+ * One document client per container; the endpoint comes from the SDK's own settings (AWS_ENDPOINT_URL
+ * locally). Every call is bounded (connection and request timeouts, bounded retries: config/aws-calls.ts).
+ */
 export function createDocumentClient(): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+  return DynamoDBDocumentClient.from(new DynamoDBClient(awsClientSettings()), {
     marshallOptions: { removeUndefinedValues: true },
   });
 }

@@ -49,7 +49,18 @@ function toItem(record: TokenRecord): Record<string, unknown> {
 function fromItem(item: Record<string, unknown>): TokenRecord {
   const inDue = item[K.duePartitionKey] === DUE_PARTITION;
   const record = stripKeys<TokenRecord>(item);
-  return { ...record, dueAt: inDue ? (record.dueAt ?? null) : null, warningsSent: record.warningsSent ?? [] };
+  // Records written before a field existed read with its neutral value.
+  return {
+    ...record,
+    dueAt: inDue ? (record.dueAt ?? null) : null,
+    warningsSent: record.warningsSent ?? [],
+    accessExpiryEstimated: record.accessExpiryEstimated ?? false,
+    refreshExpiryEstimated: record.refreshExpiryEstimated ?? false,
+    accessIssuedAt: record.accessIssuedAt ?? null,
+    secretVersionId: record.secretVersionId ?? null,
+    rotations: record.rotations ?? [],
+    recoveryAttemptedAt: record.recoveryAttemptedAt ?? null,
+  };
 }
 
 const names = { '#pk': K.partitionKey };
@@ -193,6 +204,29 @@ export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; tabl
         );
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
+      }
+    },
+
+    async extendLease(tenantId, tokenId, owner, now, leaseSeconds) {
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: key(tenantPk(tenantId), tokenSk(tokenId)),
+            UpdateExpression: 'SET leaseExpiresAt = :until',
+            // Held by us and not yet expired: an expired lease may already have been taken over.
+            ConditionExpression: 'leaseOwner = :owner AND leaseExpiresAt > :now',
+            ExpressionAttributeValues: {
+              ':owner': owner,
+              ':now': now.toISOString(),
+              ':until': new Date(now.getTime() + leaseSeconds * 1000).toISOString(),
+            },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw error;
       }
     },
 

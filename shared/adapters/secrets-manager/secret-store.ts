@@ -22,26 +22,33 @@ export function createSecretsManagerStore(deps: { client: SecretsManagerClient; 
   const clientName = (tenantId: string) => `${prefix}${tenantId}/anaf-client`;
   const tokenName = (tenantId: string, tokenId: string) => `${prefix}${tenantId}/tokens/${tokenId}`;
 
-  /** Puts a new current version, creating the secret on first use (and surviving a creation race). */
-  async function upsert(name: string, value: string, description: string): Promise<void> {
+  /**
+   * Puts a new current version, creating the secret on first use (and surviving a creation race).
+   * `versionId` becomes the version's id (ClientRequestToken): a retried write with the same id and
+   * value is a no-op in AWS, and a reader can ask for exactly this version.
+   */
+  async function upsert(name: string, value: string, description: string, versionId?: string): Promise<void> {
+    const token = versionId ? { ClientRequestToken: versionId } : {};
     try {
-      await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value }));
+      await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value, ...token }));
       return;
     } catch (error) {
       if (errorName(error) !== 'ResourceNotFoundException') throw error;
     }
     try {
-      await client.send(new CreateSecretCommand({ Name: name, SecretString: value, Description: description, KmsKeyId: kmsKeyId }));
+      await client.send(new CreateSecretCommand({ Name: name, SecretString: value, Description: description, KmsKeyId: kmsKeyId, ...token }));
     } catch (error) {
       if (errorName(error) !== 'ResourceExistsException') throw error;
-      await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value }));
+      await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value, ...token }));
     }
   }
 
-  async function read(name: string): Promise<string | null> {
+  async function read(name: string, versionId?: string): Promise<{ value: string; versionId: string } | null> {
     try {
-      const out = await client.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSCURRENT' }));
-      return out.SecretString ?? null;
+      const out = await client.send(
+        new GetSecretValueCommand(versionId ? { SecretId: name, VersionId: versionId } : { SecretId: name, VersionStage: 'AWSCURRENT' }),
+      );
+      return out.SecretString !== undefined ? { value: out.SecretString, versionId: out.VersionId ?? '' } : null;
     } catch (error) {
       if (errorName(error) === 'ResourceNotFoundException') return null;
       // A secret scheduled for deletion (a disconnected token) reads as gone.
@@ -56,14 +63,14 @@ export function createSecretsManagerStore(deps: { client: SecretsManagerClient; 
     },
     async getClientSecret(tenantId) {
       const raw = await read(clientName(tenantId));
-      return raw ? (JSON.parse(raw) as { clientSecret: string }).clientSecret : null;
+      return raw ? (JSON.parse(raw.value) as { clientSecret: string }).clientSecret : null;
     },
-    async putTokenPair(tenantId, tokenId, pair) {
-      await upsert(tokenName(tenantId, tokenId), JSON.stringify(pair), 'ANAF e-Factura access/refresh token pair');
+    async putTokenPair(tenantId, tokenId, pair, versionId) {
+      await upsert(tokenName(tenantId, tokenId), JSON.stringify(pair), 'ANAF e-Factura access/refresh token pair', versionId);
     },
-    async getTokenPair(tenantId, tokenId) {
-      const raw = await read(tokenName(tenantId, tokenId));
-      return raw ? (JSON.parse(raw) as TokenPair) : null;
+    async getTokenPair(tenantId, tokenId, versionId) {
+      const raw = await read(tokenName(tenantId, tokenId), versionId);
+      return raw ? { ...(JSON.parse(raw.value) as TokenPair), versionId: raw.versionId } : null;
     },
     async deleteTokenPair(tenantId, tokenId) {
       try {

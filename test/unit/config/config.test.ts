@@ -18,7 +18,9 @@ describe('parseConfig', () => {
       sweepConcurrency: 4,
       sweepIntervalSeconds: 60,
       anafTimeoutMs: 10_000,
-      manualRefreshCooldownSeconds: 60,
+      // Secrets Manager advises at most one PutSecretValue per secret every 10 minutes.
+      manualRefreshCooldownSeconds: 600,
+      maxRotationsPerDay: 24,
     });
   });
 

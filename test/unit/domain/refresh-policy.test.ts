@@ -17,7 +17,7 @@ const SECOND = 1000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const at = (offsetMs: number) => new Date(NOW.getTime() + offsetMs).toISOString();
-const POLICY: RefreshPolicy = { refreshMarginDays: 30, accessTokenMinValiditySeconds: 3600, manualRefreshCooldownSeconds: 60 };
+const POLICY: RefreshPolicy = { refreshMarginDays: 30, accessTokenMinValiditySeconds: 3600, manualRefreshCooldownSeconds: 60, maxRotationsPerDay: 24 };
 
 type DecisionInput = Parameters<typeof decideRefresh>[0];
 const token = (over: Partial<DecisionInput> = {}): DecisionInput => ({
@@ -27,8 +27,12 @@ const token = (over: Partial<DecisionInput> = {}): DecisionInput => ({
   lastRefreshAt: at(-30 * DAY),
   failedAttempts: 0,
   dueAt: at(30 * DAY),
+  accessIssuedAt: at(-30 * DAY),
+  rotations: [],
+  recoveryAttemptedAt: null,
   ...over,
 });
+const rotations = (n: number, firstAgoMs: number, stepMs = HOUR / 2) => Array.from({ length: n }, (_, i) => at(-firstAgoMs + i * stepMs));
 
 describe('decideRefresh (fixed clock)', () => {
   type Case = [string, RefreshTrigger, Partial<DecisionInput>, RefreshDecision, Partial<RefreshPolicy>?];
@@ -54,12 +58,30 @@ describe('decideRefresh (fixed clock)', () => {
     ['on-demand, exactly the minimum left: fresh enough', 'on-demand', { accessExpiresAt: at(3600 * SECOND) }, { action: 'skip', reason: 'fresh-enough' }],
     ['on-demand, just under the minimum', 'on-demand', { accessExpiresAt: at(3599 * SECOND) }, { action: 'refresh', reason: 'below-min-validity' }],
     ['on-demand, expired access token', 'on-demand', { accessExpiresAt: at(-HOUR) }, { action: 'refresh', reason: 'below-min-validity' }],
-    ['on-demand, minimum from the policy', 'on-demand', {}, { action: 'refresh', reason: 'below-min-validity' }, { accessTokenMinValiditySeconds: 61 * 86_400 }],
+    ['on-demand, minimum from the policy', 'on-demand', { accessIssuedAt: at(-60 * DAY), accessExpiresAt: at(50 * DAY) }, { action: 'refresh', reason: 'below-min-validity' }, { accessTokenMinValiditySeconds: 51 * 86_400 }],
+    ['on-demand, a minimum over half the lifetime is capped at half', 'on-demand', {}, { action: 'skip', reason: 'fresh-enough' }, { accessTokenMinValiditySeconds: 61 * 86_400 }],
+    // the minimum validity never exceeds half the token's own lifetime (1-hour tokens, 1-hour minimum)
+    ['on-demand, 1-hour token with 40 min left: fresh enough (half its life is 30 min)', 'on-demand', { accessIssuedAt: at(-20 * 60 * SECOND), accessExpiresAt: at(40 * 60 * SECOND) }, { action: 'skip', reason: 'fresh-enough' }],
+    ['on-demand, 1-hour token with 29 min left: refresh', 'on-demand', { accessIssuedAt: at(-31 * 60 * SECOND), accessExpiresAt: at(29 * 60 * SECOND) }, { action: 'refresh', reason: 'below-min-validity' }],
+    ['on-demand, issue time unknown: the setting', 'on-demand', { accessIssuedAt: null, accessExpiresAt: at(40 * 60 * SECOND) }, { action: 'refresh', reason: 'below-min-validity' }],
+    ['on-demand, already-expired token issued expired: refresh', 'on-demand', { accessIssuedAt: at(0), accessExpiresAt: at(-SECOND) }, { action: 'refresh', reason: 'below-min-validity' }],
+    // at most maxRotationsPerDay rotations in 24 hours, whatever the trigger
+    ['manual, 24 rotations in the last day: limited until the oldest leaves the window', 'manual', { rotations: rotations(24, 23 * HOUR), lastRefreshAt: at(-HOUR) }, { action: 'limit', reason: 'rotations-per-day', retryAt: at(HOUR) }],
+    ['manual, 24 rotations, the oldest 25 h ago: refreshes', 'manual', { rotations: rotations(24, 25 * HOUR, HOUR / 10), lastRefreshAt: at(-HOUR) }, { action: 'refresh', reason: 'manual' }],
+    ['sweep, due but limited', 'sweep', { accessExpiresAt: at(DAY), rotations: rotations(3, 2 * HOUR) }, { action: 'limit', reason: 'rotations-per-day', retryAt: at(22 * HOUR) }, { maxRotationsPerDay: 3 }],
+    ['on-demand, below minimum but limited', 'on-demand', { accessExpiresAt: at(SECOND), rotations: rotations(2, 2 * HOUR) }, { action: 'limit', reason: 'rotations-per-day', retryAt: at(22.5 * HOUR) }, { maxRotationsPerDay: 1 }],
+    ['on-demand, fresh enough is not limited', 'on-demand', { rotations: rotations(24, 23 * HOUR) }, { action: 'skip', reason: 'fresh-enough' }],
+    // a wrong verdict can be undone: a manual refresh of a reauth-required token tries ANAF once more
+    ['manual, reauth-required, refresh token not past exp: recovery attempt', 'manual', { status: 'reauth-required' }, { action: 'refresh', reason: 'recovery-attempt' }],
+    ['manual, reauth-required, refresh token past exp: refused', 'manual', { status: 'reauth-required', refreshExpiresAt: at(-SECOND) }, { action: 'refuse', reason: 'reauth-required' }],
+    ['manual, reauth-required, a refused try 59 s ago: refused (cool-down)', 'manual', { status: 'reauth-required', recoveryAttemptedAt: at(-59 * SECOND) }, { action: 'refuse', reason: 'reauth-required' }],
+    ['manual, reauth-required, a refused try 60 s ago: tries again', 'manual', { status: 'reauth-required', recoveryAttemptedAt: at(-60 * SECOND) }, { action: 'refresh', reason: 'recovery-attempt' }],
+    ['manual, reauth-required but limited', 'manual', { status: 'reauth-required', rotations: rotations(1, HOUR) }, { action: 'limit', reason: 'rotations-per-day', retryAt: at(23 * HOUR) }, { maxRotationsPerDay: 1 }],
     // reauth and refusals, for every trigger
     ...(['sweep', 'manual', 'on-demand'] as const).flatMap((trigger): Case[] => [
       [`${trigger}, refresh token expired`, trigger, { refreshExpiresAt: at(-SECOND) }, { action: 'reauth', reason: 'refresh-token-expired' }],
       [`${trigger}, refresh token ends right now`, trigger, { refreshExpiresAt: at(0) }, { action: 'reauth', reason: 'refresh-token-expired' }],
-      [`${trigger}, reauth-required`, trigger, { status: 'reauth-required' }, { action: 'refuse', reason: 'reauth-required' }],
+      ...(trigger === 'manual' ? [] : [[`${trigger}, reauth-required`, trigger, { status: 'reauth-required' }, { action: 'refuse', reason: 'reauth-required' }] as Case]),
       [`${trigger}, disconnected`, trigger, { status: 'disconnected' }, { action: 'refuse', reason: 'disconnected' }],
       [`${trigger}, disconnected wins over an expired refresh token`, trigger, { status: 'disconnected', refreshExpiresAt: at(-DAY) }, { action: 'refuse', reason: 'disconnected' }],
     ]),
@@ -153,7 +175,7 @@ describe('computeDueAt: the next time the sweep must look at a token', () => {
     for (const sample of samples) {
       const dueAt = computeDueAt(sample, 30)!;
       const when = new Date(dueAt);
-      const record = { ...sample, lastRefreshAt: null, failedAttempts: 0, dueAt };
+      const record = { ...sample, lastRefreshAt: null, failedAttempts: 0, dueAt, accessIssuedAt: null, rotations: [], recoveryAttemptedAt: null };
       const refresh = decideRefresh(record, 'sweep', when, POLICY).action === 'refresh';
       const warn = dueWarning(sample, when) !== null;
       expect(refresh || warn, JSON.stringify(sample)).toBe(true);

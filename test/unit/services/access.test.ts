@@ -130,9 +130,9 @@ describe('disconnectToken', () => {
     if (semantics === 'moto') {
       // moto accepts a new value on a secret scheduled for deletion (AWS refuses it)
       const put = world.secrets.putTokenPair.bind(world.secrets);
-      world.secrets.putTokenPair = async (tenantId, tokenId, pair) => {
+      world.secrets.putTokenPair = async (tenantId, tokenId, pair, versionId) => {
         world.secrets.deleted.delete(`${tenantId}/${tokenId}`);
-        return put(tenantId, tokenId, pair);
+        return put(tenantId, tokenId, pair, versionId);
       };
     }
     world.anaf.latencyMs = 50;

@@ -147,11 +147,38 @@ describe('refreshToken: outcomes', () => {
     expect(world.anaf.refreshCalls).toBe(1);
     expect(record(world, token)).toMatchObject({ status: 'reauth-required', lastError: 'INVALID_GRANT', dueAt: null });
     expect(eventsOf(world, 'reauth-required')[0]?.connectUrl).toMatch(/session=cs_/);
-    // refused afterwards, without ANAF
-    const again = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
-    expect(again.error?.code).toBe('REAUTH_REQUIRED');
+    // refused afterwards by the sweep and the access-token route, without ANAF
+    for (const trigger of ['sweep', 'on-demand'] as const) {
+      const again = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger });
+      expect(again.error?.code).toBe('REAUTH_REQUIRED');
+    }
     expect(world.anaf.refreshCalls).toBe(1);
     expectNoSecrets(world);
+  });
+
+  it('a wrong verdict can be undone: a manual refresh of a reauth-required token tries ANAF once; success → active and a `recovered` event', async () => {
+    const { world, token } = await dueWorld();
+    // ANAF refused once without spending the token (what a wrong verdict looks like)
+    world.anaf.failNext('invalid_grant');
+    await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(record(world, token).status).toBe('reauth-required');
+    const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    expect(result.outcome).toBe('refreshed');
+    expect(record(world, token)).toMatchObject({ status: 'active', lastError: null, version: 2 });
+    expect(eventsOf(world, 'recovered')).toHaveLength(1);
+    expect(world.anaf.refreshCalls).toBe(2);
+  });
+
+  it('a refused recovery attempt announces nothing new and is not retried within the cool-down', async () => {
+    const { world, token } = await dueWorld();
+    world.anaf.failNext('invalid_grant', 2);
+    await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    const tried = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    expect(tried.error?.code).toBe('REAUTH_REQUIRED');
+    expect(eventsOf(world, 'reauth-required')).toHaveLength(1);
+    const again = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    expect(again.error?.code).toBe('REAUTH_REQUIRED');
+    expect(world.anaf.refreshCalls).toBe(2);
   });
 
   it('invalid_client → stays active, lastError CLIENT_REJECTED, 502 ANAF_REJECTED, no in-run retry', async () => {
@@ -261,6 +288,8 @@ describe('refreshToken: outcomes', () => {
     const b = await world.connect({ tenantId: T, cuis: ['18547290'] });
     world.tokens.records.set(`${T}/${a.tokenId}`, { ...record(world, a), status: 'reauth-required' });
     world.tokens.records.set(`${T}/${b.tokenId}`, { ...record(world, b), status: 'disconnected' });
+    // a reauth-required refresh token past its exp is refused even to a manual refresh
+    world.tokens.records.set(`${T}/${a.tokenId}`, { ...record(world, a), status: 'reauth-required', refreshExpiresAt: world.clock.now().toISOString() });
     for (const trigger of ['sweep', 'manual', 'on-demand'] as const) {
       expect((await refreshToken(world.deps, { tenantId: T, tokenId: a.tokenId, trigger })).error?.code).toBe('REAUTH_REQUIRED');
       expect((await refreshToken(world.deps, { tenantId: T, tokenId: b.tokenId, trigger })).error?.code).toBe('TOKEN_DISCONNECTED');
@@ -299,11 +328,33 @@ describe('refreshToken: a failure injected after each step, then the next run', 
     expect(world.anaf.isLive(pair(world, token).refreshToken)).toBe(true);
   });
 
-  it('after ANAF answered, the secret store is down for good: the run fails loudly and the record is untouched (the one unclosable window)', async () => {
+  it('after ANAF answered, every secret write fails: the pair goes to the escrow, the next run moves it into the secret and access continues', async () => {
     const { world, token } = await dueWorld();
     const broken = breakMethod(world.secrets, 'putTokenPair');
+    const result = await withFastSleeps(() => refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' }));
+    expect(result.outcome).toBe('refreshed');
+    expect(broken.failures).toBe(3);
+    const escrowed = world.escrow.items.get(`${T}/${token.tokenId}`)!;
+    expect(escrowed.version).toBe(2);
+    expect(world.anaf.isLive(escrowed.refreshToken)).toBe(true);
+    expect(record(world, token)).toMatchObject({ version: 2, status: 'active', secretVersionId: escrowed.versionId });
+    broken.restore();
+    world.clock.advance(80 * DAY);
+    const next = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(next.outcome).toBe('refreshed');
+    expect(world.anaf.spentPresented).toEqual([]);
+    expect(world.escrow.items.size).toBe(0);
+    expect(record(world, token)).toMatchObject({ version: 3, status: 'active' });
+    expect(world.anaf.isLive(pair(world, token).refreshToken)).toBe(true);
+    expectNoSecrets(world);
+  });
+
+  it('after ANAF answered, the secret store and the escrow are both down: the run fails loudly and the record is untouched (the one unclosable window)', async () => {
+    const { world, token } = await dueWorld();
+    const broken = breakMethod(world.secrets, 'putTokenPair');
+    breakMethod(world.escrow, 'put');
     await expect(withFastSleeps(() => refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' }))).rejects.toThrow(/injected/);
-    expect(broken.failures).toBe(5);
+    expect(broken.failures).toBe(3);
     expect(record(world, token)).toMatchObject({ version: 1, status: 'active', leaseOwner: null });
     broken.restore();
     // ANAF rotated and the answer is gone: the next run learns it and asks a person to connect again.
@@ -380,6 +431,8 @@ describe('refreshToken under concurrency (in memory, interleaved)', () => {
 
   it('callers that waited for a failing refresh answer its result instead of calling ANAF again', async () => {
     const { world, token } = await dueWorld({ jitter: true, settings: { accessTokenMinValiditySeconds: 30 * 86_400 } });
+    // past half of the 10-day token's life, so that the access-token route wants a refresh too
+    world.clock.advance(6 * DAY);
     world.anaf.latencyMs = 30;
     world.anaf.failNext('unavailable', 100);
     const triggers = Array.from({ length: 8 }, (_, i) => (i % 2 ? 'manual' : 'on-demand') as 'manual' | 'on-demand');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TokenRecord } from '../../../shared/domain/model.js';
 import { sweep } from '../../../shared/services/sweep.js';
+import { refreshWorstCaseMs } from '../../../shared/services/refresh.js';
 import { breakMethod, createFakeWorld, type FakeWorld } from '../../support/fakes.js';
 
 const DAY = 86_400_000;
@@ -120,14 +121,15 @@ describe('sweep', () => {
     expect(summary.refreshed + next.refreshed).toBe(10);
   });
 
-  it("never starts a refresh it may not finish: the default reserve covers a refresh's worst case (3 ANAF timeouts, Retry-After waits, secret-write retries)", async () => {
+  it("never starts a refresh it may not finish: the default reserve covers a refresh's worst case (store calls at their bounds, 3 ANAF timeouts, Retry-After waits, secret-write retries, escrow)", async () => {
     const world = createFakeWorld({ settings: { anafTimeoutMs: 12_000 } });
     await connectMany(world, 'a', 3, 10);
-    // 50 s left: more than 3 × 12 s + 10 s, less than 3 × 12 s + 2 × 5 s + 6 s + I/O
-    const tight = await sweep(world.deps, { remainingMs: () => 50_000 });
+    // ANAF alone: 3 × 12 s + 2 × 5 s = 46 s; 17 store calls at 7 s each, 6 secret-write attempts (3 × 2 SDK tries) at 7 s and their backoff: 162 s more
+    expect(refreshWorstCaseMs({ anafTimeoutMs: 12_000 })).toBe(11 * 7_000 + 46_000 + 3 * 2 * 7_000 + 1_200 + 6 * 7_000);
+    const tight = await sweep(world.deps, { remainingMs: () => 200_000 });
     expect(tight).toMatchObject({ stoppedEarly: true, refreshed: 0 });
     expect(world.anaf.refreshCalls).toBe(0);
-    const roomy = await sweep(world.deps, { remainingMs: () => 70_000 });
+    const roomy = await sweep(world.deps, { remainingMs: () => 220_000 });
     expect(roomy).toMatchObject({ stoppedEarly: false, refreshed: 3 });
   });
 

@@ -1,0 +1,23 @@
+/**
+ * Bounds on every AWS SDK call (DynamoDB, Secrets Manager, EventBridge, KMS). Without them a stalled
+ * call can outlive the refresh lease, and the stalled run would then present a refresh token another
+ * run has already spent. The refresh worst case (shared/services/refresh.ts) counts them.
+ */
+export const AWS_CALLS = {
+  connectionTimeoutMs: 1_000,
+  requestTimeoutMs: 2_000,
+  /** The SDK's own attempts per call (first try + retries). */
+  maxAttempts: 2,
+  /** Upper bound of the SDK's backoff between its attempts (standard retry strategy, throttling base). */
+  backoffBoundMs: 1_000,
+} as const;
+
+/** The longest one SDK call can take with these settings. */
+export const awsCallWorstCaseMs = (): number =>
+  AWS_CALLS.maxAttempts * (AWS_CALLS.connectionTimeoutMs + AWS_CALLS.requestTimeoutMs) + (AWS_CALLS.maxAttempts - 1) * AWS_CALLS.backoffBoundMs;
+
+/** Constructor settings for every SDK client the runtime builds. */
+export const awsClientSettings = () => ({
+  maxAttempts: AWS_CALLS.maxAttempts,
+  requestHandler: { connectionTimeout: AWS_CALLS.connectionTimeoutMs, requestTimeout: AWS_CALLS.requestTimeoutMs },
+});
