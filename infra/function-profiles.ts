@@ -1,12 +1,14 @@
 /**
  * Timeout and memory per function. API Gateway answers an HTTP request after 30 s at most, but it does not
  * stop the Lambda behind it. Two cases follow:
- * - the OAuth callback makes one ANAF call (ANAF_TIMEOUT_MS ≤ 12 s, checked in stages.ts) and must answer
- *   the browser: 20 s, well inside API Gateway's limit;
+ * - the OAuth callback makes one ANAF call (ANAF_TIMEOUT_MS ≤ 12 s, checked in stages.ts), may then wait for
+ *   a refresh of the same token (the exchange and that wait share 20 s, REAUTHORIZATION_WAIT_MS), and must
+ *   answer the browser: 28 s, inside API Gateway's limit;
  * - a refresh must never be killed between ANAF's rotation and the write of the new pair, so every
  *   function that can refresh gets more than the refresh's worst case (3 ANAF attempts, Retry-After
  *   waits, 5 s join wait, 5 secret-write attempts, store calls ≈ 60 s at ANAF_TIMEOUT_MS 12 s): 75 s. A caller may
- *   then see API Gateway's 503 in the rare worst case, but the rotated pair is stored.
+ *   then see API Gateway's 503 in the rare worst case, but the rotated pair is stored. An import rotates the
+ *   pasted pair once (5 s join wait, one ANAF call, the same secret-write retries): it gets the same 75 s.
  */
 export interface FunctionProfile {
   timeoutSeconds: number;
@@ -25,9 +27,9 @@ export const FUNCTION_PROFILES: Readonly<Record<string, FunctionProfile>> = {
   'company-delete': http('Forgets a company and its link'),
   'connect-session-create': http('Mints a connect session for the certificate holder'),
   'oauth-authorize': http('Redirects a browser to ANAF authorize with a single-use state'),
-  // ANAF's code is valid 60 s: the exchange happens inside the callback, well inside API Gateway's 30 s.
-  'oauth-callback': { timeoutSeconds: 20, memoryMb: 256, description: 'Consumes the state, exchanges the code at ANAF and stores the pair' },
-  'token-import': http('Imports a token pair obtained by hand before'),
+  // ANAF's code is valid 60 s: the exchange happens inside the callback, inside API Gateway's 30 s.
+  'oauth-callback': { timeoutSeconds: 28, memoryMb: 256, description: 'Consumes the state, exchanges the code at ANAF and stores the pair' },
+  'token-import': refreshes('Imports a token pair obtained by hand before, rotating it once at ANAF'),
   'token-get': http('Lists tokens or reads one (metadata only)'),
   'token-refresh': refreshes('Refreshes one token now'),
   'access-token-get': refreshes('Answers a fresh access token, refreshing first when it is about to expire'),

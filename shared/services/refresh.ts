@@ -23,7 +23,7 @@ import type { ServiceDeps } from './deps.js';
 
 /** How long a caller waits for another run's refresh of the same token before answering 409. */
 export const JOIN_WAIT_MS = 5_000;
-const JOIN_POLL_MS = 100;
+export const JOIN_POLL_MS = 100;
 /** In-run retries where ANAF cannot have acted (connection refused, 429, 5xx). */
 const MAX_ATTEMPTS = 3;
 const MAX_RETRY_AFTER_MS = 5_000;
@@ -63,7 +63,7 @@ export function refreshWorstCaseMs(settings: Pick<ServiceDeps['settings'], 'anaf
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The lease outlives a refresh's worst case (plus 4 s), so a live holder never loses it mid-way. */
-const leaseSecondsFor = (deps: ServiceDeps) => Math.ceil((refreshWorstCaseMs(deps.settings) + 4_000) / 1000);
+export const leaseSecondsFor = (deps: ServiceDeps) => Math.ceil((refreshWorstCaseMs(deps.settings) + 4_000) / 1000);
 
 /**
  * Refreshes one token if the trigger's rule says so. Steps: decide on the stored record; take the
@@ -116,7 +116,7 @@ export async function refreshToken(
   }
 }
 
-const newLeaseOwner = () => `lease_${randomBytes(8).toString('hex')}`;
+export const newLeaseOwner = () => `lease_${randomBytes(8).toString('hex')}`;
 
 /**
  * What another run did between our first read (`before`) and now, if it settled the matter: it
@@ -287,7 +287,7 @@ async function adoptPair(deps: ServiceDeps, token: TokenRecord, pair: TokenPair,
  * Writes the new pair, retrying with backoff. Answers the record when the token was disconnected
  * meanwhile (AWS refuses writes to a secret scheduled for deletion, and the pair is no longer wanted).
  */
-async function writePairHard(deps: ServiceDeps, tenantId: string, tokenId: string, pair: TokenPair): Promise<TokenRecord | null> {
+export async function writePairHard(deps: ServiceDeps, tenantId: string, tokenId: string, pair: TokenPair): Promise<TokenRecord | null> {
   for (let attempt = 1; ; attempt++) {
     try {
       await deps.secrets.putTokenPair(tenantId, tokenId, pair);
