@@ -17,7 +17,7 @@ export const ANAF_API_BASE_URLS = {
 } as const;
 export type AnafEnvironment = keyof typeof ANAF_API_BASE_URLS;
 
-/** The ANAF timeout must leave the OAuth callback (20 s Lambda, 30 s API Gateway) room to store the pair. */
+/** The ANAF timeout must leave the OAuth callback (28 s Lambda, 30 s API Gateway) room to store the pair. */
 export const MAX_ANAF_TIMEOUT_MS = 12_000;
 
 /** Retention periods CloudWatch Logs accepts (days). */

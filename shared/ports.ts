@@ -35,18 +35,22 @@ export interface CompanyStore {
 }
 
 /** Everything written when an authorization completes, applied atomically. */
-export interface ConnectWrite {
+export type ConnectWrite = {
   token: TokenRecord;
-  /** True when `token` is new (the serial must not already point at another token). */
-  isNew: boolean;
-  /** For an update of an existing token: the version the stored record must still have. */
-  expectedVersion?: number;
   /** Companies to link to token.tokenId; each must still exist. */
   cuis: string[];
   /** Session to mark completed; must not be completed already. */
   sessionId?: string;
   completedAt: string;
-}
+} & (
+  /** A new token: the serial must not already point at another token. */
+  | { isNew: true }
+  /**
+   * An update of an existing token, made under its refresh lease: the stored record must still have
+   * `expectedVersion` and `leaseOwner`; `token` carries no lease, so the same write releases it.
+   */
+  | { isNew: false; expectedVersion: number; leaseOwner: string }
+);
 
 export interface TokenStore {
   /** Strongly consistent read. */

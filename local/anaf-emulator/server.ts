@@ -132,7 +132,8 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
   let certificate: EmulatorCertificate = { ...EMULATOR_CERTIFICATES[0]! };
   let latencyMs = 0;
   let failures: TokenFailureKind[] = [];
-  let stats: EmulatorStats = { tokenCalls: { authorization_code: 0, refresh_token: 0 }, authorizeCalls: 0 };
+  const freshStats = (): EmulatorStats => ({ tokenCalls: { authorization_code: 0, refresh_token: 0 }, refusedRefreshes: 0, authorizeCalls: 0 });
+  let stats = freshStats();
 
   function restoreClients(): void {
     oauth.clients.clear();
@@ -205,7 +206,7 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
       certificate = { ...EMULATOR_CERTIFICATES[0]! };
       latencyMs = 0;
       failures = [];
-      stats = { tokenCalls: { authorization_code: 0, refresh_token: 0 }, authorizeCalls: 0 };
+      stats = freshStats();
       oauth.clearTokens();
       efactura.reset();
       restoreClients();
@@ -382,7 +383,9 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
       req.socket.destroy(); // ...and the answer is lost
       return;
     }
-    send(res, failure ? injectedReply(failure, path) : tokenReply(grant(req, form)));
+    const result = failure ? null : grant(req, form);
+    if (grantType === 'refresh_token' && result && 'ok' in result && !result.ok) stats.refusedRefreshes += 1;
+    send(res, failure ? injectedReply(failure, path) : tokenReply(result!));
   }
 
   // ---- e-Factura ----

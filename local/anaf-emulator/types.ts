@@ -42,6 +42,11 @@ export const AUTHORIZE_MODES: readonly AuthorizeMode[] = ['interactive', 'approv
 export interface EmulatorStats {
   /** Every `/token` request whose body named this grant type, failed or not (injected failures included). */
   tokenCalls: { authorization_code: number; refresh_token: number };
+  /**
+   * Refresh grants the emulator itself refused (a spent, expired, unknown or foreign refresh token;
+   * injected failures excluded): a broker that never presents a spent token keeps this at 0.
+   */
+  refusedRefreshes: number;
   /** Every `GET /authorize` request, valid or not. */
   authorizeCalls: number;
 }

@@ -14,12 +14,14 @@ export type ErrorCode =
   | 'TOKEN_NOT_FOUND'
   | 'CLIENT_ID_IN_USE'
   | 'CLIENT_MISMATCH'
+  | 'IMPORT_REFRESH_REFUSED'
   | 'NOT_CONNECTED'
   | 'REAUTH_REQUIRED'
   | 'TOKEN_DISCONNECTED'
   | 'REFRESH_IN_PROGRESS'
   | 'REFRESH_RATE_LIMITED'
   | 'STORE_UNAVAILABLE'
+  | 'TOKEN_EXISTS'
   | 'CONFLICT'
   | 'ANAF_REJECTED'
   | 'ANAF_UNAVAILABLE'
@@ -48,6 +50,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   INVALID_RETURN_URL: 400,
   TOO_MANY_CUIS: 400,
   CLIENT_MISMATCH: 400,
+  IMPORT_REFRESH_REFUSED: 400,
   PAYLOAD_TOO_LARGE: 413,
   UNAUTHORIZED: 401,
   NOT_FOUND: 404,
@@ -63,6 +66,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   REFRESH_RATE_LIMITED: 429,
   // Secrets Manager has not yet made the token's current version readable (eventual consistency).
   STORE_UNAVAILABLE: 503,
+  TOKEN_EXISTS: 409,
   CONFLICT: 409,
   ANAF_REJECTED: 502,
   ANAF_UNAVAILABLE: 503,

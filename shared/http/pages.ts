@@ -35,11 +35,11 @@ const FAILURE_TEXT: Record<FlowFailure, { status: number; ro: PageText; en: Page
     status: 503,
     ro: {
       title: 'ANAF nu răspunde',
-      body: 'Serverul ANAF nu a răspuns la timp. Nu s-a salvat nimic. Încercați din nou peste câteva minute, cu același link.',
+      body: 'Serverul ANAF nu a răspuns la timp sau conexiunea tocmai era reînnoită. Nu s-a salvat nimic. Încercați din nou peste câteva minute, cu același link.',
     },
     en: {
       title: 'ANAF is not answering',
-      body: "ANAF's server did not answer in time. Nothing was saved. Try again in a few minutes with the same link.",
+      body: "ANAF's server did not answer in time, or the connection was being renewed at that moment. Nothing was saved. Try again in a few minutes with the same link.",
     },
   },
   SESSION_EXPIRED: {

@@ -1,8 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AnafError } from '../domain/anaf-errors.js';
 import { BrokerError } from '../domain/errors.js';
 import { readPairFacts, type PairFacts } from '../domain/pair-facts.js';
 import type { ConnectSession, TokenRecord } from '../domain/model.js';
-import { computeDueAt } from '../domain/refresh-policy.js';
+import { computeDueAt, rotationsInWindow } from '../domain/refresh-policy.js';
 import {
   STATE_TTL_SECONDS,
   hashState,
@@ -14,9 +15,11 @@ import {
   newTokenId,
 } from '../domain/state.js';
 import { buildAnafAuthorizeUrl, buildConnectUrl, isAllowedReturnUrl } from '../domain/urls.js';
+import type { AnafTokenResponse } from '../ports.js';
 import type { ServiceDeps } from './deps.js';
 import { recordEvent } from './audit.js';
 import { requireRegisteredCompanies } from './companies.js';
+import { JOIN_POLL_MS, leaseSecondsFor, newLeaseOwner, writePairDurably } from './refresh.js';
 import { requireTenant } from './tenants.js';
 
 export const DEFAULT_SESSION_TTL_SECONDS = 1800;
@@ -111,6 +114,7 @@ export async function completeAuthorization(
   deps: ServiceDeps,
   query: { state?: string; code?: string; error?: string },
 ): Promise<FlowOutcome> {
+  const startedAt = deps.clock.now().getTime();
   const state = query.state ?? '';
   if (!isWellFormedState(state)) return { kind: 'failed', reason: 'INVALID_STATE', returnUrl: null };
   const record = await deps.sessions.consumeState(hashState(state));
@@ -143,78 +147,103 @@ export async function completeAuthorization(
   try {
     token = await storeAuthorization(deps, {
       tenantId: session.tenantId,
-      accessToken: pair.accessToken,
-      refreshToken: pair.refreshToken ?? '',
-      expiresInSeconds: pair.expiresInSeconds,
+      pair,
       cuis: session.cuis,
       sessionId: session.sessionId,
+      source: 'callback',
+      replaceActive: true,
+      leaseDeadline: startedAt + REAUTHORIZATION_WAIT_MS,
     });
   } catch (error) {
     // Another callback of the same session completed first: this one is late, like an expired link.
     if (error instanceof BrokerError && error.code === 'CONFLICT') return fail('SESSION_EXPIRED');
+    // The token stayed under refresh past the wait. Nothing is stored: the new pair is a fresh grant
+    // nobody holds, the old chain still works, and the session is still open for another try. The
+    // reason is one the ERP already knows, and its page says to try again with the same link.
+    if (error instanceof BrokerError && error.code === 'REFRESH_IN_PROGRESS') return fail('ANAF_UNAVAILABLE');
     throw error;
   }
   return { kind: 'connected', tokenId: token.tokenId, cuis: session.cuis, returnUrl: session.returnUrl };
 }
 
 /**
- * Stores a fresh pair from a callback or an import. A pair from a certificate (`serial`) that already
- * has a live token in this tenant updates that token and keeps its links; otherwise a new token is
- * made. Write order: the secret first (a token record never points at a missing pair), then the
- * metadata, links and session completion in one transaction. Retries once when a racing callback of
- * the same certificate created the token first.
+ * How long a callback waits for the refresh lease of the certificate's existing token, counted from the
+ * callback's start: the code exchange and the wait share these 20 s, so the browser gets its page
+ * (after the writes) well inside API Gateway's 30 s. A refresh normally holds the lease for well under a
+ * second; one stuck on a slow ANAF can hold it longer, and the page then says to try again.
  */
-export async function storeAuthorization(
-  deps: ServiceDeps,
-  input: { tenantId: string; accessToken: string; refreshToken: string; expiresInSeconds?: number; cuis: string[]; sessionId?: string },
-): Promise<TokenRecord> {
-  const facts = pairFactsForStore(deps, input);
-  const serial = facts.serial;
+export const REAUTHORIZATION_WAIT_MS = 20_000;
+
+/**
+ * What a fresh pair's metadata says, whatever the tokens look like (a 2xx from ANAF is never refused):
+ * the one place a callback or an import reads it. A JWT `exp` wins, else the expiry is estimated
+ * (`expires_in`, ANAF's documented lifetimes), logged and counted. A code exchange that carried no
+ * refresh token gives a token that cannot be refreshed: its refresh end is its access end, so warnings
+ * and reauth-required come on time.
+ */
+export function readPairClaims(deps: Pick<ServiceDeps, 'clock' | 'logger' | 'metrics'>, pair: AnafTokenResponse): PairFacts {
+  const refreshToken = pair.refreshToken ?? '';
+  const facts = readPairFacts({ accessToken: pair.accessToken, refreshToken, expiresInSeconds: pair.expiresInSeconds, now: deps.clock.now() });
+  if (facts.accessExpiryEstimated || facts.refreshExpiryEstimated) {
+    deps.logger.warn('token expiry estimated: ANAF issued a token without a readable exp claim', {
+      access: facts.accessExpiryEstimated,
+      refresh: facts.refreshExpiryEstimated,
+    });
+    deps.metrics?.count('ExpiryEstimated');
+  }
+  if (refreshToken !== '') return facts;
+  return { ...facts, refreshExpiresAt: facts.accessExpiresAt, refreshExpiryEstimated: facts.accessExpiryEstimated };
+}
+
+/** The pair as the secret stores it (a missing refresh token is stored empty: nothing to refresh with). */
+const toStored = (pair: AnafTokenResponse, version: number) => ({ accessToken: pair.accessToken, refreshToken: pair.refreshToken ?? '', version });
+
+export type StoreAuthorizationInput = {
+  tenantId: string;
+  cuis: string[];
+  source: 'callback' | 'import';
+  /** The session a callback completes. */
+  sessionId?: string;
+  /** False: an `active` token of the same certificate is left alone (TOKEN_EXISTS), before any pair is obtained. */
+  replaceActive: boolean;
+  /** Until when (epoch ms on deps.clock) to wait for the lease of the existing token; then REFRESH_IN_PROGRESS. */
+  leaseDeadline: number;
+} & (
+  /** A callback: the pair is already in hand (ANAF's code lives 60 s, so it is exchanged at once). */
+  | { pair: AnafTokenResponse }
+  /**
+   * An import: the certificate is known from the pasted pair, and `obtainPair` (the rotation at ANAF) is
+   * called at most once, under the lease when the certificate already has a token.
+   */
+  | { serial: string | null; obtainPair: () => Promise<AnafTokenResponse> }
+);
+
+/**
+ * Stores a fresh pair from a callback or an import. A pair from a certificate (`serial`) that already
+ * has a live token in this tenant updates that token and keeps its links: under the token's refresh
+ * lease (waiting for a refresh that holds it, until `leaseDeadline`), re-read, versioned past both the
+ * record and the secret, written conditional on the lease, which the same write releases. Otherwise a
+ * new token is made. Write order: the secret first (a token record never points at a missing pair),
+ * then the metadata, links and session completion in one transaction. Retries when a racing callback
+ * of the same certificate created the token first, or the token changed under it.
+ */
+export async function storeAuthorization(deps: ServiceDeps, input: StoreAuthorizationInput): Promise<TokenRecord> {
+  const serial = 'pair' in input ? readPairClaims(deps, input.pair).serial : input.serial;
+  let obtained: Promise<AnafTokenResponse> | null = null;
+  const obtain = 'pair' in input ? async () => input.pair : () => (obtained ??= input.obtainPair());
+  const written = { into: null as string | null };
   for (let attempt = 0; ; attempt++) {
     const now = deps.clock.now().toISOString();
     // A company deleted since the session was minted is skipped rather than failing the connection.
     const present = await Promise.all(input.cuis.map((cui) => deps.companies.get(input.tenantId, cui)));
     const cuis = input.cuis.filter((_, i) => present[i]);
     const existing = serial ? await deps.tokens.findBySerial(input.tenantId, serial) : null;
-    const base = {
-      tenantId: input.tenantId,
-      status: 'active' as const,
-      serial,
-      clientAppId: facts.clientAppId,
-      accessExpiresAt: facts.accessExpiresAt,
-      refreshExpiresAt: facts.refreshExpiresAt,
-      accessExpiryEstimated: facts.accessExpiryEstimated,
-      refreshExpiryEstimated: facts.refreshExpiryEstimated,
-      accessIssuedAt: now,
-      secretVersionId: newSecretVersionId(),
-      recoveryAttemptedAt: null,
-      lastError: null,
-      failedAttempts: 0,
-      warningsSent: [],
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      updatedAt: now,
-    };
-    const token: TokenRecord = existing
-      ? { ...existing, ...base, version: existing.version + 1, dueAt: null }
-      : { ...base, tokenId: newTokenId(), version: 1, rotations: [], lastRefreshAt: null, createdAt: now, dueAt: null };
-    token.dueAt = computeDueAt(token, deps.settings.refreshMarginDays);
-    await deps.secrets.putTokenPair(input.tenantId, token.tokenId, {
-      accessToken: input.accessToken,
-      refreshToken: input.refreshToken,
-      version: token.version,
-    }, token.secretVersionId!);
+    let token: TokenRecord;
     try {
-      await deps.tokens.connect({
-        token,
-        isNew: !existing,
-        expectedVersion: existing?.version,
-        cuis,
-        sessionId: input.sessionId,
-        completedAt: now,
-      });
+      token = existing
+        ? await updateUnderLease(deps, input, existing, { cuis, now, obtain, written })
+        : await createToken(deps, input, serial, { cuis, now, obtain });
     } catch (error) {
-      if (!existing) await deps.secrets.deleteTokenPair(input.tenantId, token.tokenId).catch(() => undefined);
       if (error instanceof BrokerError && error.code === 'CONFLICT' && attempt < 2) continue;
       throw error;
     }
@@ -225,27 +254,150 @@ export async function storeAuthorization(
       tokenId: token.tokenId,
       cuis: linked,
       at: now,
-      details: { serial, reauthorization: Boolean(existing), source: input.sessionId ? 'callback' : 'import' },
+      details: { serial, reauthorization: Boolean(existing), source: input.source },
     });
     return token;
   }
 }
 
+interface WriteContext {
+  cuis: string[];
+  now: string;
+  obtain: () => Promise<AnafTokenResponse>;
+}
 
 /**
- * What a fresh pair's metadata says, whatever the tokens look like (a 2xx from ANAF is never refused).
- * A code exchange that carried no refresh token gives a token that cannot be refreshed: its refresh end
- * is its access end, so warnings and reauth-required come on time.
+ * A fresh pair's record fields: expiries from its claims (or estimated), the secret version that holds
+ * it, errors and warnings reset, no lease.
  */
-function pairFactsForStore(deps: ServiceDeps, input: { accessToken: string; refreshToken: string; expiresInSeconds?: number }): PairFacts {
-  const facts = readPairFacts({ ...input, now: deps.clock.now() });
-  if (facts.accessExpiryEstimated || facts.refreshExpiryEstimated) {
-    deps.logger.warn('token expiry estimated: ANAF issued a token without a readable exp claim', {
-      access: facts.accessExpiryEstimated,
-      refresh: facts.refreshExpiryEstimated,
-    });
-    deps.metrics?.count('ExpiryEstimated');
+function freshFields(input: StoreAuthorizationInput, claims: PairFacts, now: string, secretVersionId: string, rotations: string[]) {
+  return {
+    status: 'active' as const,
+    clientAppId: claims.clientAppId,
+    accessExpiresAt: claims.accessExpiresAt,
+    refreshExpiresAt: claims.refreshExpiresAt,
+    accessExpiryEstimated: claims.accessExpiryEstimated,
+    refreshExpiryEstimated: claims.refreshExpiryEstimated,
+    accessIssuedAt: now,
+    secretVersionId,
+    recoveryAttemptedAt: null,
+    // An import rotated at ANAF: it counts against MAX_ROTATIONS_PER_DAY like a refresh.
+    rotations: input.source === 'import' ? [...rotations, now] : rotations,
+    lastError: null,
+    failedAttempts: 0,
+    warningsSent: [],
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    updatedAt: now,
+    dueAt: null,
+    // An import's pair was rotated at ANAF just now: that is a refresh (and counts for the cool-down).
+    ...(input.source === 'import' ? { lastRefreshAt: now } : {}),
+  };
+}
+
+async function createToken(deps: ServiceDeps, input: StoreAuthorizationInput, serial: string | null, ctx: WriteContext): Promise<TokenRecord> {
+  const pair = await ctx.obtain();
+  const token: TokenRecord = {
+    tenantId: input.tenantId,
+    tokenId: newTokenId(),
+    serial,
+    version: 1,
+    lastRefreshAt: null,
+    createdAt: ctx.now,
+    ...freshFields(input, readPairClaims(deps, pair), ctx.now, newSecretVersionId(), []),
+  };
+  token.dueAt = computeDueAt(token, deps.settings.refreshMarginDays);
+  // Made durable like a refresh's pair (retries, then the escrow): after an import's rotation, and for a
+  // callback's fresh grant, the only copy of the pair is in memory.
+  await writePairDurably(deps, input.tenantId, token.tokenId, toStored(pair, token.version), token.secretVersionId!);
+  try {
+    await deps.tokens.connect({ token, isNew: true, cuis: ctx.cuis, sessionId: input.sessionId, completedAt: ctx.now });
+  } catch (error) {
+    await deps.secrets.deleteTokenPair(input.tenantId, token.tokenId).catch(() => undefined);
+    throw error;
   }
-  if (input.refreshToken !== '') return facts;
-  return { ...facts, refreshExpiresAt: facts.accessExpiresAt, refreshExpiryEstimated: facts.accessExpiryEstimated };
+  return token;
+}
+
+async function updateUnderLease(
+  deps: ServiceDeps,
+  input: StoreAuthorizationInput,
+  existing: TokenRecord,
+  ctx: WriteContext & { written: { into: string | null } },
+): Promise<TokenRecord> {
+  const { tenantId, tokenId } = existing;
+  refuseActive(input, existing);
+  const owner = newLeaseOwner();
+  const leased = await leaseWithin(deps, existing, owner, input.leaseDeadline);
+  if (!leased) {
+    deps.logger.warn('a re-authorization found the token under refresh past its wait; nothing stored', { tenantId, tokenId, source: input.source });
+    throw new BrokerError('REFRESH_IN_PROGRESS', 'a refresh of this token is under way; try again shortly');
+  }
+  try {
+    // Disconnected between the lookup and the lease: the next attempt makes a new token.
+    if (leased.status === 'disconnected') throw new BrokerError('CONFLICT', 'the token was disconnected meanwhile');
+    refuseActive(input, leased);
+    const stored = await deps.secrets.getTokenPair(tenantId, tokenId);
+    const pair = await ctx.obtain();
+    // Past the secret's version too: a pair an interrupted run left there must not share a number with ours.
+    let version = Math.max(leased.version, stored?.version ?? 0) + 1;
+    let secretVersionId = newSecretVersionId();
+    if (stored && stored.refreshToken === (pair.refreshToken ?? '')) {
+      // Our own pair from a previous attempt, not yet adopted: keep it where it is.
+      version = stored.version;
+      secretVersionId = stored.versionId;
+    } else if (ctx.written.into === tokenId) {
+      // Our pair was written, then replaced or adopted (and maybe rotated) by another run: writing it
+      // again could put a spent refresh token over a live one.
+      throw new BrokerError('REFRESH_IN_PROGRESS', 'the token changed while the new pair was being stored; try again');
+    } else {
+      if ((await writePairDurably(deps, tenantId, tokenId, toStored(pair, version), secretVersionId)) === 'disconnected') {
+        throw new BrokerError('CONFLICT', 'the token was disconnected while the new pair was being stored');
+      }
+      ctx.written.into = tokenId;
+    }
+    const rotations = rotationsInWindow(leased.rotations, deps.clock.now());
+    const token: TokenRecord = { ...leased, version, ...freshFields(input, readPairClaims(deps, pair), ctx.now, secretVersionId, rotations) };
+    token.clientAppId ??= leased.clientAppId;
+    token.dueAt = computeDueAt(token, deps.settings.refreshMarginDays);
+    try {
+      await deps.tokens.connect({
+        token,
+        isNew: false,
+        expectedVersion: leased.version,
+        leaseOwner: owner,
+        cuis: ctx.cuis,
+        sessionId: input.sessionId,
+        completedAt: ctx.now,
+      });
+    } catch (error) {
+      const current = await deps.tokens.get(tenantId, tokenId).catch(() => null);
+      if (current?.status === 'disconnected') {
+        // A disconnect won the race: the pair we just wrote must not outlive it.
+        await deps.secrets.deleteTokenPair(tenantId, tokenId).catch(() => undefined);
+      }
+      throw error;
+    }
+    return token;
+  } finally {
+    // Released by the connect write when it landed; this covers every other way out.
+    await deps.tokens.releaseLease(tenantId, tokenId, owner).catch((error: unknown) =>
+      deps.logger.warn('lease release failed', { tenantId, tokenId, errorName: (error as Error)?.name }),
+    );
+  }
+}
+
+function refuseActive(input: StoreAuthorizationInput, token: TokenRecord): void {
+  if (!input.replaceActive && token.status === 'active') {
+    throw new BrokerError('TOKEN_EXISTS', `this certificate already has an active token (${token.tokenId}); send "replace": true to replace its pair`);
+  }
+}
+
+/** Takes the token's refresh lease, polling while another run holds it, until `deadline` (deps.clock). */
+async function leaseWithin(deps: ServiceDeps, token: TokenRecord, owner: string, deadline: number): Promise<TokenRecord | null> {
+  for (;;) {
+    const leased = await deps.tokens.acquireLease(token.tenantId, token.tokenId, owner, deps.clock.now(), leaseSecondsFor(deps));
+    if (leased || deps.clock.now().getTime() >= deadline) return leased;
+    await sleep(JOIN_POLL_MS);
+  }
 }

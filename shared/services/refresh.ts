@@ -26,7 +26,7 @@ import type { ServiceDeps } from './deps.js';
 
 /** How long a caller waits for another run's refresh of the same token before answering 409. */
 export const JOIN_WAIT_MS = 5_000;
-const JOIN_POLL_MS = 100;
+export const JOIN_POLL_MS = 100;
 /** In-run retries where ANAF cannot have acted (connection refused, 429, 5xx). */
 const MAX_ATTEMPTS = 3;
 const MAX_RETRY_AFTER_MS = 5_000;
@@ -136,7 +136,7 @@ export async function refreshToken(
   }
 }
 
-const newLeaseOwner = () => `lease_${randomBytes(8).toString('hex')}`;
+export const newLeaseOwner = () => `lease_${randomBytes(8).toString('hex')}`;
 
 const busy = (token: TokenRecord): RefreshResult => ({
   outcome: 'busy',
@@ -438,7 +438,7 @@ async function restoreEscrowedPair(deps: ServiceDeps, token: TokenRecord, pair: 
  * run moves into the secret. Answers 'disconnected' when the token was disconnected meanwhile (AWS
  * refuses writes to a secret scheduled for deletion, and the pair is no longer wanted).
  */
-async function writePairDurably(
+export async function writePairDurably(
   deps: ServiceDeps,
   tenantId: string,
   tokenId: string,

@@ -206,7 +206,7 @@ describe('functions', () => {
   it('never lets Lambda kill a refresh between ANAF’s rotation and the write of the new pair', () => {
     // Worst case of one refresh: 3 ANAF attempts, two Retry-After waits (≤ 5 s), the 5 s join wait, secret-write retries.
     const worstCaseSeconds = (3 * MAX_ANAF_TIMEOUT_MS + 2 * 5000 + 5000 + 6500) / 1000;
-    for (const name of ['token-refresh', 'access-token-get', 'manual-refresh']) {
+    for (const name of ['token-refresh', 'access-token-get', 'manual-refresh', 'token-import']) {
       expect(functionResource(dev, name).Properties.Timeout, name).toBeGreaterThanOrEqual(worstCaseSeconds);
     }
     const sweepTimeout = functionResource(dev, NON_HTTP_FUNCTIONS.sweep).Properties.Timeout as number;

@@ -7,7 +7,7 @@ import { EMULATOR_CERTIFICATES } from '../../local/anaf-emulator/server.js';
 import { mintToken } from '../../local/anaf-emulator/oauth-state.js';
 import { withControlDigit } from '../../shared/domain/cui.js';
 import { ROUTES, type RouteDef } from '../../shared/http/routes.js';
-import { CUIS, EMULATOR_DEFAULT_CLIENT, connect, setupTenant, startTestStack } from '../support/stack.js';
+import { CUIS, EMULATOR_DEFAULT_CLIENT, connect, pairObtainedByHand, setupTenant, startTestStack } from '../support/stack.js';
 
 /*
  * Bad input on every route of `ROUTES`, table-driven: each `it` sends its batch of cases a few at a
@@ -524,6 +524,13 @@ describe('bad input on every route: a 4xx with a stable code, nothing written', 
       ]);
     });
 
+    it('replace that is not a boolean → 400 VALIDATION_ERROR, before ANAF is called', async () => {
+      const refreshes = stack.emulator!.control.stats().tokenCalls.refresh_token;
+      const values = ['true', 'false', 1, 0, null, 'yes', {}, [], ['true']];
+      await expectRefused(values.map((replace) => ({ label: `replace=${JSON.stringify(replace)}`, request: importing({ replace }), status: 400, code: 'VALIDATION_ERROR' })));
+      expect(stack.emulator!.control.stats().tokenCalls.refresh_token).toBe(refreshes);
+    });
+
     it('an expired refresh token → 400 VALIDATION_ERROR', async () => {
       await expectRefused([
         { label: 'just expired', request: importing({ refreshToken: jwt('refresh', nowSeconds() - 1) }), status: 400, code: 'VALIDATION_ERROR' },
@@ -654,7 +661,7 @@ describe('CUI normalization', () => {
     const sessionItem = stored.find((i) => i.sessionId === session.json.sessionId);
     expect(sessionItem?.cuis).toEqual(['14399840']);
 
-    const imported = await send('POST', `/v1/tenants/${t}/tokens`, { body: { ...validPair(), cuis: ['RO 14399840'] } });
+    const imported = await send('POST', `/v1/tenants/${t}/tokens`, { body: { ...(await pairObtainedByHand(stack.emulator!)), cuis: ['RO 14399840'] } });
     expect(imported.status).toBe(201);
     expect(imported.json.cuis).toEqual(['14399840']);
     expect((await send('GET', `/v1/tenants/${t}/companies/RO14399840`)).json).toMatchObject({ tokenId: imported.json.tokenId, status: 'active' });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readTokenClaims } from '../../shared/domain/jwt.js';
-import { CUIS, EMULATOR_DEFAULT_CLIENT, connect, follow, setupTenant, startTestStack } from '../support/stack.js';
+import { CUIS, EMULATOR_DEFAULT_CLIENT, connect, follow, pairObtainedByHand, setupTenant, startTestStack } from '../support/stack.js';
+import { stored } from '../support/refresh-helpers.js';
 
 type Stack = Awaited<ReturnType<typeof startTestStack>>;
 let stack: Stack;
@@ -219,63 +220,146 @@ describe('connect flow end to end (moto + emulator over HTTP)', () => {
   });
 });
 
-/** What a user of the manual flow did: log in at ANAF by hand and copy the pair from the token answer. */
-async function pairObtainedByHand(): Promise<{ access_token: string; refresh_token: string }> {
-  const oauth = stack.emulator!.oauthBaseUrl;
-  const redirectUri = 'https://manual.example.com/callback';
-  const authorize = await fetch(
-    `${oauth}/authorize?${new URLSearchParams({ response_type: 'code', client_id: EMULATOR_DEFAULT_CLIENT.clientId, redirect_uri: redirectUri, token_content_type: 'jwt' })}`,
-    { redirect: 'manual' },
-  );
-  const code = new URL(authorize.headers.get('location')!).searchParams.get('code')!;
-  const basic = Buffer.from(`${EMULATOR_DEFAULT_CLIENT.clientId}:${EMULATOR_DEFAULT_CLIENT.clientSecret}`).toString('base64');
-  const token = await fetch(`${oauth}/token`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, token_content_type: 'jwt' }),
-  });
-  return (await token.json()) as { access_token: string; refresh_token: string };
-}
-
 describe('import of a pair obtained by hand (migration from the manual flow)', () => {
-  it('stores the pair, reads expiries and serial from the JWTs, links the companies, and the pair keeps working', async () => {
+  const control = () => stack.emulator!.control;
+  const refreshCalls = () => control().stats().tokenCalls.refresh_token;
+  const importing = (t: string, pair: { accessToken: string; refreshToken: string }, extra: Record<string, unknown> = {}) =>
+    stack.api.post(`/v1/tenants/${t}/tokens`, { ...pair, ...extra });
+
+  it('rotates the pasted pair once at ANAF and stores only the rotated one: the pasted token is spent, the stored one live', async () => {
     const t = tenant();
     await setupTenant(stack.api, t, [CUIS[4], CUIS[5]]);
-    stack.emulator!.control.setCertificate({ serial: '3a:00:00:00:44:55:66', holder: 'Contabil Import' });
-    const pair = await pairObtainedByHand();
-    const imported = await stack.api.post(`/v1/tenants/${t}/tokens`, {
-      accessToken: pair.access_token,
-      refreshToken: pair.refresh_token,
-      cuis: [`RO${CUIS[4]}`, CUIS[5]],
-    });
+    control().setCertificate({ serial: '3a:00:00:00:44:55:66', holder: 'Contabil Import' });
+    const pasted = await pairObtainedByHand(stack.emulator!);
+    const imported = await importing(t, pasted, { cuis: [`RO${CUIS[4]}`, CUIS[5]] });
     expect(imported.status).toBe(201);
-    const access = readTokenClaims(pair.access_token)!;
-    const refresh = readTokenClaims(pair.refresh_token)!;
+
+    expect(refreshCalls()).toBe(1);
+    expect(control().isRefreshTokenLive(pasted.refreshToken)).toBe(false);
+    const { record, pair } = await stored(t, imported.body.tokenId);
+    expect(pair!.refreshToken).not.toBe(pasted.refreshToken);
+    expect(pair!.accessToken).not.toBe(pasted.accessToken);
+    expect(control().isRefreshTokenLive(pair!.refreshToken)).toBe(true);
+    expect(pair!.version).toBe(record.version);
+    // Metadata from the rotated pair's JWTs; the rotation counts as the last refresh.
+    const access = readTokenClaims(pair!.accessToken)!;
+    const refresh = readTokenClaims(pair!.refreshToken)!;
     expect(imported.body).toMatchObject({
       status: 'active',
       serial: '3a:00:00:00:44:55:66',
       cuis: [CUIS[4], CUIS[5]].sort(),
       accessExpiresAt: new Date(access.exp * 1000).toISOString(),
       refreshExpiresAt: new Date(refresh.exp * 1000).toISOString(),
-      lastRefreshAt: null,
     });
-    expect(JSON.stringify(imported.body)).not.toContain(pair.access_token);
+    expect(imported.body.lastRefreshAt).toEqual(expect.any(String));
+    expect(JSON.stringify(imported.body)).not.toContain(pasted.accessToken);
+    expect(JSON.stringify(imported.body)).not.toContain(pair!.accessToken);
 
+    // The ERP gets the rotated access token, and it works at e-Factura.
     const handed = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[5]}/access-token`);
-    expect(handed.body).toMatchObject({ accessToken: pair.access_token, tokenId: imported.body.tokenId });
+    expect(handed.body).toMatchObject({ accessToken: pair!.accessToken, tokenId: imported.body.tokenId });
+    const efactura = await fetch(`${stack.emulator!.apiBaseUrl}/listaMesajeFactura?zile=5&cif=${CUIS[5]}`, {
+      headers: { authorization: `Bearer ${handed.body.accessToken}` },
+    });
+    expect(efactura.status).toBe(200);
+  });
 
-    // The imported refresh token is the one the next refresh presents, and ANAF's rotation is kept.
-    const refreshed = await stack.api.post(`/v1/tenants/${t}/tokens/${imported.body.tokenId}/refresh`);
-    expect(refreshed.status).toBe(200);
-    expect(stack.emulator!.control.isRefreshTokenLive(pair.refresh_token)).toBe(false);
-    const after = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[4]}/access-token`);
-    expect(after.body.accessToken).not.toBe(pair.access_token);
+  it('a certificate that already has an active token → 409 TOKEN_EXISTS without calling ANAF; replace: true rotates and updates it', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[4], CUIS[5]]);
+    const { tokenId } = await connect(stack.api, t, [CUIS[4]]);
+    const before = await stored(t, tokenId);
+    const pasted = await pairObtainedByHand(stack.emulator!);
 
-    // Importing a second pair of the same certificate updates the same token.
-    const again = await pairObtainedByHand();
-    const second = await stack.api.post(`/v1/tenants/${t}/tokens`, { accessToken: again.access_token, refreshToken: again.refresh_token, cuis: [] });
-    expect(second.status).toBe(201);
-    expect(second.body.tokenId).toBe(imported.body.tokenId);
-    expect(second.body.cuis).toEqual([CUIS[4], CUIS[5]].sort());
+    for (const extra of [{}, { replace: false }]) {
+      const refused = await importing(t, pasted, { cuis: [CUIS[5]], ...extra });
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.code).toBe('TOKEN_EXISTS');
+    }
+    expect(refreshCalls()).toBe(0);
+    expect(control().isRefreshTokenLive(pasted.refreshToken)).toBe(true);
+    expect(await stored(t, tokenId)).toEqual(before);
+    expect((await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[5]}`)).body.tokenId).toBeNull();
+
+    const replaced = await importing(t, pasted, { cuis: [CUIS[5]], replace: true });
+    expect(replaced.status).toBe(201);
+    expect(replaced.body.tokenId).toBe(tokenId);
+    expect(replaced.body.cuis).toEqual([CUIS[4], CUIS[5]].sort());
+    expect(refreshCalls()).toBe(1);
+    const after = await stored(t, tokenId);
+    expect(after.record.version).toBe(before.record.version + 1);
+    expect(after.pair!.version).toBe(after.record.version);
+    expect(after.pair!.refreshToken).not.toBe(pasted.refreshToken);
+    expect(control().isRefreshTokenLive(pasted.refreshToken)).toBe(false);
+    expect(control().isRefreshTokenLive(after.pair!.refreshToken)).toBe(true);
+  });
+
+  it('a certificate whose token is reauth-required is restored by an import without replace', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[4]]);
+    const { tokenId } = await connect(stack.api, t, [CUIS[4]]);
+    control().failNext('invalid_grant');
+    expect((await stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`)).status).toBe(409);
+    expect((await stored(t, tokenId)).record.status).toBe('reauth-required');
+
+    const pasted = await pairObtainedByHand(stack.emulator!);
+    const restored = await importing(t, pasted, { cuis: [] });
+    expect(restored.status).toBe(201);
+    expect(restored.body).toMatchObject({ tokenId, status: 'active', cuis: [CUIS[4]] });
+    const { pair } = await stored(t, tokenId);
+    expect(control().isRefreshTokenLive(pair!.refreshToken)).toBe(true);
+  });
+
+  it('ANAF refuses the rotation (a pasted token the old tool already spent) → 400 IMPORT_REFRESH_REFUSED, nothing stored', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[4]]);
+    const pasted = await pairObtainedByHand(stack.emulator!);
+    // The old tool refreshed after the user copied the pair: the copy is spent.
+    const basic = Buffer.from(`${EMULATOR_DEFAULT_CLIENT.clientId}:${EMULATOR_DEFAULT_CLIENT.clientSecret}`).toString('base64');
+    const spend = await fetch(`${stack.emulator!.oauthBaseUrl}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: pasted.refreshToken, token_content_type: 'jwt' }),
+    });
+    expect(spend.status).toBe(200);
+
+    const refused = await importing(t, pasted, { cuis: [CUIS[4]] });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.code).toBe('IMPORT_REFRESH_REFUSED');
+    expect(JSON.stringify(refused.body)).not.toContain(pasted.refreshToken);
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens`)).body.tokens).toEqual([]);
+    expect((await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[4]}`)).body.tokenId).toBeNull();
+    expect((await stack.api.get(`/v1/tenants/${t}/events`)).body.events).toEqual([]);
+  });
+
+  it.each([
+    ['unavailable', 503, 'ANAF_UNAVAILABLE', true],
+    ['hang', 503, 'ANAF_UNAVAILABLE', true],
+    ['invalid_client', 502, 'ANAF_REJECTED', true],
+    ['invalid_grant', 400, 'IMPORT_REFRESH_REFUSED', true],
+  ] as const)('ANAF answers the rotation with %s → %i %s, nothing stored', async (kind, status, code, pastedStillLive) => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[4]]);
+    const pasted = await pairObtainedByHand(stack.emulator!);
+    control().failNext(kind);
+    const answer = await importing(t, pasted, { cuis: [CUIS[4]] });
+    expect(answer.status).toBe(status);
+    expect(answer.body.error.code).toBe(code);
+    expect(refreshCalls()).toBe(1);
+    expect(control().isRefreshTokenLive(pasted.refreshToken)).toBe(pastedStillLive);
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens`)).body.tokens).toEqual([]);
+    expect((await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[4]}`)).body.tokenId).toBeNull();
+  }, 20_000);
+
+  it('a timeout that hid a rotation (connection dropped after ANAF rotated) → 503, nothing stored: the pasted token is spent', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[4]]);
+    const pasted = await pairObtainedByHand(stack.emulator!);
+    control().failNext('drop');
+    const answer = await importing(t, pasted, { cuis: [CUIS[4]] });
+    expect(answer.status).toBe(503);
+    expect(answer.body.error.code).toBe('ANAF_UNAVAILABLE');
+    expect(control().isRefreshTokenLive(pasted.refreshToken)).toBe(false);
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens`)).body.tokens).toEqual([]);
   });
 });

@@ -223,7 +223,7 @@ function createFakeTokenStore(tick: () => Promise<void>, companies: Map<string, 
       const serialKey = write.token.serial ? `${write.token.tenantId}/${write.token.serial}` : null;
       const conflict = write.isNew
         ? Boolean(existing) || Boolean(serialKey && serials.has(serialKey))
-        : !existing || existing.version !== write.expectedVersion;
+        : !existing || existing.version !== write.expectedVersion || existing.leaseOwner !== write.leaseOwner;
       if (conflict || write.cuis.some((cui) => !companies.has(`${write.token.tenantId}/${cui}`))) {
         throw new BrokerError('CONFLICT', 'the connection changed while it was being stored');
       }
@@ -582,7 +582,7 @@ export function createFakeWorld(options: { settings?: Partial<ServiceSettings>; 
         if (!companies.has(`${tenantId}/${cui}`)) companies.set(`${tenantId}/${cui}`, { tenantId, cui, name: null, tokenId: null, createdAt: now, updatedAt: now });
       }
       const pair = anaf.issue({ clientId, serial: serial ?? `0a:00:${(++serials).toString(16).padStart(2, '0')}` });
-      return storeAuthorization(deps, { tenantId, ...pair, cuis });
+      return storeAuthorization(deps, { tenantId, pair, cuis, source: 'callback', replaceActive: true, leaseDeadline: clock.now().getTime() });
     },
   };
 }

@@ -1,4 +1,4 @@
-import { EMULATOR_DEFAULT_CLIENT } from '../../local/anaf-emulator/server.js';
+import { EMULATOR_DEFAULT_CLIENT, type AnafEmulator } from '../../local/anaf-emulator/server.js';
 import { startLocalStack, type LocalStack } from '../../local/stack.js';
 
 export { EMULATOR_DEFAULT_CLIENT };
@@ -92,6 +92,26 @@ export async function connect(api: Api, tenantId: string, cuis: string[], return
   const hops = await follow(session.body.authorizeUrl);
   const companies = await api.get(`/v1/tenants/${tenantId}/companies/${cuis[0]}`);
   return { tokenId: companies.body.tokenId, hops };
+}
+
+/**
+ * What a user of the manual flow did: log in at ANAF by hand (the emulator's current certificate) and
+ * copy the pair from the token answer. The pair is live: an import rotates it.
+ */
+export async function pairObtainedByHand(emulator: AnafEmulator): Promise<{ accessToken: string; refreshToken: string }> {
+  const redirectUri = 'https://manual.example.com/callback';
+  const { clientId, clientSecret } = EMULATOR_DEFAULT_CLIENT;
+  const query = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: redirectUri, token_content_type: 'jwt' });
+  const authorize = await fetch(`${emulator.oauthBaseUrl}/authorize?${query}`, { redirect: 'manual' });
+  const code = new URL(authorize.headers.get('location')!).searchParams.get('code')!;
+  const token = await fetch(`${emulator.oauthBaseUrl}/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, token_content_type: 'jwt' }),
+  });
+  if (token.status !== 200) throw new Error(`manual exchange: ${token.status}`);
+  const body = (await token.json()) as { access_token: string; refresh_token: string };
+  return { accessToken: body.access_token, refreshToken: body.refresh_token };
 }
 
 /** Valid CUIs for tests (correct control digits). */

@@ -65,15 +65,23 @@ function fromItem(item: Record<string, unknown>): TokenRecord {
 
 const names = { '#pk': K.partitionKey };
 
-/** A whole-record put that only lands if the stored version is still `expected` (optimistic locking). */
-function versionedPut(table: string, record: TokenRecord, expected: number | undefined) {
-  return {
+/**
+ * A whole-record put that only lands if the stored version is still `expected` (optimistic locking)
+ * and, with `leaseOwner`, the lease is still held by that owner.
+ */
+function versionedPut(table: string, record: TokenRecord, expected: number, leaseOwner?: string) {
+  const put = {
     TableName: table,
     Item: toItem(record),
     ConditionExpression: '#version = :expected',
     ExpressionAttributeNames: { '#version': 'version' },
     ExpressionAttributeValues: { ':expected': expected } as Record<string, unknown>,
   };
+  if (leaseOwner) {
+    put.ConditionExpression += ' AND leaseOwner = :owner';
+    put.ExpressionAttributeValues[':owner'] = leaseOwner;
+  }
+  return put;
 }
 
 export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; table: string }): TokenStore {
@@ -117,7 +125,9 @@ export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; tabl
           });
         }
       } else {
-        items.push({ Put: versionedPut(table, token, write.expectedVersion) });
+        // A re-authorization writes under the refresh lease, so it never runs beside a refresh of the
+        // same token; the record it writes has no lease, which releases it in the same write.
+        items.push({ Put: versionedPut(table, token, write.expectedVersion, write.leaseOwner) });
       }
       for (const cui of write.cuis) {
         items.push({
@@ -154,11 +164,7 @@ export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; tabl
     },
 
     async replace(record, condition) {
-      const put = versionedPut(table, record, condition.expectedVersion);
-      if (condition.leaseOwner) {
-        put.ConditionExpression += ' AND leaseOwner = :owner';
-        put.ExpressionAttributeValues[':owner'] = condition.leaseOwner;
-      }
+      const put = versionedPut(table, record, condition.expectedVersion, condition.leaseOwner);
       try {
         await doc.send(new PutCommand(put));
         return true;

@@ -19,6 +19,8 @@ describe('error → HTTP status', () => {
     ['REAUTH_REQUIRED', 409],
     ['TOKEN_DISCONNECTED', 409],
     ['REFRESH_IN_PROGRESS', 409],
+    ['TOKEN_EXISTS', 409],
+    ['IMPORT_REFRESH_REFUSED', 400],
     ['ANAF_REJECTED', 502],
     ['ANAF_UNAVAILABLE', 503],
   ] as Array<[ErrorCode, number]>)('%s → %i (the design card fixes these)', (code, status) => {
