@@ -155,12 +155,16 @@ export async function completeAuthorization(
   return { kind: 'connected', tokenId: token.tokenId, cuis: session.cuis, returnUrl: session.returnUrl };
 }
 
+const disconnectedMeanwhile = async (deps: ServiceDeps, token: TokenRecord) =>
+  (await deps.tokens.get(token.tenantId, token.tokenId).catch(() => null))?.status === 'disconnected';
+
 /**
  * Stores a fresh pair from a callback or an import. A pair from a certificate (`serial`) that already
  * has a live token in this tenant updates that token and keeps its links; otherwise a new token is
  * made. Write order: the secret first (a token record never points at a missing pair), then the
- * metadata, links and session completion in one transaction. Retries once when a racing callback of
- * the same certificate created the token first.
+ * metadata, links and session completion in one transaction. Retries when a racing callback of the
+ * same certificate created the token first, or when the token was disconnected meanwhile (a disconnected
+ * token is never revived: the retry makes a new one).
  */
 export async function storeAuthorization(
   deps: ServiceDeps,
@@ -194,11 +198,17 @@ export async function storeAuthorization(
       ? { ...existing, ...base, version: existing.version + 1, dueAt: null }
       : { ...base, tokenId: newTokenId(), version: 1, lastRefreshAt: null, createdAt: now, dueAt: null };
     token.dueAt = computeDueAt(token, deps.settings.refreshMarginDays);
-    await deps.secrets.putTokenPair(input.tenantId, token.tokenId, {
-      accessToken: input.accessToken,
-      refreshToken: input.refreshToken,
-      version: token.version,
-    });
+    try {
+      await deps.secrets.putTokenPair(input.tenantId, token.tokenId, {
+        accessToken: input.accessToken,
+        refreshToken: input.refreshToken,
+        version: token.version,
+      });
+    } catch (error) {
+      // AWS refuses a write to the secret of a token disconnected meanwhile: connect anew.
+      if (existing && attempt < 2 && (await disconnectedMeanwhile(deps, existing))) continue;
+      throw error;
+    }
     try {
       await deps.tokens.connect({
         token,
@@ -209,7 +219,11 @@ export async function storeAuthorization(
         completedAt: now,
       });
     } catch (error) {
-      if (!existing) await deps.secrets.deleteTokenPair(input.tenantId, token.tokenId).catch(() => undefined);
+      // The pair just written must not outlive a failed connect: a new token's secret has no record, and
+      // a token disconnected meanwhile stays disconnected (the retry connects anew).
+      if (!existing || (await disconnectedMeanwhile(deps, existing))) {
+        await deps.secrets.deleteTokenPair(input.tenantId, token.tokenId).catch(() => undefined);
+      }
       if (error instanceof BrokerError && error.code === 'CONFLICT' && attempt < 2) continue;
       throw error;
     }
