@@ -13,6 +13,11 @@ export interface FunctionPermissions {
   dueIndexQuery: boolean;
   /** Secrets Manager actions on secrets under SECRET_PREFIX only. */
   secrets: readonly SecretAction[];
+  /**
+   * secretsmanager:ListSecrets, which IAM cannot scope to a prefix (it takes Resource "*" only); the
+   * code asks only for names under SECRET_PREFIX, and a listing carries no secret value.
+   */
+  listSecrets: boolean;
   /** events:PutEvents on the lifecycle bus. */
   putEvents: boolean;
   /**
@@ -49,7 +54,7 @@ export function kmsActionsFor(secrets: readonly SecretAction[]): string[] {
   return [];
 }
 
-const none: FunctionPermissions = { table: 'none', dueIndexQuery: false, secrets: [], putEvents: false, pairEscrow: false };
+const none: FunctionPermissions = { table: 'none', dueIndexQuery: false, secrets: [], listSecrets: false, putEvents: false, pairEscrow: false };
 const read: FunctionPermissions = { ...none, table: 'read' };
 const readWrite: FunctionPermissions = { ...none, table: 'readWrite' };
 
@@ -85,7 +90,8 @@ export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
   'token-refresh': REFRESH,
   'access-token-get': REFRESH,
   'manual-refresh': REFRESH,
-  'refresh-sweep': { ...REFRESH, dueIndexQuery: true },
+  // The sweep also retires unused tokens and deletes orphan secrets, found by listing the prefix.
+  'refresh-sweep': { ...REFRESH, dueIndexQuery: true, secrets: [...REFRESH.secrets, 'DeleteSecret'], listSecrets: true },
   'token-delete': { ...readWrite, secrets: ['DeleteSecret', 'DescribeSecret', 'GetSecretValue'], putEvents: true },
   'events-list': read,
 };

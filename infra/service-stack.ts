@@ -148,6 +148,14 @@ export class ServiceStack extends Stack {
           reason: 'Secrets are created at run time, one per tenant client and per token; the wildcard is bounded by the stage secret-name prefix.',
         });
       }
+      if (permissions.listSecrets) {
+        role.addToPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:ListSecrets'], resources: ['*'] }));
+        Validations.of(role).acknowledge({
+          id: 'AwsSolutions-IAM5[Resource::*]',
+          reason:
+            'secretsmanager:ListSecrets supports no resource-level scoping (IAM accepts only "*"); the sweep lists names under the stage prefix to delete orphan token secrets, and a listing carries no secret value.',
+        });
+      }
       const kmsActions = kmsActionsFor(permissions.secrets);
       if (kmsActions.length > 0) {
         // Only through Secrets Manager, and only for secrets under the prefix (Secrets Manager puts the

@@ -32,6 +32,8 @@ export interface CompanyStore {
   delete(tenantId: string, cui: string): Promise<void>;
   /** Companies of the tenant linked to tokenId. */
   listByToken(tenantId: string, tokenId: string): Promise<CompanyRecord[]>;
+  /** Clears the company's link if it still points at tokenId (a no-op otherwise, or when the company is gone). */
+  unlinkToken(tenantId: string, cui: string, tokenId: string, at: string): Promise<void>;
 }
 
 /** Everything written when an authorization completes, applied atomically. */
@@ -58,7 +60,10 @@ export interface TokenStore {
   list(tenantId: string): Promise<TokenRecord[]>;
   /** The tenant's non-disconnected token for a certificate serial, if any. */
   findBySerial(tenantId: string, serial: string): Promise<TokenRecord | null>;
-  /** Atomic: token put/update, serial pointer, company links, session completion. Throws CONFLICT on a lost race. */
+  /**
+   * Atomic: token put/update, serial pointer, company links, session completion. Throws CONFLICT on a
+   * lost race; an update never lands on a token that is disconnected meanwhile.
+   */
   connect(write: ConnectWrite): Promise<void>;
   /**
    * Replaces the record if its stored version is `expectedVersion` and (when `leaseOwner` is given)
@@ -73,8 +78,11 @@ export interface TokenStore {
    * lease outlived its term and another run may hold it): that run must not call ANAF.
    */
   extendLease(tenantId: string, tokenId: string, owner: string, now: Date, leaseSeconds: number): Promise<boolean>;
-  /** Marks disconnected, unlinks companies, drops the serial pointer (atomic). */
-  disconnect(record: TokenRecord, cuis: string[], at: string): Promise<void>;
+  /**
+   * Writes `disconnected` (the record as the disconnect leaves it) if the stored version is still
+   * `current.version`, and drops the serial pointer, atomically. Throws CONFLICT on a lost race.
+   */
+  disconnect(current: TokenRecord, disconnected: TokenRecord): Promise<void>;
   /** Counts for the health gauges (index queries): active and reauth-required tokens, nearest refresh-token end. */
   healthStats(): Promise<{ active: number; reauthRequired: number; nearestRefreshExpiry: string | null }>;
   /** Tokens whose dueAt ≤ now, oldest first, one page (index query, eventually consistent). */
@@ -90,7 +98,8 @@ export interface SessionStore {
 }
 
 export interface AuditStore {
-  append(event: AuditEvent): Promise<void>;
+  /** Appends an entry; with `id`, an entry with that id is stored at most once (a repeat is a no-op). */
+  append(event: AuditEvent, options?: { id?: string }): Promise<void>;
   list(tenantId: string, limit: number, cursor?: string): Promise<{ events: AuditEvent[]; nextCursor: string | null }>;
 }
 
@@ -111,7 +120,21 @@ export interface SecretStore {
    * Without: the current version, which an eventually consistent store may answer with an older one.
    */
   getTokenPair(tenantId: string, tokenId: string, versionId?: string): Promise<StoredPair | null>;
+  /** Schedules the token's secret for deletion; a secret already gone or scheduled is not an error. */
   deleteTokenPair(tenantId: string, tokenId: string): Promise<void>;
+  /**
+   * One page of the token secrets under the prefix, including those scheduled for deletion (`deleted`);
+   * `createdAt` is when the secret was created (ISO). Pass the answered cursor for the next page.
+   */
+  listTokenSecrets(cursor?: string): Promise<{ secrets: TokenSecretInfo[]; cursor?: string }>;
+}
+
+/** A token secret as listed (no value). */
+export interface TokenSecretInfo {
+  tenantId: string;
+  tokenId: string;
+  createdAt: string;
+  deleted: boolean;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { httpHandler } from '../../shared/http/handler.js';
 import { tenantIdParam, tokenIdParam } from '../../shared/http/params.js';
 import { noContent } from '../../shared/http/responses.js';
-import { disconnectToken } from '../../shared/services/access.js';
+import { disconnectToken } from '../../shared/services/disconnect.js';
 
 /** DELETE /v1/tenants/{tenantId}/tokens/{tokenId}: disconnect (delete the pair, unlink companies). */
 export const handler = httpHandler(async (request, deps) => {

@@ -5,6 +5,7 @@
  */
 import { getRuntime } from '../../shared/runtime/runtime.js';
 import { sweep } from '../../shared/services/sweep.js';
+import { cuiFrom } from '../../test/support/refresh-helpers.js';
 import { apiClient, connect, setupTenant } from '../../test/support/stack.js';
 import { startLocalStack } from '../stack.js';
 
@@ -27,10 +28,12 @@ try {
   const control = stack.emulator!.control;
   // Access tokens of 10 days sit inside the 30-day margin, so every sweep refreshes every token again.
   control.setTokenLifetimes({ accessSeconds: 10 * 86_400 });
-  await setupTenant(api, 'bench', ['14399840']);
+  // One company per token: the sweep disconnects a due token that no company uses instead of refreshing it.
+  const cuis = Array.from({ length: TOKENS }, (_, i) => cuiFrom(3_000_000 + i));
+  await setupTenant(api, 'bench', cuis);
   for (let i = 0; i < TOKENS; i++) {
     control.setCertificate({ serial: `be:0c:00:${i.toString(16).padStart(2, "0")}`, holder: `Bench ${i}` });
-    await connect(api, 'bench', ['14399840']);
+    await connect(api, 'bench', [cuis[i]!]);
   }
   control.setLatency(ANAF_LATENCY_MS);
   const runtime = getRuntime();

@@ -48,7 +48,10 @@ export interface TokenRecord {
   lastError: string | null;
   /** Consecutive failed refresh attempts since the last success. */
   failedAttempts: number;
-  /** Bumped on every stored pair; the secret carries the same number (crash recovery compares them). */
+  /**
+   * Bumped on every stored pair (the secret carries the same number: crash recovery compares them) and
+   * on the disconnect, so that a write prepared before the disconnect can never land after it.
+   */
   version: number;
   /** Next time the sweep must look at this token (ISO); null when it never needs to (not active). */
   dueAt: string | null;
@@ -58,6 +61,26 @@ export interface TokenRecord {
   leaseExpiresAt: string | null;
   createdAt: string;
   updatedAt: string;
+  /** Set by the disconnect (absent on tokens disconnected before it was recorded, and on live ones). */
+  disconnection?: Disconnection | null;
+}
+
+/** Why a token was disconnected: the ERP asked (DELETE), or the sweep found no company using it. */
+export type DisconnectReason = 'REQUESTED' | 'UNUSED';
+
+/**
+ * What a disconnect did and what of it is done, so that a repeated DELETE (or the sweep) finishes an
+ * interrupted one: the `disconnected` event goes to each sink once.
+ */
+export interface Disconnection {
+  at: string;
+  reason: DisconnectReason;
+  /** Companies linked when the token was disconnected (the event names them). */
+  cuis: string[];
+  /** When the event reached the audit trail; null until it did. */
+  auditedAt: string | null;
+  /** When the event reached the bus; null until it did. */
+  publishedAt: string | null;
 }
 
 export interface ConnectSession {

@@ -75,19 +75,3 @@ export async function manualRefresh(
   const cuis = (await deps.companies.listByToken(input.tenantId, tokenId)).map((c) => c.cui);
   return toTokenView(result.token, cuis);
 }
-
-/**
- * Disconnects a token: marks it disconnected and unlinks its companies, then deletes the pair (kept
- * recoverable for 7 days in AWS), and records it. ANAF offers no server-side revoke; the README tells
- * the user how to remove the app in ANAF's portal.
- */
-export async function disconnectToken(deps: ServiceDeps, tenantId: string, tokenId: string): Promise<void> {
-  await requireTenant(deps, tenantId);
-  const token = await requireToken(deps, tenantId, tokenId);
-  if (token.status === 'disconnected') return;
-  const cuis = (await deps.companies.listByToken(tenantId, tokenId)).map((c) => c.cui);
-  const at = deps.clock.now().toISOString();
-  await deps.tokens.disconnect(token, cuis, at);
-  await deps.secrets.deleteTokenPair(tenantId, tokenId);
-  await recordEvent(deps, { tenantId, type: 'disconnected', tokenId, cuis, at, details: { serial: token.serial } });
-}

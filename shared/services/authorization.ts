@@ -166,6 +166,9 @@ export async function completeAuthorization(
   return { kind: 'connected', tokenId: token.tokenId, cuis: session.cuis, returnUrl: session.returnUrl };
 }
 
+const disconnectedMeanwhile = async (deps: ServiceDeps, token: TokenRecord) =>
+  (await deps.tokens.get(token.tenantId, token.tokenId).catch(() => null))?.status === 'disconnected';
+
 /**
  * How long a callback waits for the refresh lease of the certificate's existing token, counted from the
  * callback's start: the code exchange and the wait share these 20 s, so the browser gets its page

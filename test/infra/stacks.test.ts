@@ -236,13 +236,16 @@ describe('IAM', () => {
     'token-refresh': ['CreateSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
     'access-token-get': ['CreateSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
     'manual-refresh': ['CreateSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
-    'refresh-sweep': ['CreateSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
+    'refresh-sweep': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'ListSecrets', 'PutSecretValue'],
     'token-delete': ['DeleteSecret', 'DescribeSecret', 'GetSecretValue'],
   };
 
-  it('never grants secretsmanager, dynamodb or kms actions on "*"', () => {
+  /** The one action IAM cannot scope to a resource; granted alone, to the sweep only. */
+  const isListSecretsOnly = (s: Statement) => actionsOf(s).length === 1 && actionsOf(s)[0] === 'secretsmanager:ListSecrets';
+
+  it('never grants secretsmanager, dynamodb or kms actions on "*" (but ListSecrets, which IAM cannot scope)', () => {
     const statements = [...statementsByRole(dev.serviceTemplate).values()].flat();
-    const scoped = statements.filter((s) => actionsOf(s).some((a) => /^(secretsmanager|dynamodb|kms):/.test(a)));
+    const scoped = statements.filter((s) => !isListSecretsOnly(s) && actionsOf(s).some((a) => /^(secretsmanager|dynamodb|kms):/.test(a)));
     expect(scoped.length).toBeGreaterThan(0);
     for (const s of scoped) {
       for (const resource of resourcesOf(s)) expect(flat(resource)).not.toBe('*');
@@ -253,7 +256,7 @@ describe('IAM', () => {
   it('scopes secrets to the stage prefix and KMS to Secrets Manager calls on that prefix, or to the pair escrow context', () => {
     const prefixArn = /^arn:\$\{AWS::Partition\}:secretsmanager:\$\{AWS::Region\}:\$\{AWS::AccountId\}:secret:anaf-broker\/dev\/\*$/;
     const statements = [...statementsByRole(dev.serviceTemplate).values()].flat();
-    for (const s of statements.filter((st) => actionsOf(st).some((a) => a.startsWith('secretsmanager:')))) {
+    for (const s of statements.filter((st) => !isListSecretsOnly(st) && actionsOf(st).some((a) => a.startsWith('secretsmanager:')))) {
       for (const resource of resourcesOf(s)) expect(flat(resource)).toMatch(prefixArn);
     }
     for (const s of statements.filter((st) => actionsOf(st).some((a) => a.startsWith('kms:')))) {
@@ -265,6 +268,17 @@ describe('IAM', () => {
       }
       expect(flat(s.Condition?.StringEquals?.['kms:ViaService'])).toBe('secretsmanager.${AWS::Region}.${AWS::URLSuffix}');
       expect(flat(s.Condition?.StringLike?.['kms:EncryptionContext:SecretARN'])).toMatch(prefixArn);
+    }
+  });
+
+  it('grants ListSecrets (Resource "*", a statement of its own) to the sweep only', () => {
+    for (const name of FUNCTION_NAMES) {
+      const lists = statementsOf(dev, name).filter((s) => actionsOf(s).includes('secretsmanager:ListSecrets'));
+      expect(lists.length, name).toBe(name === NON_HTTP_FUNCTIONS.sweep ? 1 : 0);
+      for (const s of lists) {
+        expect(isListSecretsOnly(s)).toBe(true);
+        expect(resourcesOf(s).map(flat)).toEqual(['*']);
+      }
     }
   });
 

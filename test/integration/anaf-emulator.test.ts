@@ -307,6 +307,7 @@ describe('token: refresh_token', () => {
     expect(emulator.control.isRefreshTokenLive(second.refresh_token)).toBe(true);
     expect(emulator.control.stats()).toEqual({
       tokenCalls: { authorization_code: 1, refresh_token: 2 },
+      refusedRefreshes: 1,
       authorizeCalls: 1,
     });
   });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CUIS, startTestStack, type ApiAnswer } from '../support/stack.js';
+import { CUIS, connect, startTestStack, type ApiAnswer } from '../support/stack.js';
 import { connectDueToken, stored } from '../support/refresh-helpers.js';
 
 type Stack = Awaited<ReturnType<typeof startTestStack>>;
@@ -15,6 +15,8 @@ beforeAll(async () => {
     // the access-token route refreshes below 30 days (so on-demand callers want a refresh too).
     MANUAL_REFRESH_COOLDOWN_SECONDS: '60',
     ACCESS_TOKEN_MIN_VALIDITY_SECONDS: String(30 * DAY_S),
+    // the 50-round test rotates one token once per round at least
+    MAX_ROTATIONS_PER_DAY: '1000',
   });
 });
 afterAll(async () => {
@@ -110,4 +112,48 @@ describe('concurrent refreshes of one token', () => {
     expect(second.body.lastRefreshAt).toBe(first.body.lastRefreshAt);
     expect(control().stats().tokenCalls.refresh_token).toBe(1);
   });
+});
+
+describe('50 rounds of mixed sweep / manual / on-demand / re-authorization on one token (atomic moto)', () => {
+  it('0 spent refresh tokens presented, 0 false events, exactly one ANAF call per rotation, record and secret in step after every round', async () => {
+    const { t, tokenId } = await dueToken();
+    // every pair issued stays inside the 30-day margin, so each round's sweeps find the token due again
+    control().setTokenLifetimes({ accessSeconds: 10 * DAY_S });
+    control().setLatency(20);
+    let reauthorizations = 0;
+    for (let round = 0; round < 50; round++) {
+      const calls: Array<Promise<{ kind: string; status: number }>> = [];
+      for (let i = 0; i < 2; i++) {
+        calls.push(stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`).then((a) => ({ kind: 'manual', status: a.status })));
+        calls.push(stack.api.get(`/v1/tenants/${t}/companies/${CUIS[i]}/access-token`).then((a) => ({ kind: 'on-demand', status: a.status })));
+        calls.push(stack.runSweep().then((s) => ({ kind: 'sweep', status: s.failed + s.reauthRequired === 0 ? 200 : 500 })));
+      }
+      // the same certificate logs in again (a callback for its serial), racing the refreshes
+      calls.push(
+        connect(stack.api, t, [CUIS[0]]).then(({ tokenId: linked }) => {
+          if (linked === tokenId) reauthorizations++;
+          return { kind: 'reauthorization', status: linked === tokenId ? 200 : 500 };
+        }),
+      );
+      const results = await Promise.all(calls);
+      for (const r of results) expect(r.status, `round ${round}: ${r.kind}`).toBe(200);
+      expect(control().stats().refusedRefreshes, `round ${round}: a spent refresh token was presented`).toBe(0);
+      const { record, pair } = await stored(t, tokenId);
+      expect(record, `round ${round}`).toMatchObject({ status: 'active', leaseOwner: null, failedAttempts: 0, version: pair!.version });
+      expect(control().isRefreshTokenLive(pair!.refreshToken), `round ${round}: the stored refresh token is live`).toBe(true);
+    }
+    const trail: Array<{ type: string; details?: Record<string, unknown> }> = [];
+    for (let cursor: string | null = null; ; ) {
+      const page: ApiAnswer = await stack.api.get(`/v1/tenants/${t}/events?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      trail.push(...page.body.events);
+      cursor = page.body.nextCursor;
+      if (!cursor) break;
+    }
+    const rotations = trail.filter((e) => e.type === 'refreshed' && !e.details?.recovered).length;
+    expect(rotations).toBeGreaterThanOrEqual(50);
+    expect(control().stats().tokenCalls.refresh_token).toBe(rotations);
+    expect(reauthorizations).toBe(50);
+    expect(trail.filter((e) => e.type === 'connected')).toHaveLength(51);
+    expect(trail.filter((e) => ['refresh-failed', 'reauth-required', 'expiring', 'recovered'].includes(e.type))).toEqual([]);
+  }, 300_000);
 });

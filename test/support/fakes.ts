@@ -1,7 +1,8 @@
 /**
  * In-memory fakes of the ports (test/unit only). They keep the semantics services rely on: the token
  * store's conditional replace and lease (as the DynamoDB adapter's conditions), the due index ordered by
- * due time with cursor paging, a secret store whose deleted secrets refuse writes (as AWS does), and an
+ * due time with cursor paging, a secret store whose deleted secrets refuse writes (as AWS does) and whose
+ * listing pages through the token secrets with their creation time (the world's clock), and an
  * ANAF that rotates on every refresh and answers `invalid_grant` for a spent refresh token. Every
  * operation yields to the event loop (optionally with jitter) so concurrent calls interleave.
  */
@@ -223,7 +224,7 @@ function createFakeTokenStore(tick: () => Promise<void>, companies: Map<string, 
       const serialKey = write.token.serial ? `${write.token.tenantId}/${write.token.serial}` : null;
       const conflict = write.isNew
         ? Boolean(existing) || Boolean(serialKey && serials.has(serialKey))
-        : !existing || existing.version !== write.expectedVersion || existing.leaseOwner !== write.leaseOwner;
+        : !existing || existing.version !== write.expectedVersion || existing.leaseOwner !== write.leaseOwner || existing.status === 'disconnected';
       if (conflict || write.cuis.some((cui) => !companies.has(`${write.token.tenantId}/${cui}`))) {
         throw new BrokerError('CONFLICT', 'the connection changed while it was being stored');
       }
@@ -265,17 +266,13 @@ function createFakeTokenStore(tick: () => Promise<void>, companies: Map<string, 
       records.set(tokenKey(tenantId, tokenId), { ...current, leaseExpiresAt: new Date(now.getTime() + leaseSeconds * 1000).toISOString() });
       return true;
     },
-    async disconnect(record, cuis, at) {
+    async disconnect(current, disconnected) {
       await tick();
-      const k = tokenKey(record.tenantId, record.tokenId);
-      const current = records.get(k);
-      if (!current || current.version !== record.version) throw new BrokerError('CONFLICT', 'the token changed while it was being disconnected');
-      records.set(k, { ...record, status: 'disconnected', dueAt: null, leaseOwner: null, leaseExpiresAt: null, updatedAt: at });
-      if (record.serial) serials.delete(`${record.tenantId}/${record.serial}`);
-      for (const cui of cuis) {
-        const company = companies.get(`${record.tenantId}/${cui}`);
-        if (company?.tokenId === record.tokenId) companies.set(`${record.tenantId}/${cui}`, { ...company, tokenId: null, updatedAt: at });
-      }
+      const k = tokenKey(current.tenantId, current.tokenId);
+      const stored = records.get(k);
+      if (!stored || stored.version !== current.version) throw new BrokerError('CONFLICT', 'the token changed while it was being disconnected');
+      records.set(k, clone(disconnected));
+      if (current.serial && serials.get(`${current.tenantId}/${current.serial}`) === current.tokenId) serials.delete(`${current.tenantId}/${current.serial}`);
     },
     async healthStats() {
       await tick();
@@ -310,16 +307,22 @@ export interface FakeSecretStore extends SecretStore {
   pairs: Map<string, TokenPair & { versionId: string }>;
   /** Every version of each secret, by version id. */
   versions: Map<string, Map<string, TokenPair>>;
+  /** When each token secret was created (by the world's clock). */
+  created: Map<string, string>;
+  /** Page size of listTokenSecrets. */
+  listPageSize: number;
   /** Every pair written, in order (tenantId/tokenId, version). */
   writes: Array<{ key: string; version: number }>;
   deleted: Set<string>;
   clientSecrets: Map<string, string>;
 }
 
-function createFakeSecretStore(tick: () => Promise<void>): FakeSecretStore {
+function createFakeSecretStore(tick: () => Promise<void>, clock: FakeClock): FakeSecretStore {
   const store: FakeSecretStore = {
     pairs: new Map(),
     versions: new Map(),
+    created: new Map(),
+    listPageSize: 100,
     writes: [],
     deleted: new Set(),
     clientSecrets: new Map(),
@@ -345,6 +348,7 @@ function createFakeSecretStore(tick: () => Promise<void>): FakeSecretStore {
       versions.set(versionId, clone(pair));
       store.versions.set(k, versions);
       store.pairs.set(k, { ...clone(pair), versionId });
+      if (!store.created.has(k)) store.created.set(k, clock.now().toISOString());
       store.writes.push({ key: k, version: pair.version });
     },
     async getTokenPair(tenantId, tokenId, versionId) {
@@ -361,6 +365,17 @@ function createFakeSecretStore(tick: () => Promise<void>): FakeSecretStore {
     async deleteTokenPair(tenantId, tokenId) {
       await tick();
       store.deleted.add(tokenKey(tenantId, tokenId));
+    },
+    async listTokenSecrets(cursor) {
+      await tick();
+      const start = cursor ? Number(cursor) : 0;
+      const keys = [...store.created.keys()].slice(start, start + store.listPageSize);
+      const secrets = keys.map((k) => {
+        const [tenantId, tokenId] = k.split('/') as [string, string];
+        return { tenantId, tokenId, createdAt: store.created.get(k)!, deleted: store.deleted.has(k) };
+      });
+      const next = start + keys.length;
+      return { secrets, ...(next < store.created.size ? { cursor: String(next) } : {}) };
     },
   };
   return store;
@@ -416,6 +431,11 @@ function createFakeCompanyStore(tick: () => Promise<void>, companies: Map<string
     async listByToken(tenantId, tokenId) {
       return (await list(tenantId)).filter((c) => c.tokenId === tokenId);
     },
+    async unlinkToken(tenantId, cui, tokenId, at) {
+      await tick();
+      const company = companies.get(`${tenantId}/${cui}`);
+      if (company?.tokenId === tokenId) companies.set(`${tenantId}/${cui}`, { ...company, tokenId: null, updatedAt: at });
+    },
   };
 }
 
@@ -464,10 +484,15 @@ function createFakeSessionStore(tick: () => Promise<void>): SessionStore & { ses
 
 function createFakeAuditStore(tick: () => Promise<void>): AuditStore & { entries: AuditEvent[] } {
   const entries: AuditEvent[] = [];
+  const ids = new Set<string>();
   return {
     entries,
-    async append(event) {
+    async append(event, options = {}) {
       await tick();
+      if (options.id) {
+        if (ids.has(options.id)) return;
+        ids.add(options.id);
+      }
       entries.push(clone(event));
     },
     async list(tenantId, limit, cursor) {
@@ -526,7 +551,7 @@ export function createFakeWorld(options: { settings?: Partial<ServiceSettings>; 
   const clock = options.clock ?? fakeClock();
   const companies = new Map<string, CompanyRecord>();
   const tokens = createFakeTokenStore(tick, companies);
-  const secrets = createFakeSecretStore(tick);
+  const secrets = createFakeSecretStore(tick, clock);
   const escrow = createFakeEscrow(tick);
   const auditStore = createFakeAuditStore(tick);
   const published: AuditEvent[] = [];

@@ -3,6 +3,7 @@ import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/
 import { BrokerError } from '../../domain/errors.js';
 import type { AuditEvent } from '../../domain/model.js';
 import type { AuditStore } from '../../ports.js';
+import { isConditionFailure } from './client.js';
 import { K, decodeCursor, encodeCursor, eventsPk, key, stripKeys, ttlOf } from './keys.js';
 
 /** Audit entries are kept about 13 months, then TTL removes them. */
@@ -11,14 +12,20 @@ const AUDIT_RETENTION_SECONDS = 400 * 86_400;
 export function createDynamoAuditStore(deps: { doc: DynamoDBDocumentClient; table: string }): AuditStore {
   const { doc, table } = deps;
   return {
-    async append(event) {
-      const sk = `${event.at}#${randomBytes(6).toString('hex')}`;
-      await doc.send(
-        new PutCommand({
-          TableName: table,
-          Item: { ...key(eventsPk(event.tenantId), sk), ...event, [K.ttl]: ttlOf(event.at, AUDIT_RETENTION_SECONDS) },
-        }),
-      );
+    async append(event, options = {}) {
+      // An entry with an id has a sort key made of it, so a repeated append finds it and writes nothing.
+      const sk = `${event.at}#${options.id ?? randomBytes(6).toString('hex')}`;
+      try {
+        await doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: { ...key(eventsPk(event.tenantId), sk), ...event, [K.ttl]: ttlOf(event.at, AUDIT_RETENTION_SECONDS) },
+            ...(options.id ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': K.partitionKey } } : {}),
+          }),
+        );
+      } catch (error) {
+        if (!(options.id && isConditionFailure(error))) throw error;
+      }
     },
     async list(tenantId, limit, cursor) {
       const start = decodeCursor(cursor);

@@ -74,7 +74,7 @@ function versionedPut(table: string, record: TokenRecord, expected: number, leas
     TableName: table,
     Item: toItem(record),
     ConditionExpression: '#version = :expected',
-    ExpressionAttributeNames: { '#version': 'version' },
+    ExpressionAttributeNames: { '#version': 'version' } as Record<string, string>,
     ExpressionAttributeValues: { ':expected': expected } as Record<string, unknown>,
   };
   if (leaseOwner) {
@@ -126,8 +126,13 @@ export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; tabl
         }
       } else {
         // A re-authorization writes under the refresh lease, so it never runs beside a refresh of the
-        // same token; the record it writes has no lease, which releases it in the same write.
-        items.push({ Put: versionedPut(table, token, write.expectedVersion, write.leaseOwner) });
+        // same token; the record it writes has no lease, which releases it in the same write. It never
+        // revives a disconnected token (the disconnect also moved the version; both conditions say so).
+        const put = versionedPut(table, token, write.expectedVersion, write.leaseOwner);
+        put.ConditionExpression += ' AND #status <> :disconnected';
+        put.ExpressionAttributeNames['#status'] = 'status';
+        put.ExpressionAttributeValues[':disconnected'] = 'disconnected';
+        items.push({ Put: put });
       }
       for (const cui of write.cuis) {
         items.push({
@@ -236,27 +241,18 @@ export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; tabl
       }
     },
 
-    async disconnect(record, cuis, at) {
-      const pk = tenantPk(record.tenantId);
-      const disconnected: TokenRecord = {
-        ...record,
-        status: 'disconnected',
-        dueAt: null,
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        updatedAt: at,
-      };
+    async disconnect(current, disconnected) {
       const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
-        { Put: versionedPut(table, disconnected, record.version) },
+        { Put: versionedPut(table, disconnected, current.version) },
       ];
-      if (record.serial) {
+      if (current.serial) {
         items.push({
           Delete: {
             TableName: table,
-            Key: key(pk, serialSk(record.serial)),
+            Key: key(tenantPk(current.tenantId), serialSk(current.serial)),
             ConditionExpression: 'attribute_not_exists(#pk) OR tokenId = :t',
             ExpressionAttributeNames: names,
-            ExpressionAttributeValues: { ':t': record.tokenId },
+            ExpressionAttributeValues: { ':t': current.tokenId },
           },
         });
       }
@@ -265,23 +261,6 @@ export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; tabl
       } catch (error) {
         if (isConditionFailure(error)) throw new BrokerError('CONFLICT', 'the token changed while it was being disconnected', { cause: error });
         throw error;
-      }
-      // Companies still pointing at a disconnected token read as not connected, so unlinking after
-      // the token write (one by one, any number of companies) is safe to interrupt and re-run.
-      for (const cui of cuis) {
-        try {
-          await doc.send(
-            new UpdateCommand({
-              TableName: table,
-              Key: key(pk, companySk(cui)),
-              UpdateExpression: 'SET tokenId = :null, updatedAt = :at',
-              ConditionExpression: 'tokenId = :t',
-              ExpressionAttributeValues: { ':t': record.tokenId, ':null': null, ':at': at },
-            }),
-          );
-        } catch (error) {
-          if (!isConditionFailure(error)) throw error;
-        }
       }
     },
 

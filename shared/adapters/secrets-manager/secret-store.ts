@@ -1,17 +1,23 @@
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
+  DescribeSecretCommand,
   GetSecretValueCommand,
+  ListSecretsCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import type { TokenPair } from '../../domain/model.js';
-import type { SecretStore } from '../../ports.js';
+import type { SecretStore, TokenSecretInfo } from '../../ports.js';
 
 /** Days AWS keeps a deleted token secret recoverable (a disconnect can be undone by support). */
 const DELETE_RECOVERY_DAYS = 7;
 
 const errorName = (error: unknown) => (error as { name?: string })?.name;
+
+/** `<tenantId>/tokens/<tokenId>` after the prefix (tenant ids as the API accepts them). */
+const TOKEN_NAME = /^([A-Za-z0-9_-]{1,64})\/tokens\/([A-Za-z0-9_]+)$/;
+const LIST_PAGE_SIZE = 100;
 
 /**
  * Secrets under one prefix: `<prefix><tenantId>/anaf-client` holds the tenant's client secret,
@@ -73,11 +79,39 @@ export function createSecretsManagerStore(deps: { client: SecretsManagerClient; 
       return raw ? { ...(JSON.parse(raw.value) as TokenPair), versionId: raw.versionId } : null;
     },
     async deleteTokenPair(tenantId, tokenId) {
+      const name = tokenName(tenantId, tokenId);
       try {
-        await client.send(new DeleteSecretCommand({ SecretId: tokenName(tenantId, tokenId), RecoveryWindowInDays: DELETE_RECOVERY_DAYS }));
+        await client.send(new DeleteSecretCommand({ SecretId: name, RecoveryWindowInDays: DELETE_RECOVERY_DAYS }));
       } catch (error) {
-        if (errorName(error) !== 'ResourceNotFoundException') throw error;
+        if (errorName(error) === 'ResourceNotFoundException') return;
+        // A secret already scheduled for deletion refuses a second DeleteSecret with this (generic) error;
+        // any other invalid request is still an error.
+        if (errorName(error) === 'InvalidRequestException' && (await scheduledForDeletion(name))) return;
+        throw error;
       }
     },
+    async listTokenSecrets(cursor) {
+      const out = await client.send(
+        new ListSecretsCommand({
+          // A name filter matches names that start with the value; the exact prefix is checked below.
+          Filters: [{ Key: 'name', Values: [prefix] }],
+          IncludePlannedDeletion: true,
+          MaxResults: LIST_PAGE_SIZE,
+          NextToken: cursor,
+        }),
+      );
+      const secrets: TokenSecretInfo[] = [];
+      for (const entry of out.SecretList ?? []) {
+        const ids = entry.Name?.startsWith(prefix) ? TOKEN_NAME.exec(entry.Name.slice(prefix.length)) : null;
+        if (!ids || !entry.CreatedDate) continue;
+        secrets.push({ tenantId: ids[1]!, tokenId: ids[2]!, createdAt: entry.CreatedDate.toISOString(), deleted: Boolean(entry.DeletedDate) });
+      }
+      return { secrets, ...(out.NextToken ? { cursor: out.NextToken } : {}) };
+    },
   };
+
+  async function scheduledForDeletion(name: string): Promise<boolean> {
+    const out = await client.send(new DescribeSecretCommand({ SecretId: name }));
+    return Boolean(out.DeletedDate);
+  }
 }

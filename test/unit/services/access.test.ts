@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TokenRecord } from '../../../shared/domain/model.js';
-import { disconnectToken, issueAccessToken, manualRefresh } from '../../../shared/services/access.js';
+import { issueAccessToken, manualRefresh } from '../../../shared/services/access.js';
 import { refreshToken } from '../../../shared/services/refresh.js';
 import { createFakeWorld, type FakeWorld } from '../../support/fakes.js';
 
@@ -99,59 +99,5 @@ describe('manualRefresh (HTTP button, console, CLI)', () => {
     world.anaf.failNext('invalid_grant');
     await expect(manualRefresh(world.deps, { tenantId: T, tokenId: token.tokenId })).rejects.toMatchObject({ code: 'REAUTH_REQUIRED' });
     await expect(manualRefresh(world.deps, { tenantId: T, tokenId: 'tok_ffffffffffffffffffffffff' })).rejects.toMatchObject({ code: 'TOKEN_NOT_FOUND' });
-  });
-});
-
-describe('disconnectToken', () => {
-  it('marks the token disconnected, unlinks its companies, deletes the pair and records it; twice is a no-op', async () => {
-    const world = createFakeWorld();
-    const token = await world.connect({ tenantId: T, cuis: [A, B] });
-    await disconnectToken(world.deps, T, token.tokenId);
-    expect(record(world, token)).toMatchObject({ status: 'disconnected', dueAt: null, leaseOwner: null });
-    expect(world.companies.get(`${T}/${A}`)?.tokenId).toBeNull();
-    expect(world.companies.get(`${T}/${B}`)?.tokenId).toBeNull();
-    expect(world.secrets.deleted.has(`${T}/${token.tokenId}`)).toBe(true);
-    expect(await world.deps.secrets.getTokenPair(T, token.tokenId)).toBeNull();
-    const events = world.audit.filter((e) => e.type === 'disconnected');
-    expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ tokenId: token.tokenId, cuis: [A, B], details: { serial: token.serial } });
-    expect(world.published.filter((e) => e.type === 'disconnected')).toHaveLength(1);
-
-    await disconnectToken(world.deps, T, token.tokenId);
-    expect(world.audit.filter((e) => e.type === 'disconnected')).toHaveLength(1);
-    expect((await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' })).error?.code).toBe('TOKEN_DISCONNECTED');
-    await expect(issueAccessToken(world.deps, T, A)).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
-    expect(world.anaf.refreshCalls).toBe(0);
-  });
-
-  it.each(['AWS', 'moto'] as const)('a disconnect that lands while a refresh is calling ANAF wins (%s secret semantics): no pair revived, no `refreshed` event, the caller hears TOKEN_DISCONNECTED', async (semantics) => {
-    const world = createFakeWorld();
-    const token = await world.connect({ tenantId: T, cuis: [A] });
-    if (semantics === 'moto') {
-      // moto accepts a new value on a secret scheduled for deletion (AWS refuses it)
-      const put = world.secrets.putTokenPair.bind(world.secrets);
-      world.secrets.putTokenPair = async (tenantId, tokenId, pair, versionId) => {
-        world.secrets.deleted.delete(`${tenantId}/${tokenId}`);
-        return put(tenantId, tokenId, pair, versionId);
-      };
-    }
-    world.anaf.latencyMs = 50;
-    const refreshing = refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    await disconnectToken(world.deps, T, token.tokenId);
-    const started = Date.now();
-    const result = await refreshing;
-    expect(Date.now() - started).toBeLessThan(1000);
-    expect(result.error?.code).toBe('TOKEN_DISCONNECTED');
-    expect(record(world, token)).toMatchObject({ status: 'disconnected', dueAt: null });
-    expect(await world.deps.secrets.getTokenPair(T, token.tokenId)).toBeNull();
-    expect(world.audit.filter((e) => e.type === 'refreshed')).toEqual([]);
-  });
-
-  it('unknown token or tenant → 404 codes', async () => {
-    const world = createFakeWorld();
-    await world.connect({ tenantId: T, cuis: [A] });
-    await expect(disconnectToken(world.deps, T, 'tok_ffffffffffffffffffffffff')).rejects.toMatchObject({ code: 'TOKEN_NOT_FOUND' });
-    await expect(disconnectToken(world.deps, 'nobody', 'tok_ffffffffffffffffffffffff')).rejects.toMatchObject({ code: 'TENANT_NOT_FOUND' });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TokenRecord } from '../../../shared/domain/model.js';
+import { disconnectToken } from '../../../shared/services/disconnect.js';
 import { sweep } from '../../../shared/services/sweep.js';
 import { refreshWorstCaseMs } from '../../../shared/services/refresh.js';
 import { breakMethod, createFakeWorld, type FakeWorld } from '../../support/fakes.js';
@@ -7,6 +8,8 @@ import { breakMethod, createFakeWorld, type FakeWorld } from '../../support/fake
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const forever = { remainingMs: () => Number.POSITIVE_INFINITY };
+/** The reconciliation reads the record of every token secret by design; these runs check the due pass alone. */
+const duePassOnly = { ...forever, reconcile: false };
 const key = (t: Pick<TokenRecord, 'tenantId' | 'tokenId'>) => `${t.tenantId}/${t.tokenId}`;
 const record = (world: FakeWorld, t: TokenRecord) => world.tokens.records.get(key(t))!;
 const cui = (n: number) => String(1_000_000 + n); // company ids only need to be distinct here
@@ -27,7 +30,7 @@ describe('sweep', () => {
     const notDue = [...(await connectMany(world, 'a', 30, 45)), ...(await connectMany(world, 'c', 20, 90))];
     world.tokens.reads.length = 0;
 
-    const summary = await sweep(world.deps, forever);
+    const summary = await sweep(world.deps, duePassOnly);
     expect(summary).toMatchObject({ due: 75, refreshed: 75, failed: 0, skipped: 0, reauthRequired: 0, stoppedEarly: false });
     expect(world.tokens.dueQueries).toBeGreaterThanOrEqual(2); // more than one page of 50
     const dueKeys = new Set(due.map(key));
@@ -39,7 +42,7 @@ describe('sweep', () => {
     for (const t of notDue) expect(record(world, t).version).toBe(1);
 
     world.tokens.reads.length = 0;
-    const again = await sweep(world.deps, forever);
+    const again = await sweep(world.deps, duePassOnly);
     expect(again.due).toBe(0);
     expect(world.tokens.reads).toEqual([]);
     expect(world.anaf.refreshCalls).toBe(75);
@@ -178,5 +181,77 @@ describe('sweep', () => {
     expect(summary).toMatchObject({ refreshed: 1, warned: 0 });
     expect(record(world, token)).toMatchObject({ version: 2, warningsSent: [] });
     expect(Date.parse(record(world, token).dueAt!)).toBe(world.clock.now().getTime() + 60 * DAY);
+  });
+});
+
+describe('sweep: tokens no company uses, and Secrets Manager reconciliation', () => {
+  it('a due token with no linked company is disconnected (UNUSED) instead of rotated; one not due is left until it is', async () => {
+    const world = createFakeWorld();
+    const [unused, used] = await connectMany(world, 'a', 2, 10);
+    const [idle] = await connectMany(world, 'a', 1, 90);
+    for (const t of [unused!, idle!]) {
+      for (const [k, c] of world.companies) if (c.tokenId === t.tokenId) world.companies.set(k, { ...c, tokenId: null });
+    }
+    const summary = await sweep(world.deps, forever);
+    expect(summary).toMatchObject({ due: 2, refreshed: 1, unusedDisconnected: 1, failed: 0 });
+    expect(world.anaf.refreshCalls).toBe(1);
+    expect(record(world, unused!)).toMatchObject({ status: 'disconnected', disconnection: { reason: 'UNUSED', cuis: [] } });
+    expect(world.secrets.deleted.has(key(unused!))).toBe(true);
+    expect(world.audit.filter((e) => e.type === 'disconnected')).toMatchObject([{ tokenId: unused!.tokenId, details: { reason: 'UNUSED' } }]);
+    expect(record(world, used!)).toMatchObject({ status: 'active', version: 2 });
+    expect(record(world, idle!)).toMatchObject({ status: 'active', version: 1 });
+
+    world.clock.advance(61 * DAY);
+    expect((await sweep(world.deps, forever)).unusedDisconnected).toBe(1);
+    expect(record(world, idle!).status).toBe('disconnected');
+  });
+
+  it('deletes orphan secrets older than an hour, finishes disconnects whose secret survived, pages through the listing', async () => {
+    const world = createFakeWorld();
+    const live = await connectMany(world, 'a', 3, 90);
+    const stranded = (await connectMany(world, 'b', 1, 90))[0]!;
+    breakMethod(world.secrets, 'deleteTokenPair', { times: 1 });
+    await expect(disconnectToken(world.deps, 'b', stranded.tokenId)).rejects.toThrow();
+    const orphans = ['tok_0000000000000000000000a1', 'tok_0000000000000000000000a2'];
+    for (const id of orphans) await world.secrets.putTokenPair('c', id, { accessToken: 'fake-a', refreshToken: 'fake-r', version: 1 }, `v-${id}-000000000000000000000`);
+    world.secrets.listPageSize = 2;
+
+    world.clock.advance(HOUR - 1000);
+    const early = await sweep(world.deps, forever);
+    expect(early).toMatchObject({ orphanSecretsDeleted: 0, disconnectsFinished: 1 });
+    expect(world.secrets.deleted.has(key(stranded))).toBe(true);
+    expect(world.audit.filter((e) => e.type === 'disconnected')).toHaveLength(1);
+
+    world.clock.advance(2000);
+    const late = await sweep(world.deps, forever);
+    expect(late).toMatchObject({ orphanSecretsDeleted: 2, disconnectsFinished: 0 });
+    for (const id of orphans) expect(world.secrets.deleted.has(`c/${id}`)).toBe(true);
+    for (const t of live) expect(world.secrets.deleted.has(key(t))).toBe(false);
+    expect((await sweep(world.deps, forever)).orphanSecretsDeleted).toBe(0);
+  });
+
+  it('reconciles within the time budget: it stops listing when the time left is under the reserve', async () => {
+    const world = createFakeWorld();
+    for (let i = 0; i < 6; i++) await world.secrets.putTokenPair('c', `tok_${String(i).padStart(24, '0')}`, { accessToken: 'a', refreshToken: 'r', version: 1 }, `v-${i}-0000000000000000000000000000`);
+    world.secrets.listPageSize = 2;
+    world.clock.advance(2 * HOUR);
+    let left = 100_000;
+    const summary = await sweep(world.deps, {
+      remainingMs: () => (left -= 10_000),
+      reserveMs: 55_000,
+    });
+    expect(summary.stoppedEarly).toBe(true);
+    expect(summary.orphanSecretsDeleted).toBeGreaterThan(0);
+    expect(summary.orphanSecretsDeleted).toBeLessThan(6);
+    expect(summary.orphanSecretsDeleted + (await sweep(world.deps, forever)).orphanSecretsDeleted).toBe(6);
+  });
+
+  it('one secret failing to reconcile does not stop the others', async () => {
+    const world = createFakeWorld();
+    for (let i = 0; i < 3; i++) await world.secrets.putTokenPair('c', `tok_${String(i).padStart(24, '0')}`, { accessToken: 'a', refreshToken: 'r', version: 1 }, `v-${i}-0000000000000000000000000000`);
+    world.clock.advance(2 * HOUR);
+    breakMethod(world.secrets, 'deleteTokenPair', { times: 1 });
+    expect(await sweep(world.deps, forever)).toMatchObject({ orphanSecretsDeleted: 2, failed: 0 });
+    expect(world.logs.some((l) => l.level === 'error' && l.message === 'reconciling a token secret failed')).toBe(true);
   });
 });
