@@ -1,5 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createAnafOAuthClient } from '../adapters/anaf/oauth-client.js';
 import { createDynamoAuditStore } from '../adapters/dynamodb/audit-store.js';
 import { createDocumentClient } from '../adapters/dynamodb/client.js';
@@ -19,6 +20,17 @@ export interface Runtime {
   config: Config;
   logger: Logger;
   deps: ServiceDeps;
+  /**
+   * Every AWS SDK client the adapters send through. Exposed for the IAM grants test, which attaches a
+   * recording middleware to each: a client built outside this record would make calls no test sees.
+   */
+  clients: AwsClients;
+}
+
+export interface AwsClients {
+  dynamodb: DynamoDBDocumentClient;
+  secretsManager: SecretsManagerClient;
+  eventBridge: EventBridgeClient;
 }
 
 /**
@@ -27,6 +39,8 @@ export interface Runtime {
  */
 export function createRuntime(config: Config, logger: Logger = createLogger()): Runtime {
   const doc = createDocumentClient();
+  const secretsManager = new SecretsManagerClient({});
+  const eventBridge = new EventBridgeClient({});
   const table = config.tableName;
   const deps: ServiceDeps = {
     tenants: createDynamoTenantStore({ doc, table }),
@@ -34,8 +48,8 @@ export function createRuntime(config: Config, logger: Logger = createLogger()): 
     tokens: createDynamoTokenStore({ doc, table }),
     sessions: createDynamoSessionStore({ doc, table }),
     audit: createDynamoAuditStore({ doc, table }),
-    events: createEventBridgePublisher({ client: new EventBridgeClient({}), busName: config.eventBusName }),
-    secrets: createSecretsManagerStore({ client: new SecretsManagerClient({}), prefix: config.secretPrefix, kmsKeyId: config.secretsKmsKeyId }),
+    events: createEventBridgePublisher({ client: eventBridge, busName: config.eventBusName }),
+    secrets: createSecretsManagerStore({ client: secretsManager, prefix: config.secretPrefix, kmsKeyId: config.secretsKmsKeyId }),
     anaf: createAnafOAuthClient({ oauthBaseUrl: config.anafOauthBaseUrl, timeoutMs: config.anafTimeoutMs }),
     clock: { now: () => new Date() },
     logger,
@@ -52,7 +66,7 @@ export function createRuntime(config: Config, logger: Logger = createLogger()): 
       anafTimeoutMs: config.anafTimeoutMs,
     },
   };
-  return { config, logger, deps };
+  return { config, logger, deps, clients: { dynamodb: doc, secretsManager, eventBridge } };
 }
 
 let runtime: Runtime | undefined;
