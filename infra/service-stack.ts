@@ -18,7 +18,7 @@ import { METRICS, Monitoring } from './constructs/monitoring.js';
 import { FUNCTION_PROFILES } from './function-profiles.js';
 import { nagResourceId } from './nag.js';
 import { pascal } from './names.js';
-import { kmsActionsFor, PERMISSIONS, TABLE_ACTIONS } from './permissions.js';
+import { kmsActionsFor, PERMISSIONS } from './permissions.js';
 import type { StageConfig } from './stages.js';
 
 export interface ServiceStackProps extends StackProps {
@@ -125,9 +125,9 @@ export class ServiceStack extends Stack {
       const { role } = broker;
       this.functions.set(name, broker.fn);
 
-      if (permissions.table !== 'none') {
+      if (permissions.table.length > 0) {
         role.addToPolicy(
-          new iam.PolicyStatement({ actions: [...TABLE_ACTIONS[permissions.table]], resources: [table.tableArn] }),
+          new iam.PolicyStatement({ actions: permissions.table.map((action) => `dynamodb:${action}`), resources: [table.tableArn] }),
         );
       }
       if (permissions.dueIndexQuery) {

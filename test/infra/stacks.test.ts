@@ -229,14 +229,14 @@ describe('IAM', () => {
   const READ_ONLY = ['anaf-client-get', 'token-get', 'events-list', 'company-get'];
   const PUT_EVENTS = ['oauth-callback', 'token-import', 'token-refresh', 'access-token-get', 'manual-refresh', 'refresh-sweep', 'token-delete'];
   const SECRETS: Record<string, string[]> = {
-    'anaf-client-put': ['CreateSecret', 'DescribeSecret', 'PutSecretValue'],
-    'oauth-callback': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
-    'token-import': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
-    'token-refresh': ['CreateSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
-    'access-token-get': ['CreateSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
-    'manual-refresh': ['CreateSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
-    'refresh-sweep': ['CreateSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
-    'token-delete': ['DeleteSecret', 'DescribeSecret', 'GetSecretValue'],
+    'anaf-client-put': ['CreateSecret', 'PutSecretValue'],
+    'oauth-callback': ['CreateSecret', 'DeleteSecret', 'GetSecretValue', 'PutSecretValue'],
+    'token-import': ['CreateSecret', 'DeleteSecret', 'PutSecretValue'],
+    'token-refresh': ['CreateSecret', 'DeleteSecret', 'GetSecretValue', 'PutSecretValue'],
+    'access-token-get': ['CreateSecret', 'DeleteSecret', 'GetSecretValue', 'PutSecretValue'],
+    'manual-refresh': ['CreateSecret', 'DeleteSecret', 'GetSecretValue', 'PutSecretValue'],
+    'refresh-sweep': ['CreateSecret', 'DeleteSecret', 'GetSecretValue', 'PutSecretValue'],
+    'token-delete': ['DeleteSecret'],
   };
 
   it('never grants secretsmanager, dynamodb or kms actions on "*"', () => {
@@ -275,10 +275,10 @@ describe('IAM', () => {
   it('gives table writes only to functions that write, and the due index only to the sweep', () => {
     for (const name of FUNCTION_NAMES) {
       const dynamo = actionsFor(dev, name, 'dynamodb');
-      if (READ_ONLY.includes(name)) expect(dynamo, name).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
-      else
-        expect(dynamo, name).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem']));
-      expect(dynamo.some((a) => /Scan|BatchWrite|DeleteTable|\*/.test(a)), name).toBe(false);
+      expect(dynamo, name).toContain('dynamodb:GetItem');
+      const writes = dynamo.filter((a) => /PutItem|UpdateItem|DeleteItem|ConditionCheckItem/.test(a));
+      expect(writes.length > 0, name).toBe(!READ_ONLY.includes(name));
+      expect(dynamo.some((a) => /Scan|Batch|Transact|Table|\*/.test(a)), name).toBe(false);
       const indexGrants = statementsOf(dev, name).filter((s) => resourcesOf(s).some((r) => flat(r).endsWith(`/index/${DUE_INDEX_NAME}`)));
       expect(indexGrants.length > 0, name).toBe(name === NON_HTTP_FUNCTIONS.sweep);
     }
