@@ -1,14 +1,21 @@
 /**
- * What each function may do, and nothing more. The service stack turns this map into one IAM policy per
- * function role; a function in FUNCTION_NAMES without an entry here (or the reverse) fails synth.
+ * What each function may do, and nothing more: the actions the calls on its code paths need. The service
+ * stack turns this map into one IAM policy per function role; a function in FUNCTION_NAMES without an
+ * entry here (or the reverse) fails synth. test/integration/grants.test.ts holds the map to the code: every
+ * action a handler sends (against moto, which enforces no IAM) must be allowed by its synthesized role,
+ * and every grant must be used by one of that test's paths.
  */
 
-export type TableAccess = 'none' | 'read' | 'readWrite';
+export type TableAction = 'GetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'ConditionCheckItem';
 export type SecretAction = 'CreateSecret' | 'PutSecretValue' | 'DescribeSecret' | 'GetSecretValue' | 'DeleteSecret';
 
 export interface FunctionPermissions {
-  /** Item access on the table (never Scan, never the table's admin actions). */
-  table: TableAccess;
+  /**
+   * Item actions on the table (never Scan, never the table's admin actions). DynamoDB authorizes
+   * TransactWriteItems per item (Put → PutItem, Update → UpdateItem, Delete → DeleteItem, ConditionCheck →
+   * ConditionCheckItem), so a transaction needs no action of its own.
+   */
+  table: readonly TableAction[];
   /** Query on the due-refresh GSI. */
   dueIndexQuery: boolean;
   /** Secrets Manager actions on secrets under SECRET_PREFIX only. */
@@ -21,29 +28,14 @@ export interface FunctionPermissions {
   /** events:PutEvents on the lifecycle bus. */
   putEvents: boolean;
   /**
-   * kms:Encrypt / kms:Decrypt on the secrets key, called directly (not through Secrets Manager) for the
-   * pair escrow only: the grant requires the escrow's encryption context.
+   * kms:Encrypt (escrow a rotated pair whose secret writes all failed) / kms:Decrypt (read or restore an
+   * escrowed pair) on the secrets key, called directly (not through Secrets Manager) for the pair escrow
+   * only: the grant requires the escrow's encryption context.
    */
-  pairEscrow: boolean;
+  pairEscrow: readonly EscrowAction[];
 }
 
-export const ESCROW_KMS_ACTIONS = ['kms:Encrypt', 'kms:Decrypt'] as const;
-
-/**
- * DynamoDB authorizes TransactWriteItems per underlying item action (Put/Update/Delete/ConditionCheck),
- * so the transactional connect and disconnect writes need no separate action.
- */
-export const TABLE_ACTIONS: Record<Exclude<TableAccess, 'none'>, readonly string[]> = {
-  read: ['dynamodb:GetItem', 'dynamodb:Query'],
-  readWrite: [
-    'dynamodb:GetItem',
-    'dynamodb:Query',
-    'dynamodb:PutItem',
-    'dynamodb:UpdateItem',
-    'dynamodb:DeleteItem',
-    'dynamodb:ConditionCheckItem',
-  ],
-};
+export type EscrowAction = 'Encrypt' | 'Decrypt';
 
 /** Secrets Manager calls KMS on the caller's behalf: writing a value needs GenerateDataKey (and Decrypt), reading needs Decrypt. */
 export function kmsActionsFor(secrets: readonly SecretAction[]): string[] {
@@ -54,44 +46,75 @@ export function kmsActionsFor(secrets: readonly SecretAction[]): string[] {
   return [];
 }
 
-const none: FunctionPermissions = { table: 'none', dueIndexQuery: false, secrets: [], listSecrets: false, putEvents: false, pairEscrow: false };
-const read: FunctionPermissions = { ...none, table: 'read' };
-const readWrite: FunctionPermissions = { ...none, table: 'readWrite' };
+/** Reads one item (the tenant, a company, a token) or one partition's items (a tenant's companies, tokens, events). */
+const read: FunctionPermissions = { table: ['GetItem', 'Query'], dueIndexQuery: false, secrets: [], listSecrets: false, putEvents: false, pairEscrow: [] };
 
 /**
- * Refreshing reads the pair, writes the rotated pair (creating it if a previous write was lost, escrowing
- * it when every write fails) and announces the outcome.
+ * Refreshing: the lease (UpdateItem) and the versioned record writes (PutItem), the linked companies an
+ * event names (Query), the connect link of a reauth-required or expiring event (a session, PutItem) and
+ * the audit entry. It reads the pair and the client secret, writes the rotated pair (creating the secret
+ * again if it vanished since the read: the new pair has no other copy), and deletes the pair it wrote when
+ * a disconnect won the race; when every pair write fails it escrows the pair (KMS Encrypt), and reads or
+ * restores an escrowed pair (KMS Decrypt, DeleteItem).
  */
 const REFRESH: FunctionPermissions = {
-  ...readWrite,
-  secrets: ['GetSecretValue', 'PutSecretValue', 'DescribeSecret', 'CreateSecret'],
+  table: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
+  dueIndexQuery: false,
+  // DescribeSecret: deleting an already-scheduled secret is told apart from a failure (disconnect cleanup).
+  secrets: ['GetSecretValue', 'PutSecretValue', 'CreateSecret', 'DeleteSecret', 'DescribeSecret'],
+  listSecrets: false,
   putEvents: true,
-  pairEscrow: true,
+  pairEscrow: ['Encrypt', 'Decrypt'],
 };
 
-/** Storing a new pair; DeleteSecret cleans up when the metadata write that follows fails. */
-const STORE_PAIR: FunctionPermissions = {
-  ...readWrite,
-  secrets: ['CreateSecret', 'PutSecretValue', 'DescribeSecret', 'GetSecretValue', 'DeleteSecret'],
-  putEvents: true,
-};
+/**
+ * Storing a new pair (callback, import): the secret first, then the token, serial pointer, company links
+ * (and the session) in one transaction (PutItem, UpdateItem); DeleteSecret removes a new token's secret
+ * when that transaction fails.
+ */
+const STORE_PAIR_SECRETS: readonly SecretAction[] = ['PutSecretValue', 'CreateSecret', 'DeleteSecret'];
 
 export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
-  'anaf-client-put': { ...readWrite, secrets: ['CreateSecret', 'PutSecretValue', 'DescribeSecret'] },
-  'anaf-client-get': read,
-  'company-put': readWrite,
+  // Listing the tenant's tokens only when the client id changes.
+  'anaf-client-put': { ...read, table: ['GetItem', 'Query', 'PutItem'], secrets: ['PutSecretValue', 'CreateSecret'] },
+  'anaf-client-get': { ...read, table: ['GetItem'] },
+  'company-put': { ...read, table: ['GetItem', 'PutItem'] },
   'company-get': read,
-  'company-delete': readWrite,
-  'connect-session-create': readWrite,
-  'oauth-authorize': readWrite,
-  'oauth-callback': STORE_PAIR,
-  'token-import': STORE_PAIR,
+  'company-delete': { ...read, table: ['GetItem', 'DeleteItem'] },
+  'connect-session-create': { ...read, table: ['GetItem', 'PutItem'] },
+  'oauth-authorize': { ...read, table: ['GetItem', 'PutItem'] },
+  // Consuming the single-use state is a DeleteItem; the exchange needs the tenant's client secret.
+  'oauth-callback': {
+    table: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
+    dueIndexQuery: false,
+    secrets: ['GetSecretValue', ...STORE_PAIR_SECRETS],
+    listSecrets: false,
+    putEvents: true,
+    pairEscrow: ['Encrypt'],
+  },
+  // The import rotates the pasted pair at ANAF (the client secret) and re-reads an existing token's pair.
+  'token-import': {
+    table: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
+    dueIndexQuery: false,
+    secrets: ['GetSecretValue', ...STORE_PAIR_SECRETS],
+    listSecrets: false,
+    putEvents: true,
+    pairEscrow: ['Encrypt'],
+  },
   'token-get': read,
   'token-refresh': REFRESH,
   'access-token-get': REFRESH,
   'manual-refresh': REFRESH,
   // The sweep also retires unused tokens and deletes orphan secrets, found by listing the prefix.
-  'refresh-sweep': { ...REFRESH, dueIndexQuery: true, secrets: [...REFRESH.secrets, 'DeleteSecret'], listSecrets: true },
-  'token-delete': { ...readWrite, secrets: ['DeleteSecret', 'DescribeSecret', 'GetSecretValue'], putEvents: true },
+  'refresh-sweep': { ...REFRESH, dueIndexQuery: true, listSecrets: true },
+  // The disconnect transaction puts the record and deletes the serial pointer; companies are unlinked one by one.
+  'token-delete': {
+    table: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
+    dueIndexQuery: false,
+    secrets: ['DeleteSecret', 'DescribeSecret'],
+    listSecrets: false,
+    putEvents: true,
+    pairEscrow: [],
+  },
   'events-list': read,
 };

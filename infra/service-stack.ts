@@ -18,7 +18,7 @@ import { METRICS, Monitoring } from './constructs/monitoring.js';
 import { FUNCTION_PROFILES } from './function-profiles.js';
 import { nagResourceId } from './nag.js';
 import { pascal } from './names.js';
-import { ESCROW_KMS_ACTIONS, kmsActionsFor, PERMISSIONS, TABLE_ACTIONS } from './permissions.js';
+import { kmsActionsFor, PERMISSIONS } from './permissions.js';
 import type { StageConfig } from './stages.js';
 
 export interface ServiceStackProps extends StackProps {
@@ -126,9 +126,9 @@ export class ServiceStack extends Stack {
       const { role } = broker;
       this.functions.set(name, broker.fn);
 
-      if (permissions.table !== 'none') {
+      if (permissions.table.length > 0) {
         role.addToPolicy(
-          new iam.PolicyStatement({ actions: [...TABLE_ACTIONS[permissions.table]], resources: [table.tableArn] }),
+          new iam.PolicyStatement({ actions: permissions.table.map((action) => `dynamodb:${action}`), resources: [table.tableArn] }),
         );
       }
       if (permissions.dueIndexQuery) {
@@ -171,10 +171,10 @@ export class ServiceStack extends Stack {
           }),
         );
       }
-      if (permissions.pairEscrow) {
+      if (permissions.pairEscrow.length > 0) {
         role.addToPolicy(
           new iam.PolicyStatement({
-            actions: [...ESCROW_KMS_ACTIONS],
+            actions: permissions.pairEscrow.map((action) => `kms:${action}`),
             resources: [secretsKey.keyArn],
             conditions: { StringEquals: { 'kms:EncryptionContext:purpose': ESCROW_CONTEXT_PURPOSE } },
           }),

@@ -72,9 +72,17 @@ export function createGateway(options: GatewayOptions): Server {
     const body = await readBody(req);
     if (body === null) return fail(res, 'PAYLOAD_TOO_LARGE', 'the body is too large');
 
-    const values = route.pattern.exec(url.pathname)!.slice(1);
-    const pathParameters = Object.fromEntries(route.names.map((name, i) => [name, safeDecode(values[i]!)]));
-    const event = toEvent(req, url, route, pathParameters, body);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
+    }
+    const event = apiGatewayEvent(route, {
+      url,
+      headers,
+      body,
+      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+      protocol: `HTTP/${req.httpVersion}`,
+    });
     let handler = handlers.get(route.fn);
     if (!handler) {
       handler = load(route.fn);
@@ -91,17 +99,25 @@ export function createGateway(options: GatewayOptions): Server {
   }
 }
 
-function toEvent(
-  req: IncomingMessage,
-  url: URL,
-  route: CompiledRoute,
-  pathParameters: Record<string, string>,
-  body: Buffer,
+/** The route of ROUTES that serves `method` on `pathname`, or null. */
+export function matchRoute(method: string, pathname: string): RouteDef | null {
+  return compiled.find((route) => route.method === method && route.pattern.test(pathname)) ?? null;
+}
+
+/**
+ * The payload-v2 event API Gateway would send for a request on `route` (lower-cased `headers`).
+ * Tests that invoke a handler module directly build their events here too.
+ */
+export function apiGatewayEvent(
+  route: RouteDef,
+  request: { url: URL; headers?: Record<string, string>; body?: Buffer; sourceIp?: string; protocol?: string },
 ): APIGatewayProxyEventV2 {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(',') : value;
-  }
+  const { url } = request;
+  const headers = request.headers ?? {};
+  const body = request.body ?? Buffer.alloc(0);
+  const pattern = compiled.find((r) => r.method === route.method && r.path === route.path)!;
+  const values = pattern.pattern.exec(url.pathname)!.slice(1);
+  const pathParameters = Object.fromEntries(pattern.names.map((name, i) => [name, safeDecode(values[i]!)]));
   // API Gateway joins repeated query keys with commas.
   const query: Record<string, string> = {};
   for (const [name, value] of url.searchParams) query[name] = name in query ? `${query[name]},${value}` : value;
@@ -127,8 +143,8 @@ function toEvent(
       http: {
         method: route.method,
         path: url.pathname,
-        protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        protocol: request.protocol ?? 'HTTP/1.1',
+        sourceIp: request.sourceIp ?? '127.0.0.1',
         userAgent: headers['user-agent'] ?? '',
       },
       requestId: randomUUID(),
@@ -140,7 +156,8 @@ function toEvent(
   };
 }
 
-function lambdaContext(fn: string): Context {
+/** A Lambda context for `fn` with 30 s to run (API Gateway's limit). */
+export function lambdaContext(fn: string): Context {
   const deadline = Date.now() + 30_000;
   return {
     callbackWaitsForEmptyEventLoop: false,

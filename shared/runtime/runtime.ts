@@ -1,6 +1,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createAnafOAuthClient } from '../adapters/anaf/oauth-client.js';
 import { createDynamoAuditStore } from '../adapters/dynamodb/audit-store.js';
 import { createDocumentClient } from '../adapters/dynamodb/client.js';
@@ -22,6 +23,18 @@ export interface Runtime {
   config: Config;
   logger: Logger;
   deps: ServiceDeps;
+  /**
+   * Every AWS SDK client the adapters send through. Exposed for the IAM grants test, which attaches a
+   * recording middleware to each: a client built outside this record would make calls no test sees.
+   */
+  clients: AwsClients;
+}
+
+export interface AwsClients {
+  dynamodb: DynamoDBDocumentClient;
+  secretsManager: SecretsManagerClient;
+  eventBridge: EventBridgeClient;
+  kms: KMSClient;
 }
 
 /**
@@ -30,6 +43,9 @@ export interface Runtime {
  */
 export function createRuntime(config: Config, logger: Logger = createLogger()): Runtime {
   const doc = createDocumentClient();
+  const secretsManager = new SecretsManagerClient(awsClientSettings());
+  const eventBridge = new EventBridgeClient(awsClientSettings());
+  const kms = new KMSClient(awsClientSettings());
   const table = config.tableName;
   const deps: ServiceDeps = {
     tenants: createDynamoTenantStore({ doc, table }),
@@ -37,9 +53,9 @@ export function createRuntime(config: Config, logger: Logger = createLogger()): 
     tokens: createDynamoTokenStore({ doc, table }),
     sessions: createDynamoSessionStore({ doc, table }),
     audit: createDynamoAuditStore({ doc, table }),
-    events: createEventBridgePublisher({ client: new EventBridgeClient(awsClientSettings()), busName: config.eventBusName }),
-    secrets: createSecretsManagerStore({ client: new SecretsManagerClient(awsClientSettings()), prefix: config.secretPrefix, kmsKeyId: config.secretsKmsKeyId }),
-    escrow: createKmsPairEscrow({ doc, kms: new KMSClient(awsClientSettings()), table, kmsKeyId: config.secretsKmsKeyId }),
+    events: createEventBridgePublisher({ client: eventBridge, busName: config.eventBusName }),
+    secrets: createSecretsManagerStore({ client: secretsManager, prefix: config.secretPrefix, kmsKeyId: config.secretsKmsKeyId }),
+    escrow: createKmsPairEscrow({ doc, kms, table, kmsKeyId: config.secretsKmsKeyId }),
     anaf: createAnafOAuthClient({ oauthBaseUrl: config.anafOauthBaseUrl, timeoutMs: config.anafTimeoutMs }),
     clock: { now: () => new Date() },
     logger,
@@ -57,7 +73,7 @@ export function createRuntime(config: Config, logger: Logger = createLogger()): 
       anafTimeoutMs: config.anafTimeoutMs,
     },
   };
-  return { config, logger, deps };
+  return { config, logger, deps, clients: { dynamodb: doc, secretsManager, eventBridge, kms } };
 }
 
 let runtime: Runtime | undefined;

@@ -230,14 +230,14 @@ describe('IAM', () => {
   const READ_ONLY = ['anaf-client-get', 'token-get', 'events-list', 'company-get'];
   const PUT_EVENTS = ['oauth-callback', 'token-import', 'token-refresh', 'access-token-get', 'manual-refresh', 'refresh-sweep', 'token-delete'];
   const SECRETS: Record<string, string[]> = {
-    'anaf-client-put': ['CreateSecret', 'DescribeSecret', 'PutSecretValue'],
-    'oauth-callback': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
-    'token-import': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
-    'token-refresh': ['CreateSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
-    'access-token-get': ['CreateSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
-    'manual-refresh': ['CreateSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
+    'anaf-client-put': ['CreateSecret', 'PutSecretValue'],
+    'oauth-callback': ['CreateSecret', 'DeleteSecret', 'GetSecretValue', 'PutSecretValue'],
+    'token-import': ['CreateSecret', 'DeleteSecret', 'GetSecretValue', 'PutSecretValue'],
+    'token-refresh': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
+    'access-token-get': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
+    'manual-refresh': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
     'refresh-sweep': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'ListSecrets', 'PutSecretValue'],
-    'token-delete': ['DeleteSecret', 'DescribeSecret', 'GetSecretValue'],
+    'token-delete': ['DeleteSecret', 'DescribeSecret'],
   };
 
   /** The one action IAM cannot scope to a resource; granted alone, to the sweep only. */
@@ -262,7 +262,7 @@ describe('IAM', () => {
     for (const s of statements.filter((st) => actionsOf(st).some((a) => a.startsWith('kms:')))) {
       if (s.Condition?.StringEquals?.['kms:EncryptionContext:purpose']) {
         // direct calls, for the escrow of a pair whose secret write failed, and only with its context
-        expect(actionsOf(s).sort()).toEqual(['kms:Decrypt', 'kms:Encrypt']);
+        expect(actionsOf(s).every((a) => a === 'kms:Decrypt' || a === 'kms:Encrypt')).toBe(true);
         expect(flat(s.Condition.StringEquals['kms:EncryptionContext:purpose'])).toBe(ESCROW_CONTEXT_PURPOSE);
         continue;
       }
@@ -290,7 +290,7 @@ describe('IAM', () => {
       const writes = expected.some((a) => /CreateSecret|PutSecretValue/.test(a));
       const reads = expected.includes('secretsmanager:GetSecretValue');
       const viaSecrets = writes ? ['kms:Decrypt', 'kms:GenerateDataKey'] : reads ? ['kms:Decrypt'] : [];
-      const escrow = PERMISSIONS[name]!.pairEscrow ? ['kms:Decrypt', 'kms:Encrypt'] : [];
+      const escrow = PERMISSIONS[name]!.pairEscrow.map((action) => `kms:${action}`);
       expect([...new Set(kms)].sort(), name).toEqual([...new Set([...viaSecrets, ...escrow])].sort());
     }
   });
@@ -298,10 +298,10 @@ describe('IAM', () => {
   it('gives table writes only to functions that write, and the due index only to the sweep', () => {
     for (const name of FUNCTION_NAMES) {
       const dynamo = actionsFor(dev, name, 'dynamodb');
-      if (READ_ONLY.includes(name)) expect(dynamo, name).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
-      else
-        expect(dynamo, name).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem']));
-      expect(dynamo.some((a) => /Scan|BatchWrite|DeleteTable|\*/.test(a)), name).toBe(false);
+      expect(dynamo, name).toContain('dynamodb:GetItem');
+      const writes = dynamo.filter((a) => /PutItem|UpdateItem|DeleteItem|ConditionCheckItem/.test(a));
+      expect(writes.length > 0, name).toBe(!READ_ONLY.includes(name));
+      expect(dynamo.some((a) => /Scan|Batch|Transact|Table|\*/.test(a)), name).toBe(false);
       const indexGrants = statementsOf(dev, name).filter((s) => resourcesOf(s).some((r) => flat(r).endsWith(`/index/${DUE_INDEX_NAME}`)));
       expect(indexGrants.length > 0, name).toBe(name === NON_HTTP_FUNCTIONS.sweep);
     }

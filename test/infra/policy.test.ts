@@ -1,0 +1,94 @@
+/**
+ * The two halves the grants test relies on, checked on their own: how a sent call becomes IAM requests,
+ * and how a resolved policy decides them.
+ */
+import { describe, expect, it } from 'vitest';
+import { iamRequestsFor, type AwsLocation, type IamRequest } from '../support/aws-actions.js';
+import { isAllowed, wildcardMatch, type ResolvedStatement } from './policy.js';
+
+const where: AwsLocation = { region: 'eu-central-1', account: '111122223333', secretsKeyArn: 'arn:aws:kms:eu-central-1:111122223333:key/k1' };
+const TABLE = 'arn:aws:dynamodb:eu-central-1:111122223333:table/t';
+const SECRET = 'arn:aws:secretsmanager:eu-central-1:111122223333:secret:p/a/tokens/x-AbC123';
+const brief = (requests: IamRequest[]) => requests.map((r) => [r.action, r.resource]);
+
+describe('iamRequestsFor', () => {
+  it.each([
+    {
+      call: { service: 'dynamodb', operation: 'TransactWriteItems', params: { TransactItems: [{ Put: { TableName: 't' } }, { Update: { TableName: 't' } }, { Delete: { TableName: 't' } }, { ConditionCheck: { TableName: 't' } }] } },
+      expected: [['dynamodb:PutItem', TABLE], ['dynamodb:UpdateItem', TABLE], ['dynamodb:DeleteItem', TABLE], ['dynamodb:ConditionCheckItem', TABLE]],
+    },
+    { call: { service: 'dynamodb', operation: 'Query', params: { TableName: 't', IndexName: 'due' } }, expected: [['dynamodb:Query', `${TABLE}/index/due`]] },
+    { call: { service: 'dynamodb', operation: 'GetItem', params: { TableName: 't' } }, expected: [['dynamodb:GetItem', TABLE]] },
+    {
+      call: { service: 'secretsmanager', operation: 'PutSecretValue', params: { SecretId: 'p/a/tokens/x' } },
+      expected: [['secretsmanager:PutSecretValue', SECRET], ['kms:Decrypt', where.secretsKeyArn], ['kms:GenerateDataKey', where.secretsKeyArn]],
+    },
+    { call: { service: 'secretsmanager', operation: 'DeleteSecret', params: { SecretId: 'p/a/tokens/x' } }, expected: [['secretsmanager:DeleteSecret', SECRET]] },
+    { call: { service: 'secretsmanager', operation: 'ListSecrets', params: {} }, expected: [['secretsmanager:ListSecrets', '*']] },
+    {
+      call: { service: 'events', operation: 'PutEvents', params: { Entries: [{ EventBusName: 'bus' }, { EventBusName: 'bus' }] } },
+      expected: [['events:PutEvents', 'arn:aws:events:eu-central-1:111122223333:event-bus/bus']],
+    },
+    { call: { service: 'kms', operation: 'Encrypt', params: { KeyId: 'k1' } }, expected: [['kms:Encrypt', where.secretsKeyArn]] },
+  ])('$call.service:$call.operation', ({ call, expected }) => {
+    expect(brief(iamRequestsFor(call, where))).toEqual(expected);
+  });
+
+  it('gives the KMS use of Secrets Manager the context AWS sets: through Secrets Manager, for that secret', () => {
+    const [, decrypt] = iamRequestsFor({ service: 'secretsmanager', operation: 'GetSecretValue', params: { SecretId: 'p/a/tokens/x' } }, where);
+    expect(decrypt).toMatchObject({
+      action: 'kms:Decrypt',
+      via: 'secretsmanager',
+      context: { 'kms:ViaService': 'secretsmanager.eu-central-1.amazonaws.com', 'kms:EncryptionContext:SecretARN': SECRET },
+    });
+  });
+
+  it('refuses a service it cannot map', () => {
+    expect(() => iamRequestsFor({ service: 's3', operation: 'PutObject', params: {} }, where)).toThrow(/no IAM mapping for s3:PutObject/);
+  });
+});
+
+describe('isAllowed', () => {
+  const allow = (actions: string[], resources: string[], conditions: ResolvedStatement['conditions'] = {}): ResolvedStatement => ({
+    effect: 'Allow',
+    actions,
+    resources,
+    conditions,
+  });
+  const request = (action: string, resource: string, context: Record<string, string> = {}): IamRequest => ({ action, resource, context, call: action });
+  const viaSecrets = {
+    StringEquals: { 'kms:ViaService': ['secretsmanager.eu-central-1.amazonaws.com'] },
+    StringLike: { 'kms:EncryptionContext:SecretARN': ['arn:aws:secretsmanager:eu-central-1:111122223333:secret:p/*'] },
+  };
+  const smContext = { 'kms:ViaService': 'secretsmanager.eu-central-1.amazonaws.com', 'kms:EncryptionContext:SecretARN': SECRET };
+
+  it.each([
+    { why: 'action and resource match', policy: [allow(['dynamodb:GetItem'], [TABLE])], req: request('dynamodb:GetItem', TABLE), allowed: true },
+    { why: 'another action', policy: [allow(['dynamodb:GetItem'], [TABLE])], req: request('dynamodb:PutItem', TABLE), allowed: false },
+    { why: 'actions match case-insensitively', policy: [allow(['DynamoDB:getitem'], [TABLE])], req: request('dynamodb:GetItem', TABLE), allowed: true },
+    { why: 'the table grant does not cover its index', policy: [allow(['dynamodb:Query'], [TABLE])], req: request('dynamodb:Query', `${TABLE}/index/due`), allowed: false },
+    { why: 'a prefix pattern covers a secret under it', policy: [allow(['secretsmanager:DeleteSecret'], ['arn:aws:secretsmanager:eu-central-1:111122223333:secret:p/*'])], req: request('secretsmanager:DeleteSecret', SECRET), allowed: true },
+    { why: 'a prefix pattern does not cover another prefix', policy: [allow(['secretsmanager:DeleteSecret'], ['arn:aws:secretsmanager:eu-central-1:111122223333:secret:q/*'])], req: request('secretsmanager:DeleteSecret', SECRET), allowed: false },
+    { why: 'KMS through Secrets Manager for a secret under the prefix', policy: [allow(['kms:Decrypt'], [where.secretsKeyArn], viaSecrets)], req: request('kms:Decrypt', where.secretsKeyArn, smContext), allowed: true },
+    { why: 'the same KMS grant does not cover a direct call', policy: [allow(['kms:Decrypt'], [where.secretsKeyArn], viaSecrets)], req: request('kms:Decrypt', where.secretsKeyArn), allowed: false },
+    {
+      why: 'an explicit Deny wins',
+      policy: [allow(['dynamodb:*'], [TABLE]), { ...allow(['dynamodb:DeleteItem'], ['*']), effect: 'Deny' as const }],
+      req: request('dynamodb:DeleteItem', TABLE),
+      allowed: false,
+    },
+  ])('$why → $allowed', ({ policy, req, allowed }) => {
+    expect(isAllowed(policy, req)).toBe(allowed);
+  });
+
+  it('does not guess at a condition operator it does not know', () => {
+    expect(() => isAllowed([allow(['kms:Decrypt'], ['*'], { ArnLike: { 'aws:SourceArn': ['x'] } })], request('kms:Decrypt', 'k', { 'aws:SourceArn': 'x' }))).toThrow(/ArnLike/);
+  });
+
+  it('matches IAM wildcards: * any run, ? one character, nothing else special', () => {
+    expect(wildcardMatch('a*c', 'abbbc')).toBe(true);
+    expect(wildcardMatch('a?c', 'abc')).toBe(true);
+    expect(wildcardMatch('a?c', 'abbc')).toBe(false);
+    expect(wildcardMatch('a.c', 'abc')).toBe(false);
+  });
+});
