@@ -261,3 +261,25 @@ describe('9. Secrets Manager write rate: at most MAX_ROTATIONS_PER_DAY rotations
     expect(refreshCalls()).toBe(24);
   });
 });
+
+describe('14. never hand out an expired access token', () => {
+  it('a refresh that returned an already-expired access token: the pair is stored (it is a rotation), the access-token route answers 503, not the dead token', async () => {
+    const { t, tokenId } = await dueToken();
+    control().setTokenLifetimes({ accessSeconds: -60 });
+    const refreshed = await stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`);
+    expect(refreshed.status).toBe(200);
+    const { record, pair } = await stored(t, tokenId);
+    expect(record.version).toBe(2);
+    expect(control().isRefreshTokenLive(pair!.refreshToken)).toBe(true);
+    const res = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}/access-token`);
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('ANAF_UNAVAILABLE');
+    expect(JSON.stringify(res.body)).not.toContain(pair!.accessToken);
+    // once ANAF issues a good token again, the route refreshes and hands it out
+    control().setTokenLifetimes({ accessSeconds: 90 * DAY_S });
+    const good = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}/access-token`);
+    expect(good.status).toBe(200);
+    expect(Date.parse(good.body.expiresAt)).toBeGreaterThan(Date.now() + 89 * DAY_S * 1000);
+    expect(await efacturaAccepts(good.body.accessToken, CUIS[0])).toBe(true);
+  });
+});
