@@ -4,11 +4,17 @@
  */
 const KEY = [7, 5, 3, 2, 1, 7, 5, 3, 2];
 
-/** Strips an optional `RO`/`ro` prefix and spaces; returns the digits or null when not a valid CUI. */
+/**
+ * Strips an optional `RO`/`ro` prefix, spaces and leading zeros; returns the digits or null when not a
+ * valid CUI. Leading zeros are not part of a CUI: `014399840` and `14399840` are one legal entity (and
+ * would otherwise pass the checksum as two companies); an all-zero value is no CUI at all.
+ */
 export function normalizeCui(input: string): string | null {
   const compact = input.replace(/\s+/g, '').replace(/^ro/i, '');
-  if (!/^\d{2,10}$/.test(compact)) return null;
-  return isValidCuiDigits(compact) ? compact : null;
+  if (!/^\d{1,16}$/.test(compact)) return null;
+  const digits = compact.replace(/^0+/, '');
+  if (!/^\d{2,10}$/.test(digits)) return null;
+  return isValidCuiDigits(digits) ? digits : null;
 }
 
 /** True when `digits` (digits only, 2–10 long) carries a correct control digit. */

@@ -15,6 +15,18 @@ const DELETE_RECOVERY_DAYS = 7;
 
 const errorName = (error: unknown) => (error as { name?: string })?.name;
 
+/**
+ * JSON.parse's own error quotes part of its input ("Unexpected token … in 'eyJhb…'"), which the error
+ * mappers would log: a secret value that is not JSON fails with a fixed message and no cause.
+ */
+function parseSecretJson<T>(value: string): T {
+  try {
+    return JSON.parse(value) as T;
+  } catch {
+    throw new Error('a stored secret value is not valid JSON');
+  }
+}
+
 /** `<tenantId>/tokens/<tokenId>` after the prefix (tenant ids as the API accepts them). */
 const TOKEN_NAME = /^([A-Za-z0-9_-]{1,64})\/tokens\/([A-Za-z0-9_]+)$/;
 const LIST_PAGE_SIZE = 100;
@@ -69,14 +81,14 @@ export function createSecretsManagerStore(deps: { client: SecretsManagerClient; 
     },
     async getClientSecret(tenantId) {
       const raw = await read(clientName(tenantId));
-      return raw ? (JSON.parse(raw.value) as { clientSecret: string }).clientSecret : null;
+      return raw ? parseSecretJson<{ clientSecret: string }>(raw.value).clientSecret : null;
     },
     async putTokenPair(tenantId, tokenId, pair, versionId) {
       await upsert(tokenName(tenantId, tokenId), JSON.stringify(pair), 'ANAF e-Factura access/refresh token pair', versionId);
     },
     async getTokenPair(tenantId, tokenId, versionId) {
       const raw = await read(tokenName(tenantId, tokenId), versionId);
-      return raw ? { ...(JSON.parse(raw.value) as TokenPair), versionId: raw.versionId } : null;
+      return raw ? { ...parseSecretJson<TokenPair>(raw.value), versionId: raw.versionId } : null;
     },
     async deleteTokenPair(tenantId, tokenId) {
       const name = tokenName(tenantId, tokenId);

@@ -10,6 +10,9 @@ describe('normalizeCui', () => {
     [' 18547290 ', '18547290'],
     ['4221306', '4221306'],
     ['19', '19'],
+    // leading zeros are not part of a CUI: one legal entity, one company
+    ['014399840', '14399840'],
+    ['RO 0014399840', '14399840'],
   ])('accepts %j as %s', (input, expected) => {
     expect(normalizeCui(input)).toBe(expected);
   });
@@ -24,6 +27,9 @@ describe('normalizeCui', () => {
     ['abc', 'letters'],
     ['', 'empty'],
     ['RORO14399840', 'double prefix'],
+    ['00', 'all zeros (passes the checksum)'],
+    ['0000000000', 'all zeros, ten digits'],
+    ['01', 'one digit after the zeros'],
   ])('rejects %j (%s)', (input) => {
     expect(normalizeCui(input)).toBeNull();
   });

@@ -1,0 +1,45 @@
+/**
+ * The Secrets Manager adapter against moto: a value that is not JSON fails with a fixed message (JSON's
+ * own error would quote the secret into the logs); CUIs with leading zeros are one company.
+ */
+import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CUIS, setupTenant, startTestStack } from '../support/stack.js';
+import { connectNew, freshDeps } from '../support/refresh-helpers.js';
+
+type Stack = Awaited<ReturnType<typeof startTestStack>>;
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('secret values that are not JSON', () => {
+  it('fail with a fixed message that quotes nothing of the value', async () => {
+    await setupTenant(stack.api, 'nojson', [CUIS[0]]);
+    const tokenId = await connectNew(stack.api, stack.emulator!, 'nojson', [CUIS[0]]);
+    const value = 'eyJ-not-json-fake-refresh-token-value';
+    await new SecretsManagerClient({}).send(
+      new PutSecretValueCommand({ SecretId: `${process.env.SECRET_PREFIX}nojson/tokens/${tokenId}`, SecretString: value }),
+    );
+    const failure = await freshDeps().secrets.getTokenPair('nojson', tokenId).catch((error: Error) => error);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toBe('a stored secret value is not valid JSON');
+    expect(JSON.stringify({ message: (failure as Error).message, cause: String((failure as Error).cause) })).not.toContain(value.slice(0, 6));
+  });
+});
+
+describe('CUIs with leading zeros', () => {
+  it('are the same company as without them; all zeros is refused', async () => {
+    await setupTenant(stack.api, 'zeros', []);
+    expect((await stack.api.put(`/v1/tenants/zeros/companies/0${CUIS[0]}`, { name: 'A' })).body.cui).toBe(CUIS[0]);
+    expect((await stack.api.put(`/v1/tenants/zeros/companies/${CUIS[0]}`, { name: 'B' })).body.cui).toBe(CUIS[0]);
+    expect((await stack.api.get('/v1/tenants/zeros/companies')).body.companies).toHaveLength(1);
+    const zeros = await stack.api.put('/v1/tenants/zeros/companies/00', { name: 'Z' });
+    expect(zeros.status).toBe(400);
+    expect(zeros.body.error.code).toBe('INVALID_CUI');
+  });
+});
