@@ -29,6 +29,7 @@ export const FUNCTION_PROFILES: Readonly<Record<string, FunctionProfile>> = {
   'company-get': http('Lists companies or reads one, with connection status'),
   'company-delete': http('Forgets a company and its link'),
   'connect-session-create': http('Mints a connect session for the certificate holder'),
+  'connect-session-get': http('Reads a connect session: open, completed or expired, and its last failure'),
   'oauth-authorize': http('Redirects a browser to ANAF authorize with a single-use state'),
   // ANAF's code is valid 60 s: the exchange happens inside the callback, inside API Gateway's 30 s.
   'oauth-callback': { timeoutSeconds: 28, memoryMb: 256, description: 'Consumes the state, exchanges the code at ANAF and stores the pair' },

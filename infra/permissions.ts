@@ -82,10 +82,13 @@ export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
   'company-get': read,
   'company-delete': { ...read, table: ['GetItem', 'DeleteItem'] },
   'connect-session-create': { ...read, table: ['GetItem', 'PutItem'] },
-  'oauth-authorize': { ...read, table: ['GetItem', 'PutItem'] },
-  // Consuming the single-use state is a DeleteItem; the exchange needs the tenant's client secret.
+  'connect-session-get': { ...read, table: ['GetItem'] },
+  // Opening an expired session records SESSION_EXPIRED on it (UpdateItem) and announces connect-failed once.
+  'oauth-authorize': { ...read, table: ['GetItem', 'PutItem', 'UpdateItem'], putEvents: true },
+  // Consuming the single-use state marks it used (UpdateItem, kept for a reload's page), like recording a
+  // failed attempt on the session; the exchange needs the tenant's client secret.
   'oauth-callback': {
-    table: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
+    table: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
     dueIndexQuery: false,
     secrets: ['GetSecretValue', ...STORE_PAIR_SECRETS],
     listSecrets: false,

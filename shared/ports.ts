@@ -5,6 +5,7 @@
 import type {
   AuditEvent,
   CompanyRecord,
+  ConnectFailureReason,
   ConnectSession,
   OAuthStateRecord,
   TenantClient,
@@ -93,8 +94,16 @@ export interface SessionStore {
   create(session: ConnectSession): Promise<void>;
   get(sessionId: string): Promise<ConnectSession | null>;
   putState(state: OAuthStateRecord): Promise<void>;
-  /** Deletes and returns the state record; null when absent (unknown or already used). */
-  consumeState(stateHash: string): Promise<OAuthStateRecord | null>;
+  /**
+   * Marks the state record used at `at` and returns it; atomic, so of two callbacks racing with one state
+   * only one gets `firstUse: true`. A state used before comes back with `firstUse: false`; null when unknown.
+   */
+  consumeState(stateHash: string, at: string): Promise<{ record: OAuthStateRecord; firstUse: boolean } | null>;
+  /**
+   * Records a failed attempt on a session that is not completed; with `once`, only when `reason` is not
+   * already its lastError. Returns whether it was written (false: completed, unknown, or a repeat).
+   */
+  recordFailure(sessionId: string, failure: { reason: ConnectFailureReason; at: string }, options?: { once?: boolean }): Promise<boolean>;
 }
 
 export interface AuditStore {
@@ -174,6 +183,7 @@ export interface Logger {
 /** Names of the CloudWatch metrics the service emits (namespace AnafBroker); alarms are set on these. */
 export type MetricName =
   | 'Connected'
+  | 'ConnectFailed'
   | 'Refreshed'
   | 'RefreshFailed'
   | 'ReauthRequired'

@@ -7,6 +7,8 @@ export interface TenantClient {
   tenantId: string;
   clientId: string;
   redirectUri: string;
+  /** The ERP's name as the accountant knows it, shown on the result pages (absent on clients stored before it existed). */
+  displayName?: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -92,6 +94,26 @@ export interface ConnectSession {
   expiresAt: string;
   completedAt: string | null;
   tokenId: string | null;
+  /** The last failed attempt of this session (absent on sessions stored before it was recorded). */
+  lastError?: ConnectFailureReason | null;
+  lastErrorAt?: string | null;
+}
+
+/** Why an attempt of a known session failed: the `reason` of the redirect, the session and the `connect-failed` event. */
+export type ConnectFailureReason = 'ACCESS_DENIED' | 'ANAF_REJECTED' | 'ANAF_UNAVAILABLE' | 'SESSION_EXPIRED';
+
+/** A connect session as the ERP sees it: `open` until it completes or expires (by timestamp). */
+export type ConnectSessionStatus = 'open' | 'completed' | 'expired';
+
+export interface ConnectSessionView {
+  sessionId: string;
+  status: ConnectSessionStatus;
+  cuis: string[];
+  expiresAt: string;
+  /** Set once completed. */
+  tokenId?: string;
+  /** The last failed attempt, while the session is not completed. */
+  lastError?: ConnectFailureReason;
 }
 
 export interface OAuthStateRecord {
@@ -99,10 +121,16 @@ export interface OAuthStateRecord {
   sessionId: string;
   tenantId: string;
   expiresAt: string;
+  /**
+   * Set (instead of deleting the record) when a callback uses the state, so that a reload of the callback
+   * URL is told apart from an unknown state: it is still refused, but can say the session completed.
+   */
+  consumedAt?: string | null;
 }
 
 export type LifecycleEventType =
   | 'connected'
+  | 'connect-failed'
   | 'refreshed'
   | 'refresh-failed'
   | 'reauth-required'

@@ -22,6 +22,7 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'DELETE', path: '/v1/tenants/{tenantId}/companies/{cui}', fn: 'company-delete', auth: 'service' },
   { method: 'GET', path: '/v1/tenants/{tenantId}/companies/{cui}/access-token', fn: 'access-token-get', auth: 'service' },
   { method: 'POST', path: '/v1/tenants/{tenantId}/connect-sessions', fn: 'connect-session-create', auth: 'service' },
+  { method: 'GET', path: '/v1/tenants/{tenantId}/connect-sessions/{sessionId}', fn: 'connect-session-get', auth: 'service' },
   { method: 'POST', path: '/v1/tenants/{tenantId}/tokens', fn: 'token-import', auth: 'service' },
   { method: 'GET', path: '/v1/tenants/{tenantId}/tokens', fn: 'token-get', auth: 'service' },
   { method: 'GET', path: '/v1/tenants/{tenantId}/tokens/{tokenId}', fn: 'token-get', auth: 'service' },

@@ -4,6 +4,7 @@ import type { ServiceDeps } from './deps.js';
 
 const METRIC_OF: Record<LifecycleEventType, MetricName> = {
   connected: 'Connected',
+  'connect-failed': 'ConnectFailed',
   refreshed: 'Refreshed',
   'refresh-failed': 'RefreshFailed',
   'reauth-required': 'ReauthRequired',

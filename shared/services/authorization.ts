@@ -2,7 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AnafError } from '../domain/anaf-errors.js';
 import { BrokerError } from '../domain/errors.js';
 import { readPairFacts, type PairFacts } from '../domain/pair-facts.js';
-import type { ConnectSession, TokenRecord } from '../domain/model.js';
+import type { ConnectFailureReason, ConnectSession, ConnectSessionView, TokenRecord } from '../domain/model.js';
+import { connectSessionStatus, toConnectSessionView } from '../domain/views.js';
 import { computeDueAt, rotationsInWindow } from '../domain/refresh-policy.js';
 import {
   STATE_TTL_SECONDS,
@@ -50,6 +51,8 @@ export async function createConnectSession(
     expiresAt: new Date(now.getTime() + ttl * 1000).toISOString(),
     completedAt: null,
     tokenId: null,
+    lastError: null,
+    lastErrorAt: null,
   };
   await deps.sessions.create(session);
   return {
@@ -60,32 +63,104 @@ export async function createConnectSession(
 }
 
 /** Why a browser flow ended without a connection; each has a page and, with a returnUrl, a redirect. */
-export type FlowFailure =
-  | 'INVALID_SESSION'
-  | 'INVALID_STATE'
-  | 'SESSION_EXPIRED'
-  | 'ACCESS_DENIED'
-  | 'ANAF_REJECTED'
-  | 'ANAF_UNAVAILABLE';
+export type FlowFailure = 'INVALID_SESSION' | 'INVALID_STATE' | ConnectFailureReason;
+
+/** What the pages say about a known session: who asked (the tenant's display name) and for which companies. */
+export interface FlowContext {
+  requester: string | null;
+  /** The session's companies still registered, with their names. */
+  companies: Array<{ cui: string; name: string | null }>;
+  /** When the session's link stops working (ISO). */
+  expiresAt: string;
+}
 
 /** What the browser should see next. `returnUrl` is set only when the session is known and has one. */
 export type FlowOutcome =
   | { kind: 'redirect-to-anaf'; location: string }
-  | { kind: 'connected'; tokenId: string; cuis: string[]; returnUrl: string | null }
-  | { kind: 'failed'; reason: FlowFailure; returnUrl: string | null };
+  | { kind: 'connected'; tokenId: string; returnUrl: string | null; context: FlowContext }
+  /**
+   * The session had already completed: its link was opened again (`link`), or the callback URL was
+   * reloaded or used by a second tab (`callback`: never a redirect, since the state proves nothing).
+   */
+  | { kind: 'already-connected'; via: 'link' | 'callback'; tokenId: string; completedAt: string; returnUrl: string | null; context: FlowContext }
+  /** `retryUrl`: the session's link, when opening it again can still succeed. */
+  | { kind: 'failed'; reason: FlowFailure; returnUrl: string | null; context?: FlowContext; retryUrl?: string };
 
-const isOpen = (session: ConnectSession, now: Date) => !session.completedAt && Date.parse(session.expiresAt) > now.getTime();
+const isOpen = (session: ConnectSession, now: Date) => connectSessionStatus(session, now) === 'open';
+
+/** Reads what a page says about a session; a company deleted since the session was minted is left out. */
+async function describeSession(deps: ServiceDeps, session: ConnectSession): Promise<FlowContext> {
+  const [tenant, companies] = await Promise.all([
+    deps.tenants.get(session.tenantId),
+    Promise.all(session.cuis.map((cui) => deps.companies.get(session.tenantId, cui))),
+  ]);
+  return {
+    requester: tenant?.displayName ?? null,
+    companies: companies.filter((c) => c !== null).map((c) => ({ cui: c.cui, name: c.name })),
+    expiresAt: session.expiresAt,
+  };
+}
+
+async function alreadyConnected(deps: ServiceDeps, session: ConnectSession, via: 'link' | 'callback'): Promise<FlowOutcome> {
+  return {
+    kind: 'already-connected',
+    via,
+    tokenId: session.tokenId ?? '',
+    completedAt: session.completedAt!,
+    returnUrl: via === 'link' ? session.returnUrl : null,
+    context: await describeSession(deps, session),
+  };
+}
+
+/**
+ * A failed attempt of a known session: recorded on the session (its `lastError`) and announced as a
+ * `connect-failed` event, both only when the session is not completed meanwhile; with `once`, only the
+ * first time this reason is recorded (an expired link opened again and again announces it once).
+ */
+async function failAttempt(deps: ServiceDeps, session: ConnectSession, reason: ConnectFailureReason, options: { once?: boolean; anafError?: string } = {}): Promise<FlowOutcome> {
+  const at = deps.clock.now().toISOString();
+  const recorded = await deps.sessions.recordFailure(session.sessionId, { reason, at }, { once: options.once }).catch((error: unknown) => {
+    // The page matters more than the record: the person still learns what to do next.
+    deps.logger.warn('recording a failed connect attempt failed', { tenantId: session.tenantId, reason, errorName: (error as Error)?.name });
+    return false;
+  });
+  if (recorded) {
+    await recordEvent(deps, {
+      tenantId: session.tenantId,
+      type: 'connect-failed',
+      tokenId: null,
+      cuis: [...session.cuis],
+      at,
+      details: { sessionId: session.sessionId, reason, ...(options.anafError ? { anafError: options.anafError } : {}) },
+    });
+  }
+  const context = await describeSession(deps, session);
+  const retry = reason !== 'SESSION_EXPIRED' && reason !== 'ANAF_REJECTED';
+  return {
+    kind: 'failed',
+    reason,
+    returnUrl: session.returnUrl,
+    context,
+    ...(retry ? { retryUrl: buildConnectUrl(deps.settings.publicBaseUrl, session.sessionId) } : {}),
+  };
+}
+
+/** ANAF's `error` parameter as it may be kept in an event: a short OAuth error code, nothing else. */
+const anafErrorCode = (error: string) => (/^[a-z_]{1,40}$/.test(error) ? error : 'other');
 
 /**
  * Opens a connect session: each opening mints a new single-use state (10 minutes) bound to the session
- * and answers ANAF's authorize URL. A session can be opened again until it expires or completes.
+ * and answers ANAF's authorize URL. A session can be opened again until it expires or completes; a
+ * completed one says so, an expired one records SESSION_EXPIRED (announced once).
  */
 export async function startAuthorization(deps: ServiceDeps, sessionId: string): Promise<FlowOutcome> {
   if (!isWellFormedSessionId(sessionId)) return { kind: 'failed', reason: 'INVALID_SESSION', returnUrl: null };
   const session = await deps.sessions.get(sessionId);
   if (!session) return { kind: 'failed', reason: 'INVALID_SESSION', returnUrl: null };
   const now = deps.clock.now();
-  if (!isOpen(session, now)) return { kind: 'failed', reason: 'SESSION_EXPIRED', returnUrl: session.returnUrl };
+  const status = connectSessionStatus(session, now);
+  if (status === 'completed') return alreadyConnected(deps, session, 'link');
+  if (status === 'expired') return failAttempt(deps, session, 'SESSION_EXPIRED', { once: true });
   const tenant = await deps.tenants.get(session.tenantId);
   if (!tenant) return { kind: 'failed', reason: 'INVALID_SESSION', returnUrl: null };
   const state = newState();
@@ -95,6 +170,7 @@ export async function startAuthorization(deps: ServiceDeps, sessionId: string): 
     sessionId,
     tenantId: session.tenantId,
     expiresAt: new Date(stateExpiry).toISOString(),
+    consumedAt: null,
   });
   const location = buildAnafAuthorizeUrl({
     oauthBaseUrl: deps.settings.anafOauthBaseUrl,
@@ -106,9 +182,10 @@ export async function startAuthorization(deps: ServiceDeps, sessionId: string): 
 }
 
 /**
- * Completes an authorization on ANAF's redirect. Steps: consume the state (once); check the session;
- * turn ANAF's error into a reason; exchange the code at once (ANAF allows 60 s); store the pair and
- * link the session's companies; record `connected`. Nothing is stored on any failure.
+ * Completes an authorization on ANAF's redirect. Steps: consume the state (once; a state used before
+ * only tells whether its session completed); check the session; turn ANAF's error into a reason;
+ * exchange the code at once (ANAF allows 60 s); store the pair and link the session's companies; record
+ * `connected`. Nothing but the failure (session `lastError`, `connect-failed`) is stored on any failure.
  */
 export async function completeAuthorization(
   deps: ServiceDeps,
@@ -116,32 +193,38 @@ export async function completeAuthorization(
 ): Promise<FlowOutcome> {
   const startedAt = deps.clock.now().getTime();
   const state = query.state ?? '';
-  if (!isWellFormedState(state)) return { kind: 'failed', reason: 'INVALID_STATE', returnUrl: null };
-  const record = await deps.sessions.consumeState(hashState(state));
+  const invalid: FlowOutcome = { kind: 'failed', reason: 'INVALID_STATE', returnUrl: null };
+  if (!isWellFormedState(state)) return invalid;
+  const consumed = await deps.sessions.consumeState(hashState(state), deps.clock.now().toISOString());
+  if (!consumed) return invalid;
+  const { record } = consumed;
   const now = deps.clock.now();
-  if (!record || Date.parse(record.expiresAt) <= now.getTime()) {
-    return { kind: 'failed', reason: 'INVALID_STATE', returnUrl: null };
-  }
   const session = await deps.sessions.get(record.sessionId);
-  if (!session || session.tenantId !== record.tenantId) return { kind: 'failed', reason: 'INVALID_STATE', returnUrl: null };
-  const fail = (reason: FlowFailure): FlowOutcome => ({ kind: 'failed', reason, returnUrl: session.returnUrl });
-  if (!isOpen(session, now)) return fail('SESSION_EXPIRED');
+  if (!session || session.tenantId !== record.tenantId) return invalid;
+  // A reload, Back, or a second tab after a success: nothing left to do, and the page says so.
+  if (session.completedAt) return alreadyConnected(deps, session, 'callback');
+  if (!consumed.firstUse || Date.parse(record.expiresAt) <= now.getTime()) {
+    // Refused as before; while the session is open its link is offered again.
+    return isOpen(session, now) ? { ...invalid, retryUrl: buildConnectUrl(deps.settings.publicBaseUrl, session.sessionId) } : invalid;
+  }
+  if (!isOpen(session, now)) return failAttempt(deps, session, 'SESSION_EXPIRED', { once: true });
   if (query.error) {
     deps.logger.info('ANAF denied the authorization', { tenantId: session.tenantId, anafError: query.error.slice(0, 64) });
-    return fail(query.error === 'access_denied' ? 'ACCESS_DENIED' : 'ANAF_REJECTED');
+    const reason = query.error === 'access_denied' ? 'ACCESS_DENIED' : 'ANAF_REJECTED';
+    return failAttempt(deps, session, reason, { anafError: anafErrorCode(query.error) });
   }
-  if (!query.code) return fail('ANAF_REJECTED');
+  if (!query.code) return failAttempt(deps, session, 'ANAF_REJECTED');
 
   const tenant = await deps.tenants.get(session.tenantId);
   const clientSecret = tenant ? await deps.secrets.getClientSecret(session.tenantId) : null;
-  if (!tenant || !clientSecret) return { kind: 'failed', reason: 'INVALID_SESSION', returnUrl: null };
+  if (!tenant || !clientSecret) return invalid;
   let pair;
   try {
     pair = await deps.anaf.exchangeCode({ clientId: tenant.clientId, clientSecret, code: query.code, redirectUri: tenant.redirectUri });
   } catch (error) {
     if (!(error instanceof AnafError)) throw error;
     deps.logger.warn('code exchange failed', { tenantId: session.tenantId, kind: error.kind, status: error.details.status });
-    return fail(error.kind === 'unavailable' || error.kind === 'timeout' ? 'ANAF_UNAVAILABLE' : 'ANAF_REJECTED');
+    return failAttempt(deps, session, error.kind === 'unavailable' || error.kind === 'timeout' ? 'ANAF_UNAVAILABLE' : 'ANAF_REJECTED');
   }
   let token: TokenRecord;
   try {
@@ -155,15 +238,30 @@ export async function completeAuthorization(
       leaseDeadline: startedAt + REAUTHORIZATION_WAIT_MS,
     });
   } catch (error) {
-    // Another callback of the same session completed first: this one is late, like an expired link.
-    if (error instanceof BrokerError && error.code === 'CONFLICT') return fail('SESSION_EXPIRED');
+    if (error instanceof BrokerError && error.code === 'CONFLICT') {
+      // Another callback of the same session completed first (a second tab): this one has nothing left to do.
+      const current = await deps.sessions.get(session.sessionId);
+      if (current?.completedAt) return alreadyConnected(deps, current, 'callback');
+      return failAttempt(deps, session, 'SESSION_EXPIRED', { once: true });
+    }
     // The token stayed under refresh past the wait. Nothing is stored: the new pair is a fresh grant
     // nobody holds, the old chain still works, and the session is still open for another try. The
     // reason is one the ERP already knows, and its page says to try again with the same link.
-    if (error instanceof BrokerError && error.code === 'REFRESH_IN_PROGRESS') return fail('ANAF_UNAVAILABLE');
+    if (error instanceof BrokerError && error.code === 'REFRESH_IN_PROGRESS') return failAttempt(deps, session, 'ANAF_UNAVAILABLE');
     throw error;
   }
-  return { kind: 'connected', tokenId: token.tokenId, cuis: session.cuis, returnUrl: session.returnUrl };
+  return { kind: 'connected', tokenId: token.tokenId, returnUrl: session.returnUrl, context: await describeSession(deps, session) };
+}
+
+/**
+ * The session as the ERP sees it. A malformed id, an unknown session or another tenant's is
+ * SESSION_NOT_FOUND (a session id never tells which tenant it belongs to).
+ */
+export async function getConnectSession(deps: ServiceDeps, tenantId: string, sessionId: string): Promise<ConnectSessionView> {
+  await requireTenant(deps, tenantId);
+  const session = isWellFormedSessionId(sessionId) ? await deps.sessions.get(sessionId) : null;
+  if (!session || session.tenantId !== tenantId) throw new BrokerError('SESSION_NOT_FOUND', 'connect session not found');
+  return toConnectSessionView(session, deps.clock.now());
 }
 
 const disconnectedMeanwhile = async (deps: ServiceDeps, token: TokenRecord) =>

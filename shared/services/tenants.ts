@@ -10,18 +10,37 @@ export async function requireTenant(deps: Pick<ServiceDeps, 'tenants'>, tenantId
   return tenant;
 }
 
+export const MAX_DISPLAY_NAME_LENGTH = 100;
+
+/** A name a person reads on a page: not blank, not too long, no control characters (line breaks included). */
+export const isAcceptableDisplayName = (name: string): boolean =>
+  name.length > 0 && name.length <= MAX_DISPLAY_NAME_LENGTH && !/\p{Cc}/u.test(name);
+
+/** The client as the ERP sees it: never the secret. */
+export const toAnafClientView = (client: TenantClient) => ({
+  clientId: client.clientId,
+  redirectUri: client.redirectUri,
+  displayName: client.displayName ?? null,
+  updatedAt: client.updatedAt,
+});
+
 /**
- * Stores or replaces a tenant's ANAF OAuth client. Steps: check the redirect URI; refuse a client id
+ * Stores or replaces a tenant's ANAF OAuth client (a PUT replaces all of it: an omitted `redirectUri`
+ * or `displayName` goes back to its default). Steps: check the redirect URI; refuse a client id
  * change while tokens issued to the old client are active; write the secret first, then the metadata,
  * so a tenant that exists always has its secret.
  */
 export async function putAnafClient(
   deps: ServiceDeps,
-  input: { tenantId: string; clientId: string; clientSecret: string; redirectUri?: string },
+  input: { tenantId: string; clientId: string; clientSecret: string; redirectUri?: string; displayName?: string },
 ): Promise<TenantClient> {
   const redirectUri = input.redirectUri ?? deps.settings.callbackUrl;
   if (!isAcceptableRedirectUri(redirectUri)) {
     throw new BrokerError('VALIDATION_ERROR', 'redirectUri must be an https URL (http only for localhost)');
+  }
+  const displayName = input.displayName === undefined ? null : input.displayName.trim();
+  if (displayName !== null && !isAcceptableDisplayName(displayName)) {
+    throw new BrokerError('VALIDATION_ERROR', `displayName must be 1–${MAX_DISPLAY_NAME_LENGTH} characters, without control characters`);
   }
   const existing = await deps.tenants.get(input.tenantId);
   if (existing && existing.clientId !== input.clientId) {
@@ -39,6 +58,7 @@ export async function putAnafClient(
     tenantId: input.tenantId,
     clientId: input.clientId,
     redirectUri,
+    displayName,
     createdAt: existing?.createdAt ?? now,
     updatedAt: now,
   };

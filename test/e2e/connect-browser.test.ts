@@ -6,7 +6,7 @@ import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EMULATOR_CERTIFICATES } from '../../local/anaf-emulator/server.js';
 import { launchChromium } from '../support/browser.js';
-import { CUIS, setupTenant, startTestStack } from '../support/stack.js';
+import { CUIS, EMULATOR_DEFAULT_CLIENT, setupTenant, startTestStack } from '../support/stack.js';
 
 /*
  * A person in headless Chromium: opens the connect link, lands on the emulator's certificate page,
@@ -106,8 +106,15 @@ async function expectNoTokenText(): Promise<void> {
   }
 }
 
+/** Every id on the page is used once (the page is parsed by Chromium itself). */
+async function expectUniqueIds(): Promise<void> {
+  const ids = await page.locator('[id]').evaluateAll((elements) => elements.map((e) => e.id));
+  expect(ids.length).toBeGreaterThan(0);
+  expect(new Set(ids).size, ids.join(' ')).toBe(ids.length);
+}
+
 describe('connect flow in headless Chromium (emulator in interactive mode)', () => {
-  it('certificate + PIN + approve ends on the Romanian success page with the CUIs; a reload shows the invalid-state page', async () => {
+  it('certificate + PIN + approve ends on the Romanian success page with the companies (plural); a reload says already connected', async () => {
     const chosen = EMULATOR_CERTIFICATES[1]!;
     const { tenantId, authorizeUrl } = await newSession([CUIS[0], CUIS[1]]);
     await openConnectLink(authorizeUrl);
@@ -128,10 +135,15 @@ describe('connect flow in headless Chromium (emulator in interactive mode)', () 
     expect(await page.title()).toContain('Conectare reușită');
     expect(await page.locator('section[lang="ro"] h1').innerText()).toBe('Conectare reușită');
     expect(await page.locator('section[lang="en"] h1').innerText()).toBe('Connected');
-    const body = await page.locator('body').innerText();
-    expect(body).toContain(`CUI ${CUIS[0]}`);
-    expect(body).toContain(`CUI ${CUIS[1]}`);
-    expect(await page.locator('section[lang="ro"] #cuis li').allInnerTexts()).toEqual([`CUI ${CUIS[0]}`, `CUI ${CUIS[1]}`]);
+    const body = await page.locator('section[lang="ro"]').innerText();
+    expect(body).toContain('Cele 2 firme de mai jos sunt acum conectate la e-Factura');
+    expect(body).toContain('Ce urmează: Nu mai aveți nimic de făcut');
+    expect(await page.locator('section[lang="ro"] .companies li').allInnerTexts()).toEqual([
+      `Company ${CUIS[0]} — CUI ${CUIS[0]}`,
+      `Company ${CUIS[1]} — CUI ${CUIS[1]}`,
+    ]);
+    expect(await page.locator('section[lang="en"]').innerText()).toContain('The 2 companies below are now connected');
+    await expectUniqueIds();
     await expectNoTokenText();
 
     const shot = join(shots, 'connected.png');
@@ -143,11 +155,17 @@ describe('connect flow in headless Chromium (emulator in interactive mode)', () 
     expect(tokens.body.tokens).toHaveLength(1);
     expect(tokens.body.tokens[0]).toMatchObject({ status: 'active', serial: chosen.serial, cuis: [CUIS[0], CUIS[1]].sort() });
 
-    // Reloading the result page replays a used state: the 400 invalid-state page, nothing changes.
+    // Reloading the result page replays a used state: it says there is nothing left to do, and changes nothing.
     const reloaded = await page.reload();
-    expect(reloaded?.status()).toBe(400);
-    expect(await page.locator('section[lang="ro"] h1').innerText()).toBe('Cerere nevalidă');
-    expect(await page.locator('body').innerText()).toContain('INVALID_STATE');
+    expect(reloaded?.status()).toBe(200);
+    expect(new URL(page.url()).pathname).toBe('/v1/oauth/callback');
+    expect(await page.locator('section[lang="ro"] h1').innerText()).toBe('Conectarea este deja făcută');
+    expect(await page.locator('section[lang="en"] h1').innerText()).toBe('Already connected');
+    const again = await page.locator('section[lang="ro"]').innerText();
+    expect(again).toContain('Nu mai aveți nimic de făcut');
+    expect(again).not.toMatch(/INVALID_STATE|nevalid|expirat/);
+    expect(await page.locator('section[lang="ro"] .companies li').count()).toBe(2);
+    await expectUniqueIds();
     await expectNoTokenText();
     expect(stack.emulator!.control.stats().tokenCalls.authorization_code).toBe(1);
     expect((await stack.api.get(`/v1/tenants/${tenantId}/tokens`)).body.tokens).toHaveLength(1);
@@ -168,8 +186,11 @@ describe('connect flow in headless Chromium (emulator in interactive mode)', () 
     expect((await stack.api.get(`/v1/tenants/${tenantId}/tokens`)).body.tokens).toEqual([]);
     expect((await stack.api.get(`/v1/tenants/${tenantId}/companies/${CUIS[2]}`)).body.status).toBe('not-connected');
 
-    // The same link works again once the USB token is plugged in.
-    await openConnectLink(authorizeUrl);
+    // The page's next step opens the same link again; it works once the USB token is plugged in.
+    expect(await page.locator('section[lang="ro"] .next').innerText()).toContain('Conectați tokenul USB');
+    expect(await page.locator('section[lang="ro"] a.action').getAttribute('href')).toBe(authorizeUrl);
+    await Promise.all([page.waitForURL((url) => url.href.startsWith(`${stack.emulator!.oauthBaseUrl}/authorize?`)), page.click('section[lang="ro"] a.action')]);
+    await expect.poll(() => page.locator('#pin').isVisible()).toBe(true);
     await page.fill('#pin', '0000');
     expect((await submit('#approve')).status()).toBe(200);
     expect((await stack.api.get(`/v1/tenants/${tenantId}/companies/${CUIS[2]}`)).body.status).toBe('active');
@@ -199,5 +220,44 @@ describe('connect flow in headless Chromium (emulator in interactive mode)', () 
     expect(visits[0]!.url).not.toMatch(/code=|state=|eyJ/);
     // The callback URL holds the code: it must not reach the ERP as a Referer.
     for (const visit of erpVisits) expect(visit.referer ?? '').not.toMatch(/code=|\/v1\/oauth\/callback/);
+  });
+});
+
+describe('the result pages an accountant sees (headless Chromium)', () => {
+  it("one company: the singular, its registered name with the CUI, the ERP's display name; the used link says it was used", async () => {
+    const { tenantId, authorizeUrl } = await newSession([CUIS[4]]);
+    expect((await stack.api.put(`/v1/tenants/${tenantId}/anaf-client`, { ...EMULATOR_DEFAULT_CLIENT, displayName: 'Contabilitate Plus' })).status).toBe(200);
+    expect((await stack.api.put(`/v1/tenants/${tenantId}/companies/${CUIS[4]}`, { name: 'Exemplu Distribuție SRL' })).status).toBe(200);
+    await openConnectLink(authorizeUrl);
+    await page.fill('#pin', '1234');
+    expect((await submit('#approve')).status()).toBe(200);
+
+    const ro = await page.locator('section[lang="ro"]').innerText();
+    expect(ro).toContain('Cererea de conectare la e-Factura a venit de la Contabilitate Plus.');
+    expect(ro).toContain('Firma de mai jos este acum conectată la e-Factura');
+    expect(ro).not.toMatch(/Firmele|firme de mai jos/);
+    expect(await page.locator('section[lang="ro"] .companies li').allInnerTexts()).toEqual([`Exemplu Distribuție SRL — CUI ${CUIS[4]}`]);
+    const en = await page.locator('section[lang="en"]').innerText();
+    expect(en).toContain('Contabilitate Plus asked for this connection');
+    expect(en).toContain('The company below is now connected');
+    await expectUniqueIds();
+    await expectNoTokenText();
+
+    // The e-mailed link opened again after the success: used, not expired, nothing left to do, ANAF not asked.
+    const used = await page.goto(authorizeUrl);
+    expect(used?.status()).toBe(200);
+    expect(new URL(page.url()).pathname).toBe('/v1/oauth/authorize');
+    expect(await page.locator('section[lang="ro"] h1').innerText()).toBe('Linkul a fost deja folosit');
+    expect(await page.locator('section[lang="en"] h1').innerText()).toBe('This link was already used');
+    const text = await page.locator('section[lang="ro"]').innerText();
+    expect(text).toContain('Conectarea prin acest link a reușit pe');
+    expect(text).toContain('Ce urmează: Nu mai aveți nimic de făcut');
+    expect(text).toContain('cereți un link nou de la Contabilitate Plus');
+    expect(text).not.toMatch(/expirat|SESSION_EXPIRED/);
+    expect(await page.locator('section[lang="ro"] .companies li').allInnerTexts()).toEqual([`Exemplu Distribuție SRL — CUI ${CUIS[4]}`]);
+    expect(used?.headers()['content-security-policy']).toContain("default-src 'none'");
+    await expectUniqueIds();
+    expect(stack.emulator!.control.stats().tokenCalls.authorization_code).toBe(1);
+    expect((await stack.api.get(`/v1/tenants/${tenantId}/tokens`)).body.tokens).toHaveLength(1);
   });
 });

@@ -227,8 +227,8 @@ describe('functions', () => {
 });
 
 describe('IAM', () => {
-  const READ_ONLY = ['anaf-client-get', 'token-get', 'events-list', 'company-get'];
-  const PUT_EVENTS = ['oauth-callback', 'token-import', 'token-refresh', 'access-token-get', 'manual-refresh', 'refresh-sweep', 'token-delete'];
+  const READ_ONLY = ['anaf-client-get', 'token-get', 'events-list', 'company-get', 'connect-session-get'];
+  const PUT_EVENTS = ['oauth-authorize', 'oauth-callback', 'token-import', 'token-refresh', 'access-token-get', 'manual-refresh', 'refresh-sweep', 'token-delete'];
   const SECRETS: Record<string, string[]> = {
     'anaf-client-put': ['CreateSecret', 'PutSecretValue'],
     'oauth-callback': ['CreateSecret', 'DeleteSecret', 'GetSecretValue', 'PutSecretValue'],

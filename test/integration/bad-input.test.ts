@@ -29,7 +29,7 @@ const ERP_ORIGIN = 'https://erp.example.com';
 const API_KEY = 'test-key-0123456789abcdef';
 
 /** The fixture: CUIS[0] connected to `token`, CUIS[1] registered and not connected. */
-const fx = { tenantId: '', token: '', otherTenant: '', otherToken: '' };
+const fx = { tenantId: '', token: '', otherTenant: '', otherToken: '', session: '', otherSession: '' };
 
 beforeAll(async () => {
   stack = await startTestStack({ RETURN_URL_ALLOWLIST: ERP_ORIGIN, LOCAL_API_KEY: API_KEY });
@@ -45,6 +45,10 @@ beforeAll(async () => {
   expect(fx.token).toMatch(/^tok_/);
   expect(fx.otherToken).toMatch(/^tok_/);
   expect(fx.otherToken).not.toBe(fx.token);
+  fx.session = (await stack.api.post(`/v1/tenants/${fx.tenantId}/connect-sessions`, { cuis: [CUIS[1]] })).body.sessionId;
+  fx.otherSession = (await stack.api.post(`/v1/tenants/${fx.otherTenant}/connect-sessions`, { cuis: [CUIS[0]] })).body.sessionId;
+  expect(fx.session).toMatch(/^cs_/);
+  expect(fx.otherSession).toMatch(/^cs_/);
 });
 afterAll(async () => {
   doc?.destroy();
@@ -190,8 +194,9 @@ interface Vars {
   tenantId: string;
   cui: string;
   tokenId: string;
+  sessionId: string;
 }
-const defaults = (): Vars => ({ tenantId: fx.tenantId, cui: CUIS[0], tokenId: fx.token });
+const defaults = (): Vars => ({ tenantId: fx.tenantId, cui: CUIS[0], tokenId: fx.token, sessionId: fx.session });
 const UNKNOWN_TOKEN = `tok_${'0'.repeat(24)}`;
 const UNKNOWN_SESSION = `cs_${'x'.repeat(32)}`;
 
@@ -217,6 +222,7 @@ const CASES: Record<string, RouteCase> = {
   'DELETE /v1/tenants/{tenantId}/companies/{cui}': {},
   'GET /v1/tenants/{tenantId}/companies/{cui}/access-token': {},
   'POST /v1/tenants/{tenantId}/connect-sessions': { body: () => ({ cuis: [CUIS[0]] }) },
+  'GET /v1/tenants/{tenantId}/connect-sessions/{sessionId}': {},
   'POST /v1/tenants/{tenantId}/tokens': { body: () => ({ ...validPair(), cuis: [CUIS[1]] }) },
   'GET /v1/tenants/{tenantId}/tokens': {},
   'GET /v1/tenants/{tenantId}/tokens/{tokenId}': {},
@@ -232,7 +238,11 @@ const caseOf = (r: RouteDef) => CASES[routeKey(r)]!;
 /** Builds a route's path from raw (already URL-encoded) segments. */
 function pathOf(route: RouteDef, vars: Partial<Vars> = {}, query?: string): string {
   const v = { ...defaults(), ...vars };
-  const path = route.path.replace('{tenantId}', v.tenantId).replace('{cui}', v.cui).replace('{tokenId}', v.tokenId);
+  const path = route.path
+    .replace('{tenantId}', v.tenantId)
+    .replace('{cui}', v.cui)
+    .replace('{tokenId}', v.tokenId)
+    .replace('{sessionId}', v.sessionId);
   const q = query ?? caseOf(route).query;
   return q ? `${path}?${q}` : path;
 }
@@ -240,6 +250,7 @@ const SERVICE = ROUTES.filter((r) => r.auth === 'service');
 const WITH_TENANT = ROUTES.filter((r) => r.path.includes('{tenantId}'));
 const WITH_CUI = ROUTES.filter((r) => r.path.includes('{cui}'));
 const WITH_TOKEN = ROUTES.filter((r) => r.path.includes('{tokenId}'));
+const WITH_SESSION = ROUTES.filter((r) => r.path.includes('{sessionId}'));
 const WITH_BODY = ROUTES.filter((r) => CASES[routeKey(r)]?.body);
 const WITHOUT_BODY = ROUTES.filter((r) => !CASES[routeKey(r)]?.body);
 
@@ -365,6 +376,12 @@ describe('bad input on every route: a 4xx with a stable code, nothing written', 
     await expectRefused(each(WITH_TOKEN, ids, (route, tokenId) => ({ request: call(route, { tokenId }), status: 404, code: 'TOKEN_NOT_FOUND' })));
   });
 
+  it("routes with {sessionId}: an unknown, malformed or other tenant's session → 404 SESSION_NOT_FOUND", async () => {
+    expect(WITH_SESSION.length).toBeGreaterThan(0);
+    const ids = [UNKNOWN_SESSION, 'cs_nope', 'x', fx.otherSession, `${fx.session}0`, fx.session.slice(0, -1), `${fx.session.slice(0, -1)}%00`, '%20'];
+    await expectRefused(each(WITH_SESSION, ids, (route, sessionId) => ({ request: call(route, { sessionId }), status: 404, code: 'SESSION_NOT_FOUND' })));
+  });
+
   it('PUT company: linking to an unknown token → 404 TOKEN_NOT_FOUND; a bad tokenId or name → 400', async () => {
     const route = byKey('PUT /v1/tenants/{tenantId}/companies/{cui}');
     const cases: Refusal[] = [];
@@ -398,6 +415,13 @@ describe('bad input on every route: a 4xx with a stable code, nothing written', 
       { ...ok, redirectUri: 'https://user:pw@erp.example.com/cb' },
       { ...ok, redirectUri: 'https://erp.example.com/cb#frag' },
       { ...ok, redirectUri: 'javascript:alert(1)' },
+      { ...ok, displayName: '' },
+      { ...ok, displayName: '   ' },
+      { ...ok, displayName: 'x'.repeat(101) },
+      { ...ok, displayName: 'Line\nbreak' },
+      { ...ok, displayName: 'Tab\there' },
+      { ...ok, displayName: 42 },
+      { ...ok, displayName: null },
       '',
     ];
     const fresh = tenant();

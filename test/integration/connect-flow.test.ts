@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readTokenClaims } from '../../shared/domain/jwt.js';
 import { CUIS, EMULATOR_DEFAULT_CLIENT, connect, follow, pairObtainedByHand, setupTenant, startTestStack } from '../support/stack.js';
-import { stored } from '../support/refresh-helpers.js';
+import { getRuntime } from '../../shared/runtime/runtime.js';
+import { stored, tapBus, type BusEvent } from '../support/refresh-helpers.js';
 
 type Stack = Awaited<ReturnType<typeof startTestStack>>;
 let stack: Stack;
@@ -65,6 +66,26 @@ describe('connect flow end to end (moto + emulator over HTTP)', () => {
       EMULATOR_DEFAULT_CLIENT.clientId,
     );
     expect(access.body.expiresAt).toBe(token.body.accessExpiresAt);
+  });
+
+  it("the tenant's displayName: PUT stores it, GET answers it, the result page names it with the companies' names; a PUT without it clears it", async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    expect((await stack.api.get(`/v1/tenants/${t}/anaf-client`)).body.displayName).toBeNull();
+    const put = await stack.api.put(`/v1/tenants/${t}/anaf-client`, { ...EMULATOR_DEFAULT_CLIENT, displayName: '  Contabilitate Plus ERP ' });
+    expect(put.status).toBe(200);
+    expect(put.body).toEqual({ clientId: EMULATOR_DEFAULT_CLIENT.clientId, redirectUri: expect.any(String), displayName: 'Contabilitate Plus ERP', updatedAt: expect.any(String) });
+    expect(JSON.stringify(put.body)).not.toContain(EMULATOR_DEFAULT_CLIENT.clientSecret);
+    expect((await stack.api.get(`/v1/tenants/${t}/anaf-client`)).body).toMatchObject({ displayName: 'Contabilitate Plus ERP' });
+    await stack.api.put(`/v1/tenants/${t}/companies/${CUIS[0]}`, { name: 'Exemplu Distribuție SRL' });
+
+    const { hops } = await connect(stack.api, t, [CUIS[0]]);
+    const page = await hops[2]!.text();
+    expect(page).toContain('Cererea de conectare la e-Factura a venit de la Contabilitate Plus ERP.');
+    expect(page).toContain('Firma de mai jos este acum conectată');
+    expect(page).toContain('<span class="name">Exemplu Distribuție SRL</span> — <span class="cui">CUI 14399840</span>');
+
+    expect((await stack.api.put(`/v1/tenants/${t}/anaf-client`, { ...EMULATOR_DEFAULT_CLIENT })).body.displayName).toBeNull();
   });
 
   it('redirects to an allowed returnUrl with status=connected&tokenId', async () => {
@@ -131,10 +152,26 @@ describe('connect flow end to end (moto + emulator over HTTP)', () => {
     stack.emulator!.control.setAuthorizeMode('approve');
     const ok = await follow(session.body.authorizeUrl);
     expect(ok[2]!.status).toBe(200);
+    // The used link says it was used (not expired) and that nothing is left to do; ANAF is not asked again.
     const again = await follow(session.body.authorizeUrl);
     expect(again).toHaveLength(1);
-    expect(again[0]!.status).toBe(400);
-    expect(await again[0]!.text()).toContain('SESSION_EXPIRED');
+    expect(again[0]!.status).toBe(200);
+    const used = await again[0]!.text();
+    expect(used).toContain('Linkul a fost deja folosit');
+    expect(used).toContain('Nu mai aveți nimic de făcut');
+    expect(used).not.toMatch(/SESSION_EXPIRED|expirat/);
+    expect(stack.emulator!.control.stats().tokenCalls.authorization_code).toBe(1);
+  });
+
+  it('a used link with a returnUrl sends the browser back to the ERP with the result it already had', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], returnUrl: 'https://erp.example.com/cb' });
+    const first = await follow(session.body.authorizeUrl);
+    const tokenId = new URL(first[2]!.headers.get('location')!).searchParams.get('tokenId');
+    const again = await fetch(session.body.authorizeUrl, { redirect: 'manual' });
+    expect(again.status).toBe(302);
+    expect(again.headers.get('location')).toBe(`https://erp.example.com/cb?status=connected&tokenId=${tokenId}`);
   });
 
   it('access_denied with a returnUrl redirects with status=error&reason=ACCESS_DENIED', async () => {
@@ -148,17 +185,43 @@ describe('connect flow end to end (moto + emulator over HTTP)', () => {
     expect(location.searchParams.get('reason')).toBe('ACCESS_DENIED');
   });
 
-  it('state is single use: replaying the callback URL gives the 400 page and changes nothing', async () => {
+  it('state is single use: replaying the callback URL after a success says already connected, never redirects, changes nothing', async () => {
     const t = tenant();
     await setupTenant(stack.api, t, [CUIS[0]]);
     const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], returnUrl: 'https://erp.example.com/cb' });
     const hops = await follow(session.body.authorizeUrl);
+    expect(hops[2]!.status).toBe(302);
     const callbackUrl = hops[1]!.headers.get('location')!;
-    const replay = await fetch(callbackUrl, { redirect: 'manual' });
-    expect(replay.status).toBe(400);
-    expect(replay.headers.get('content-type')).toMatch(/text\/html/);
-    expect(await replay.text()).toContain('INVALID_STATE');
+    const before = (await stack.api.get(`/v1/tenants/${t}/events`)).body.events;
+    for (let i = 0; i < 2; i++) {
+      const replay = await fetch(callbackUrl, { redirect: 'manual' });
+      expect(replay.status).toBe(200);
+      expect(replay.headers.get('location')).toBeNull();
+      expect(replay.headers.get('content-type')).toMatch(/text\/html/);
+      const page = await replay.text();
+      expect(page).toContain('Conectarea este deja făcută');
+      expect(page).toContain(`<span class="name">Company ${CUIS[0]}</span> — <span class="cui">CUI ${CUIS[0]}</span>`);
+      expect(page).not.toContain('INVALID_STATE');
+    }
     expect(stack.emulator!.control.stats().tokenCalls.authorization_code).toBe(1);
+    expect((await stack.api.get(`/v1/tenants/${t}/events`)).body.events).toEqual(before);
+  });
+
+  it('replaying the callback URL after a failure gives the 400 invalid-state page with the link to open again, and records nothing', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    stack.emulator!.control.setAuthorizeMode('deny');
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], returnUrl: 'https://erp.example.com/cb' });
+    const hops = await follow(session.body.authorizeUrl);
+    expect(new URL(hops[2]!.headers.get('location')!).searchParams.get('reason')).toBe('ACCESS_DENIED');
+    const events = (await stack.api.get(`/v1/tenants/${t}/events`)).body.events;
+    const replay = await fetch(hops[1]!.headers.get('location')!, { redirect: 'manual' });
+    expect(replay.status).toBe(400);
+    expect(replay.headers.get('location')).toBeNull();
+    const page = await replay.text();
+    expect(page).toContain('INVALID_STATE');
+    expect(page).toContain(`href="${session.body.authorizeUrl.replace(/&/g, '&amp;')}"`);
+    expect((await stack.api.get(`/v1/tenants/${t}/events`)).body.events).toEqual(events);
   });
 
   it('tampered, unknown and missing states give the 400 page without calling ANAF', async () => {
@@ -195,7 +258,7 @@ describe('connect flow end to end (moto + emulator over HTTP)', () => {
     expect(await hops[2]!.text()).toContain(reason);
     expect((await stack.api.get(`/v1/tenants/${t}/tokens`)).body.tokens).toEqual([]);
     expect((await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}`)).body.status).toBe('not-connected');
-    expect((await stack.api.get(`/v1/tenants/${t}/events`)).body.events).toEqual([]);
+    expect((await stack.api.get(`/v1/tenants/${t}/events`)).body.events.map((e: { type: string }) => e.type)).toEqual(['connect-failed']);
   });
 
   it('an exchange that times out gives the 503 page with a returnUrl redirect reason', async () => {
@@ -217,6 +280,108 @@ describe('connect flow end to end (moto + emulator over HTTP)', () => {
     const unknown = await fetch(`${stack.apiUrl}/v1/oauth/authorize?session=cs_${'x'.repeat(32)}`, { redirect: 'manual' });
     expect(unknown.status).toBe(400);
     expect(await unknown.text()).toContain('INVALID_SESSION');
+  });
+});
+
+describe('what became of a connect session: GET connect-sessions/{sessionId} and connect-failed', () => {
+  const sessionOf = (t: string, sessionId: string) => stack.api.get(`/v1/tenants/${t}/connect-sessions/${sessionId}`);
+  const trail = async (t: string) => (await stack.api.get(`/v1/tenants/${t}/events`)).body.events as Array<{ type: string; tokenId: string | null; cuis: string[]; details?: Record<string, unknown> }>;
+  let tap: Awaited<ReturnType<typeof tapBus>>;
+  beforeAll(async () => {
+    tap = await tapBus();
+  });
+  afterAll(async () => {
+    await tap?.close();
+  });
+  /** The connect-failed events of a tenant that reached the bus (moto delivers to the tap's queue as it accepts them). */
+  const failedOnBus = async (t: string): Promise<BusEvent[]> =>
+    (await tap.events()).filter((e) => e['detail-type'] === 'connect-failed' && e.detail.tenantId === t);
+
+  async function attempt(t: string, cuis: string[]): Promise<{ sessionId: string; authorizeUrl: string; last: Response }> {
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis });
+    expect(session.status).toBe(201);
+    const hops = await follow(session.body.authorizeUrl);
+    return { sessionId: session.body.sessionId, authorizeUrl: session.body.authorizeUrl, last: hops.at(-1)! };
+  }
+
+  it('a fresh session is open with its CUIs and expiry, nothing else', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0], CUIS[1]]);
+    const created = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[1], `RO${CUIS[0]}`] });
+    const got = await sessionOf(t, created.body.sessionId);
+    expect(got.status).toBe(200);
+    expect(got.body).toEqual({ sessionId: created.body.sessionId, status: 'open', cuis: [CUIS[1], CUIS[0]], expiresAt: created.body.expiresAt });
+  });
+
+  it('cancel at ANAF: the session stays open with lastError ACCESS_DENIED, and a connect-failed event reaches the trail and the bus', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0], CUIS[1]]);
+    stack.emulator!.control.setAuthorizeMode('deny');
+    const { sessionId, last } = await attempt(t, [CUIS[0], CUIS[1]]);
+    expect(last.status).toBe(400);
+    expect((await sessionOf(t, sessionId)).body).toMatchObject({ sessionId, status: 'open', lastError: 'ACCESS_DENIED' });
+    expect((await sessionOf(t, sessionId)).body.tokenId).toBeUndefined();
+    const [event, ...rest] = await trail(t);
+    expect(rest).toEqual([]);
+    expect(event).toMatchObject({ type: 'connect-failed', tokenId: null, cuis: [CUIS[0], CUIS[1]], details: { sessionId, reason: 'ACCESS_DENIED', anafError: 'access_denied' } });
+    await expect.poll(async () => (await failedOnBus(t)).map((e) => e.detail.details?.reason)).toEqual(['ACCESS_DENIED']);
+    expect((await failedOnBus(t))[0]!.detail).toMatchObject({ tenantId: t, tokenId: null, cuis: [CUIS[0], CUIS[1]] });
+  });
+
+  it('a wrong client secret: the exchange is refused, lastError ANAF_REJECTED, connect-failed with that reason', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    const wrong = await stack.api.put(`/v1/tenants/${t}/anaf-client`, { clientId: EMULATOR_DEFAULT_CLIENT.clientId, clientSecret: 'not-the-emulator-fake-secret' });
+    expect(wrong.status).toBe(200);
+    const { sessionId, last } = await attempt(t, [CUIS[0]]);
+    expect(last.status).toBe(502);
+    expect((await sessionOf(t, sessionId)).body).toMatchObject({ status: 'open', lastError: 'ANAF_REJECTED' });
+    expect((await trail(t)).map((e) => [e.type, e.details?.reason])).toEqual([['connect-failed', 'ANAF_REJECTED']]);
+    await expect.poll(async () => (await failedOnBus(t)).map((e) => e.detail.details?.reason)).toEqual(['ANAF_REJECTED']);
+    expect(JSON.stringify(await trail(t))).not.toContain('not-the-emulator-fake-secret');
+  });
+
+  it('ANAF down: lastError ANAF_UNAVAILABLE, connect-failed; the same link then succeeds: completed with its tokenId, lastError gone', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    stack.emulator!.control.failNext('unavailable');
+    const { sessionId, authorizeUrl, last } = await attempt(t, [CUIS[0]]);
+    expect(last.status).toBe(503);
+    expect((await sessionOf(t, sessionId)).body).toMatchObject({ status: 'open', lastError: 'ANAF_UNAVAILABLE' });
+    await expect.poll(async () => (await failedOnBus(t)).map((e) => e.detail.details?.reason)).toEqual(['ANAF_UNAVAILABLE']);
+
+    const ok = await follow(authorizeUrl);
+    expect(ok.at(-1)!.status).toBe(200);
+    const tokenId = (await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}`)).body.tokenId;
+    expect(tokenId).toMatch(/^tok_/);
+    const done = await sessionOf(t, sessionId);
+    expect(done.body).toEqual({ sessionId, status: 'completed', cuis: [CUIS[0]], expiresAt: expect.any(String), tokenId });
+    expect((await trail(t)).map((e) => e.type)).toEqual(['connected', 'connect-failed']);
+  });
+
+  it('expiry: the session reads expired; opening its link records SESSION_EXPIRED and announces it once', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    const created = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], ttlSeconds: 60 });
+    const sessionId = created.body.sessionId;
+    // The gateway's handlers run on this process's runtime: its clock moves past the session's end.
+    const deps = getRuntime().deps;
+    const clock = deps.clock;
+    deps.clock = { now: () => new Date(Date.parse(created.body.expiresAt) + 1000) };
+    try {
+      expect((await sessionOf(t, sessionId)).body).toEqual({ sessionId, status: 'expired', cuis: [CUIS[0]], expiresAt: created.body.expiresAt });
+      for (let i = 0; i < 2; i++) {
+        const opened = await fetch(created.body.authorizeUrl, { redirect: 'manual' });
+        expect(opened.status).toBe(400);
+        expect(await opened.text()).toContain('Linkul a expirat');
+      }
+      expect((await sessionOf(t, sessionId)).body).toMatchObject({ status: 'expired', lastError: 'SESSION_EXPIRED' });
+    } finally {
+      deps.clock = clock;
+    }
+    expect((await trail(t)).map((e) => [e.type, e.details?.reason])).toEqual([['connect-failed', 'SESSION_EXPIRED']]);
+    await expect.poll(async () => (await failedOnBus(t)).map((e) => e.detail.details?.reason)).toEqual(['SESSION_EXPIRED']);
+    expect(stack.emulator!.control.stats().tokenCalls.authorization_code).toBe(0);
   });
 });
 

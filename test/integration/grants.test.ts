@@ -467,6 +467,30 @@ const PATHS: Path[] = [
     },
   },
   {
+    fn: 'oauth-authorize',
+    name: 'an expired session records SESSION_EXPIRED on it and announces connect-failed',
+    run: async () => {
+      const t = tenant();
+      await setupTenant(stack.api, t, [CUIS[0]]);
+      const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], ttlSeconds: 60 });
+      const url = new URL(session.body.authorizeUrl);
+      const opened = await withDeps({ clock: { now: () => new Date(Date.parse(session.body.expiresAt) + 1000) } }, () => http('GET', url.pathname + url.search));
+      expect(opened.status).toBe(400);
+      expect((await freshDeps().sessions.get(session.body.sessionId))?.lastError).toBe('SESSION_EXPIRED');
+    },
+  },
+  {
+    fn: 'connect-session-get',
+    name: 'reads a connect session, then one that is not there',
+    run: async () => {
+      const t = tenant();
+      await setupTenant(stack.api, t, [CUIS[0]]);
+      const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]] });
+      expect((await http('GET', `/v1/tenants/${t}/connect-sessions/${session.body.sessionId}`)).body.status).toBe('open');
+      expect((await http('GET', `/v1/tenants/${t}/connect-sessions/cs_${'x'.repeat(32)}`)).status).toBe(404);
+    },
+  },
+  {
     fn: 'oauth-callback',
     name: 'a first connection: the pair is stored, the companies linked, the session completed',
     run: async () => {
@@ -534,7 +558,9 @@ const PATHS: Path[] = [
         { secrets: once(runtime.deps.secrets, 'putTokenPair', () => true, { after: async () => expect((await http('GET', first)).status).toBe(200) }) },
         () => http('GET', second),
       );
-      expect(losing.status).not.toBe(200);
+      // The losing tab has nothing left to do: the session is completed, and its page says so.
+      expect(losing.status).toBe(200);
+      expect(losing.body).toContain('Conectarea este deja făcută');
       expect((await stack.api.get(`/v1/tenants/${t}/tokens`)).body.tokens).toHaveLength(1);
     },
   },

@@ -352,7 +352,7 @@ describe('no secret leaks through a whole tenant life (logs, API answers, Dynamo
   it('no audit event holds the client secret, a token, a signature or a code', () => {
     const texts = auditEvents.map((event, i) => ({ label: `event #${i} ${(event as { type: string }).type}`, text: JSON.stringify(event) }));
     expect(new Set(auditEvents.map((e) => (e as { type: string }).type))).toEqual(
-      new Set(['connected', 'refreshed', 'refresh-failed', 'reauth-required', 'token-issued', 'expiring', 'disconnected']),
+      new Set(['connected', 'connect-failed', 'refreshed', 'refresh-failed', 'reauth-required', 'token-issued', 'expiring', 'disconnected']),
     );
     expect(search(texts, needles())).toEqual([]);
     expect(texts.filter((t) => EYJ_PREFIX.test(t.text)).map((t) => t.label)).toEqual([]);

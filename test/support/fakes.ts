@@ -473,11 +473,22 @@ function createFakeSessionStore(tick: () => Promise<void>): SessionStore & { ses
       await tick();
       states.set(state.stateHash, clone(state));
     },
-    async consumeState(stateHash) {
+    async consumeState(stateHash, at) {
       await tick();
-      const state = states.get(stateHash) ?? null;
-      states.delete(stateHash);
-      return state;
+      const state = states.get(stateHash);
+      if (!state) return null;
+      const firstUse = !state.consumedAt;
+      if (firstUse) state.consumedAt = at;
+      return { record: clone(state), firstUse };
+    },
+    async recordFailure(sessionId, failure, options = {}) {
+      await tick();
+      const session = sessions.get(sessionId);
+      if (!session || session.completedAt) return false;
+      if (options.once && session.lastError === failure.reason) return false;
+      session.lastError = failure.reason;
+      session.lastErrorAt = failure.at;
+      return true;
     },
   };
 }

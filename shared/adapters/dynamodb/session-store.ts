@@ -1,6 +1,7 @@
-import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ConnectSession, OAuthStateRecord } from '../../domain/model.js';
 import type { SessionStore } from '../../ports.js';
+import { isConditionFailure } from './client.js';
 import { K, key, sessionPk, statePk, stripKeys, ttlOf } from './keys.js';
 
 const SESSION_SK = 'SESSION';
@@ -33,12 +34,49 @@ export function createDynamoSessionStore(deps: { doc: DynamoDBDocumentClient; ta
         }),
       );
     },
-    async consumeState(stateHash) {
-      // Delete-and-return is atomic: of two callbacks racing with one state, only one gets the record.
-      const out = await doc.send(
-        new DeleteCommand({ TableName: table, Key: key(statePk(stateHash), STATE_SK), ReturnValues: 'ALL_OLD' }),
-      );
-      return out.Attributes ? stripKeys<OAuthStateRecord>(out.Attributes) : null;
+    async consumeState(stateHash, at) {
+      // A conditional update is atomic: of two callbacks racing with one state, only one sets consumedAt.
+      // The record stays (until its TTL) so that a reload is recognised as one.
+      try {
+        const out = await doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: key(statePk(stateHash), STATE_SK),
+            UpdateExpression: 'SET consumedAt = :at',
+            ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(consumedAt) OR attribute_type(consumedAt, :null))',
+            ExpressionAttributeNames: { '#pk': K.partitionKey },
+            ExpressionAttributeValues: { ':at': at, ':null': 'NULL' },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return { record: stripKeys<OAuthStateRecord>(out.Attributes!), firstUse: true };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+      const out = await doc.send(new GetCommand({ TableName: table, Key: key(statePk(stateHash), STATE_SK), ConsistentRead: true }));
+      return out.Item ? { record: stripKeys<OAuthStateRecord>(out.Item), firstUse: false } : null;
+    },
+    async recordFailure(sessionId, failure, options = {}) {
+      const names: Record<string, string> = { '#pk': K.partitionKey };
+      const values: Record<string, unknown> = { ':r': failure.reason, ':at': failure.at, ':null': 'NULL' };
+      let condition = 'attribute_exists(#pk) AND (attribute_not_exists(completedAt) OR attribute_type(completedAt, :null))';
+      if (options.once) condition += ' AND (attribute_not_exists(lastError) OR lastError <> :r)';
+      try {
+        await doc.send(
+          new UpdateCommand({
+            TableName: table,
+            Key: key(sessionPk(sessionId), SESSION_SK),
+            UpdateExpression: 'SET lastError = :r, lastErrorAt = :at',
+            ConditionExpression: condition,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw error;
+      }
     },
   };
 }
