@@ -53,6 +53,7 @@ export function createGateway(options: GatewayOptions): Server {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway.local');
     const method = (req.method ?? 'GET').toUpperCase();
+    if (method === 'GET' && url.pathname === OPENAPI_PATH) return serveOpenApi(req, res);
     const matches = compiled.filter((route) => route.pattern.test(url.pathname));
     if (matches.length === 0) return fail(res, 'NOT_FOUND', 'no such route');
     const route = matches.find((r) => r.method === method);
@@ -173,6 +174,23 @@ export function lambdaContext(fn: string): Context {
     fail: () => undefined,
     succeed: () => undefined,
   };
+}
+
+/** Local only, unauthenticated: the OpenAPI document of ROUTES (the deployed API has no such route). */
+const OPENAPI_PATH = '/openapi.json';
+
+async function serveOpenApi(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  await drain(req);
+  // Loaded on first request: the generator and zod-openapi stay out of the gateway's start-up.
+  const { renderOpenApi } = await import('./openapi.js');
+  const body = renderOpenApi({ serverUrl: `http://${req.headers.host ?? '127.0.0.1'}` });
+  res.writeHead(200, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    // Lets a browser-based viewer or client generator load it from the local stack.
+    'access-control-allow-origin': '*',
+  });
+  res.end(body);
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer | null> {

@@ -4,7 +4,7 @@ import { parseWith, tenantIdParam } from '../../shared/http/params.js';
 import { json } from '../../shared/http/responses.js';
 import { putAnafClient, toAnafClientView } from '../../shared/services/tenants.js';
 
-const body = z.strictObject({
+export const body = z.strictObject({
   clientId: z.string().check(z.minLength(1), z.maxLength(256)),
   clientSecret: z.string().check(z.minLength(1), z.maxLength(1024)),
   redirectUri: z.optional(z.string().check(z.maxLength(2048))),

@@ -4,7 +4,7 @@ import { cuiParam, parseWith, tenantIdParam, tokenIdParam } from '../../shared/h
 import { json } from '../../shared/http/responses.js';
 import { putCompany } from '../../shared/services/companies.js';
 
-const body = z.optional(
+export const body = z.optional(
   z.strictObject({
     name: z.optional(z.nullable(z.string().check(z.maxLength(256)))),
     tokenId: z.optional(z.nullable(z.string())),

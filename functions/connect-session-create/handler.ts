@@ -8,7 +8,7 @@ import {
   createConnectSession,
 } from '../../shared/services/authorization.js';
 
-const body = z.strictObject({
+export const body = z.strictObject({
   cuis: cuiListSchema.check(z.minLength(1)),
   returnUrl: z.optional(z.string().check(z.maxLength(2048))),
   ttlSeconds: z.optional(z.number().check(z.int(), z.minimum(MIN_SESSION_TTL_SECONDS), z.maximum(MAX_SESSION_TTL_SECONDS))),

@@ -4,7 +4,7 @@ import { parseWith, tenantIdParam } from '../../shared/http/params.js';
 import { json } from '../../shared/http/responses.js';
 import { listEvents } from '../../shared/services/events.js';
 
-const query = z.object({
+export const query = z.object({
   limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 50),
   cursor: z.optional(z.string().check(z.maxLength(1024))),
 });

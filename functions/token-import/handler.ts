@@ -6,7 +6,7 @@ import { importToken } from '../../shared/services/tokens.js';
 
 const jwt = z.string().check(z.minLength(1), z.maxLength(16_384));
 // `replace: true` lets an import replace the pair of a certificate that already has an active token.
-const body = z.strictObject({ accessToken: jwt, refreshToken: jwt, cuis: cuiListSchema, replace: z.optional(z.boolean()) });
+export const body = z.strictObject({ accessToken: jwt, refreshToken: jwt, cuis: cuiListSchema, replace: z.optional(z.boolean()) });
 
 /** POST /v1/tenants/{tenantId}/tokens: imports a pair obtained by hand (migration); answers metadata only. */
 export const handler = httpHandler(async (request, deps) => {

@@ -1,7 +1,8 @@
 /** Entities as services see them. Records never hold a secret: secrets live in the SecretStore. */
 
 export type TokenStatus = 'active' | 'reauth-required' | 'disconnected';
-export type CompanyStatus = 'not-connected' | TokenStatus;
+/** A company never reads as disconnected: without a live token it is not connected. */
+export type CompanyStatus = 'not-connected' | Exclude<TokenStatus, 'disconnected'>;
 
 export interface TenantClient {
   tenantId: string;

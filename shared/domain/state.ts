@@ -7,7 +7,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
  */
 export const STATE_TTL_SECONDS = 600;
 const STATE_SHAPE = /^[A-Za-z0-9_-]{43}$/;
-const SESSION_ID_SHAPE = /^cs_[A-Za-z0-9_-]{32}$/;
+export const SESSION_ID_SHAPE = /^cs_[A-Za-z0-9_-]{32}$/;
 
 export const newState = (): string => randomBytes(32).toString('base64url');
 export const isWellFormedState = (value: string): boolean => STATE_SHAPE.test(value);

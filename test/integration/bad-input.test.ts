@@ -7,6 +7,7 @@ import { EMULATOR_CERTIFICATES } from '../../local/anaf-emulator/server.js';
 import { mintToken } from '../../local/anaf-emulator/oauth-state.js';
 import { withControlDigit } from '../../shared/domain/cui.js';
 import { ROUTES, type RouteDef } from '../../shared/http/routes.js';
+import { contractProblems } from '../support/contract.js';
 import { CUIS, EMULATOR_DEFAULT_CLIENT, connect, pairObtainedByHand, setupTenant, startTestStack } from '../support/stack.js';
 
 /*
@@ -99,6 +100,9 @@ function send(method: string, path: string, options: SendOptions = {}): Promise<
         } catch {
           json = undefined;
         }
+        // Every answer is also one the OpenAPI document describes (status, code, shape).
+        const header = (name: string) => [res.headers[name]].flat()[0];
+        expect.soft(contractProblems(method, path, { status: res.statusCode ?? 0, header, text }), `${method} ${path}`).toEqual([]);
         resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
       });
       res.on('error', reject);
