@@ -143,6 +143,17 @@ export const OPERATIONS: Record<string, Operation> = {
     answer: { status: 201, description: 'the session', schema: contract.connectSessionCreated },
     errors: ['INVALID_CUI', 'TOO_MANY_CUIS', 'COMPANY_NOT_FOUND', 'INVALID_RETURN_URL'],
   },
+  'GET /v1/tenants/{tenantId}/connect-sessions/{sessionId}': {
+    operationId: 'getConnectSession',
+    tag: 'Connect',
+    summary: 'What became of a connect link: open, completed (with its tokenId) or expired, and the last failed attempt',
+    description:
+      '`lastError` is the reason of the last failed attempt while the session is not completed (`ACCESS_DENIED`: ' +
+      'no usable certificate; `ANAF_REJECTED`; `ANAF_UNAVAILABLE`; `SESSION_EXPIRED`); each failure also emits a ' +
+      '`connect-failed` event.',
+    answer: { status: 200, description: 'the session', schema: contract.connectSessionView },
+    errors: ['SESSION_NOT_FOUND'],
+  },
   'POST /v1/tenants/{tenantId}/tokens': {
     operationId: 'importToken',
     tag: 'Tokens',

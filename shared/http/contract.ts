@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { HTTP_STATUS, type ErrorCode } from '../domain/errors.js';
-import type { AuditEvent, CompanyView, TokenView } from '../domain/model.js';
+import type { AuditEvent, CompanyView, ConnectSessionView, TokenView } from '../domain/model.js';
 import { SESSION_ID_SHAPE, TOKEN_ID_SHAPE } from '../domain/state.js';
 import type { issueAccessToken } from '../services/access.js';
 import type { createConnectSession } from '../services/authorization.js';
@@ -41,6 +41,7 @@ export const ERROR_MEANINGS: Record<ErrorCode, string> = {
   REFRESH_RATE_LIMITED: 'the token rotated too often in 24 hours; retry after Retry-After seconds',
   STORE_UNAVAILABLE: "the token's current secret version is not readable yet; retry in seconds",
   TOKEN_EXISTS: 'the certificate already has an active token (send replace: true)',
+  SESSION_NOT_FOUND: 'no such connect session in this tenant',
   CONFLICT: 'a concurrent change won; retry',
   ANAF_REJECTED: 'ANAF refused (client id/secret or grant)',
   ANAF_UNAVAILABLE: 'ANAF is down or slow; nothing was lost, retry later',
@@ -77,6 +78,7 @@ export const PATH_PARAMS: Record<string, z.ZodMiniType<string>> = {
 export const tenantClient = z.strictObject({
   clientId: z.string(),
   redirectUri: z.string().check(z.describe('the callback ANAF sends the browser back to')),
+  displayName: z.nullable(z.string().check(z.describe('the name the accountant sees on the result pages'))),
   updatedAt: timestamp,
 });
 
@@ -110,6 +112,17 @@ export const connectSessionCreated = z.strictObject({
   expiresAt: timestamp,
 });
 
+export const connectSessionView = z.strictObject({
+  sessionId: z.string().check(z.regex(SESSION_ID_SHAPE)),
+  status: z.enum(['open', 'completed', 'expired']),
+  cuis: z.array(cui),
+  expiresAt: timestamp,
+  tokenId: z.optional(tokenId.check(z.describe('set once completed'))),
+  lastError: z.optional(
+    z.enum(['ACCESS_DENIED', 'SESSION_EXPIRED', 'ANAF_REJECTED', 'ANAF_UNAVAILABLE']).check(z.describe('the last failed attempt, while not completed')),
+  ),
+});
+
 export const accessToken = z.strictObject({
   accessToken: z.string().check(z.minLength(1), z.describe('the bearer token for ANAF e-Factura calls')),
   expiresAt: timestamp,
@@ -118,7 +131,7 @@ export const accessToken = z.strictObject({
 
 export const auditEvent = z.strictObject({
   tenantId: z.string(),
-  type: z.enum(['connected', 'refreshed', 'refresh-failed', 'reauth-required', 'recovered', 'expiring', 'disconnected', 'token-issued']),
+  type: z.enum(['connected', 'connect-failed', 'refreshed', 'refresh-failed', 'reauth-required', 'recovered', 'expiring', 'disconnected', 'token-issued']),
   tokenId: z.nullable(tokenId),
   cuis: z.array(cui),
   at: timestamp,
@@ -168,4 +181,5 @@ export const VIEWS_AGREE = [
   true satisfies Exactly<z.infer<typeof eventsPage>, Awaited<ReturnType<typeof listEvents>>>,
   true satisfies Exactly<z.infer<typeof accessToken>, Awaited<ReturnType<typeof issueAccessToken>>>,
   true satisfies Exactly<z.infer<typeof connectSessionCreated>, Awaited<ReturnType<typeof createConnectSession>>>,
+  true satisfies Exactly<z.infer<typeof connectSessionView>, ConnectSessionView>,
 ] as const;

@@ -106,7 +106,10 @@ describe('the local stack answers what its OpenAPI document says', () => {
     const page = await call('GET', anaf2.headers.get('location')!, { absolute: true, auth: false });
     expect(page.status).toBe(200);
     expect(page.text).toContain('<html');
-    expect((await call('GET', anaf2.headers.get('location')!, { absolute: true, auth: false })).status).toBe(400);
+    // a reload after success says there is nothing left to do (200), never a redirect
+    expect((await call('GET', anaf2.headers.get('location')!, { absolute: true, auth: false })).status).toBe(200);
+    expect((await call('GET', `${base}/connect-sessions/${withoutReturn.json.sessionId}`)).json.status).toBe('completed');
+    expect((await call('GET', `${base}/connect-sessions/cs_${'y'.repeat(32)}`)).status).toBe(404);
     expect((await call('GET', `/v1/oauth/authorize?session=cs_${'x'.repeat(32)}`, { auth: false })).status).toBe(400);
     expect((await call('GET', `/v1/oauth/callback?state=${'A'.repeat(43)}&code=x`, { auth: false })).status).toBe(400);
     expect((await call('POST', `${base}/connect-sessions`, { body: { cuis: [a], returnUrl: 'https://evil.example.com/' } })).status).toBe(400);
