@@ -19,6 +19,7 @@ const client = emulator
 process.stdout.write(`
 API: ${apiUrl}
 API key: ${apiKey}
+Console: ${apiUrl}/ (tenants, companies, the connect flow, tokens, the emulator's switches)
 ${emulator ? `ANAF emulator: ${emulator.url} (authorize page: interactive; admin: ${emulator.url}/__emulator/state)` : `ANAF: ${process.env.ANAF_OAUTH_BASE_URL}`}
 Sweep: every ${process.env.SWEEP_INTERVAL_SECONDS ?? 60} s
 

@@ -14,6 +14,8 @@ export interface GatewayOptions {
   apiKey: string;
   /** Loads `functions/<fn>/handler.ts` (dynamic import by default). */
   loadHandler?: (fn: string) => Promise<LambdaHandler>;
+  /** Local-only pages and endpoints outside the route table (the console); answers true when it served the request. */
+  local?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 }
 
 interface CompiledRoute extends RouteDef {
@@ -52,6 +54,7 @@ export function createGateway(options: GatewayOptions): Server {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://gateway.local');
+    if (options.local && (await options.local(req, res, url))) return;
     const method = (req.method ?? 'GET').toUpperCase();
     if (method === 'GET' && url.pathname === OPENAPI_PATH) return serveOpenApi(req, res);
     const matches = compiled.filter((route) => route.pattern.test(url.pathname));

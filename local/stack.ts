@@ -3,8 +3,9 @@ import type { Server } from 'node:http';
 import { ENV } from '../shared/config/env-names.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 import { sweep, type SweepSummary } from '../shared/services/sweep.js';
-import { parseClientsEnv, startAnafEmulator, type AnafEmulator } from './anaf-emulator/server.js';
+import { EMULATOR_DEFAULT_CLIENT, parseClientsEnv, startAnafEmulator, type AnafEmulator } from './anaf-emulator/server.js';
 import { bootstrapLocalResources } from './bootstrap.js';
+import { createConsole } from './console/server.js';
 import { LOCAL_DEFAULTS } from './defaults.js';
 import { createGateway } from './gateway.js';
 import { startMoto, type MotoServer } from './moto.js';
@@ -78,7 +79,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
 
     const apiKey = env[ENV.localApiKey] || randomBytes(24).toString('base64url');
-    const gateway = createGateway({ apiKey });
+    // The console reads the settings and runs the sweep only once a request comes, after start-up.
+    let runSweep: () => Promise<SweepSummary> = () => Promise.reject(new Error('the stack is still starting'));
+    const localConsole = createConsole({
+      apiKey,
+      settings: () => getRuntime().config,
+      emulatorUrl: () => emulator?.url ?? null,
+      emulatorClient: () => (emulator ? { ...EMULATOR_DEFAULT_CLIENT } : null),
+      runSweep: () => runSweep(),
+    });
+    const gateway = createGateway({ apiKey, local: localConsole });
     const port = await listen(gateway, Number(env[ENV.port] ?? 3000), host);
     stops.push(() => closeServer(gateway));
     const apiUrl = `http://${host}:${port}`;
@@ -97,7 +107,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Parse configuration now, so a bad variable stops start-up with its message instead of a 500 later.
     const runtime = getRuntime();
 
-    const runSweep = () => sweep(runtime.deps, { remainingMs: () => Number.POSITIVE_INFINITY });
+    runSweep = () => sweep(runtime.deps, { remainingMs: () => Number.POSITIVE_INFINITY });
     if (options.scheduleSweep) {
       let running = false;
       const timer = setInterval(() => {

@@ -626,8 +626,8 @@ describe('bad input on every route: a 4xx with a stable code, nothing written', 
   });
 
   it('unknown routes → 404 NOT_FOUND', async () => {
+    // `/` is the local console (not a route of ROUTES): test/integration/console.test.ts.
     const paths = [
-      '/',
       '/v1',
       '/v1/tenants',
       `/v1/tenants/${fx.tenantId}`,
