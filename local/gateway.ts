@@ -42,12 +42,17 @@ const defaultLoader = async (fn: string): Promise<LambdaHandler> =>
 export function createGateway(options: GatewayOptions): Server {
   const load = options.loadHandler ?? defaultLoader;
   const handlers = new Map<string, Promise<LambdaHandler>>();
-  const expectedKey = Buffer.from(`Bearer ${options.apiKey}`);
+  const expectedKey = Buffer.from(options.apiKey);
+  // RFC 9110 §11.1: the scheme is case-insensitive; clients differ in how they spell it.
+  const authorized = (header: string | undefined) => {
+    const given = Buffer.from(/^bearer +(\S+)$/i.exec(header ?? '')?.[1] ?? '');
+    return given.length === expectedKey.length && timingSafeEqual(given, expectedKey);
+  };
 
   return createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       process.stderr.write(`gateway error: ${(error as Error)?.name}: ${(error as Error)?.message}\n`);
-      if (!res.headersSent) fail(res, 'INTERNAL_ERROR', 'internal error');
+      if (!res.headersSent) fail(req, res, 'INTERNAL_ERROR', 'internal error');
       else res.destroy();
     });
   });
@@ -58,23 +63,21 @@ export function createGateway(options: GatewayOptions): Server {
     const method = (req.method ?? 'GET').toUpperCase();
     if (method === 'GET' && url.pathname === OPENAPI_PATH) return serveOpenApi(req, res);
     const matches = compiled.filter((route) => route.pattern.test(url.pathname));
-    if (matches.length === 0) return fail(res, 'NOT_FOUND', 'no such route');
+    if (matches.length === 0) return fail(req, res, 'NOT_FOUND', 'no such route');
     const route = matches.find((r) => r.method === method);
     if (!route) {
       const allow = [...new Set(matches.map((r) => r.method))].join(', ');
-      return fail(res, 'METHOD_NOT_ALLOWED', `${method} is not allowed here`, { allow });
+      return fail(req, res, 'METHOD_NOT_ALLOWED', `${method} is not allowed here`, { allow });
     }
 
-    if (route.auth === 'service') {
-      const given = Buffer.from(req.headers.authorization ?? '');
-      if (given.length !== expectedKey.length || !timingSafeEqual(given, expectedKey)) {
-        await drain(req);
-        return fail(res, 'UNAUTHORIZED', 'missing or wrong credentials');
-      }
+    if (route.auth === 'service' && !authorized(req.headers.authorization)) {
+      // Read (and drop) a body of a size we would accept, so that the connection stays usable.
+      await readBody(req);
+      return fail(req, res, 'UNAUTHORIZED', 'missing or wrong credentials');
     }
 
     const body = await readBody(req);
-    if (body === null) return fail(res, 'PAYLOAD_TOO_LARGE', 'the body is too large');
+    if (body === null) return fail(req, res, 'PAYLOAD_TOO_LARGE', 'the body is too large');
 
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -196,15 +199,28 @@ async function serveOpenApi(req: IncomingMessage, res: ServerResponse): Promise<
   res.end(body);
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | null> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_GATEWAY_BODY_BYTES) return null;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The request body, or null once it is over the limit (declared or sent): reading stops there and the
+ * rest is left unread (`fail` then closes the connection).
+ */
+function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  if (Number(req.headers['content-length'] ?? 0) > MAX_GATEWAY_BODY_BYTES) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_GATEWAY_BODY_BYTES) {
+        req.off('data', onData).off('end', onEnd).off('error', reject);
+        req.pause();
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    req.on('data', onData).once('end', onEnd).once('error', reject);
+  });
 }
 
 async function drain(req: IncomingMessage): Promise<void> {
@@ -214,9 +230,12 @@ async function drain(req: IncomingMessage): Promise<void> {
 }
 
 /** Answers an error with the same body and status as the handlers (one code → status table). */
-function fail(res: ServerResponse, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
+function fail(req: IncomingMessage, res: ServerResponse, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
   const result = errorResult(code, message);
-  res.writeHead(result.statusCode, { ...(result.headers as Record<string, string>), ...headers });
+  // A body we did not read to its end would be parsed as the next request on this connection: close it
+  // instead, and say so, so that a keep-alive client opens a new one.
+  const close: Record<string, string> = req.complete ? {} : { connection: 'close' };
+  res.writeHead(result.statusCode, { ...(result.headers as Record<string, string>), ...headers, ...close });
   res.end(result.body);
 }
 

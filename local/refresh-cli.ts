@@ -5,13 +5,17 @@
  * the AWS SDK's own variables), so it works against real AWS with credentials, and against the moto
  * server of a running `npm run dev` when AWS_ENDPOINT_URL points at it (the local resource names are
  * then the defaults). Prints the token metadata (never a token) as JSON; exit code 0 on success, 1 when
- * the service answered an error, 2 on bad usage.
+ * the service answered an error, 2 on bad usage or configuration (one line saying what to set, never a
+ * stack trace).
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ConfigError, parseConfig } from '../shared/config/config.js';
+import { ENV } from '../shared/config/env-names.js';
 import { LOCAL_DEFAULTS } from './defaults.js';
 
 const USAGE = 'usage: npm run refresh -- --tenant <tenantId> (--cui <cui> | --token <tokenId>)';
+const PASTE_THE_LINE = 'paste the line npm run dev prints (export AWS_ENDPOINT_URL=… ANAF_OAUTH_BASE_URL=…) into this terminal first';
 
 /** Runs the CLI with `argv` (without node and script); answers the exit code. */
 export async function main(argv: string[], print: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
@@ -30,9 +34,23 @@ export async function main(argv: string[], print: (line: string) => void = (line
     print(USAGE);
     return values.help ? 0 : 2;
   }
-  if (!useLocalDefaults(process.env)) {
-    print('AWS_ENDPOINT_URL points at a local stack but ANAF_OAUTH_BASE_URL is not set: the refresh would go to the real ANAF.\n'
-      + 'Set ANAF_OAUTH_BASE_URL to the emulator (npm run dev prints it: <emulator>/anaf-oauth2/v1).');
+  const env = process.env;
+  // The machines run Node 20 and Lambda runs Node 22: the SDK's Node-version notice is not news here.
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ||= 'true';
+  if (!env.AWS_ENDPOINT_URL && !env[ENV.tableName]) {
+    print(`npm run refresh: no stack to talk to: ${PASTE_THE_LINE}; for a deployed stack set ${ENV.tableName}, ${ENV.secretPrefix}, ${ENV.eventBusName} and AWS credentials.`);
+    return 2;
+  }
+  if (!useLocalDefaults(env)) {
+    print('npm run refresh: AWS_ENDPOINT_URL points at a local stack but ANAF_OAUTH_BASE_URL is not set: the refresh would go to the real ANAF.\n'
+      + `Set ANAF_OAUTH_BASE_URL to the emulator: ${PASTE_THE_LINE}.`);
+    return 2;
+  }
+  try {
+    parseConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    print(`npm run refresh: ${error.message}. Against npm run dev: ${PASTE_THE_LINE}.`);
     return 2;
   }
   const { handler } = await import('../functions/manual-refresh/handler.js');
@@ -53,6 +71,7 @@ function useLocalDefaults(env: NodeJS.ProcessEnv): boolean {
   env.TABLE_NAME ||= LOCAL_DEFAULTS.tableName;
   env.SECRET_PREFIX ||= LOCAL_DEFAULTS.secretPrefix;
   env.EVENT_BUS_NAME ||= LOCAL_DEFAULTS.eventBusName;
+  env.SECRETS_KMS_KEY_ID ||= LOCAL_DEFAULTS.kmsAlias;
   env.AWS_REGION ||= LOCAL_DEFAULTS.region;
   env.AWS_ACCESS_KEY_ID ||= 'local';
   env.AWS_SECRET_ACCESS_KEY ||= 'local';

@@ -1,14 +1,31 @@
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { ConfigError } from '../shared/config/config.js';
 import { ENV } from '../shared/config/env-names.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 import { sweep, type SweepSummary } from '../shared/services/sweep.js';
-import { EMULATOR_DEFAULT_CLIENT, parseClientsEnv, startAnafEmulator, type AnafEmulator } from './anaf-emulator/server.js';
+import { EMULATOR_DEFAULT_CLIENT, startAnafEmulator, type AnafEmulator, type AuthorizeMode } from './anaf-emulator/server.js';
 import { bootstrapLocalResources } from './bootstrap.js';
 import { createConsole } from './console/server.js';
 import { LOCAL_DEFAULTS } from './defaults.js';
 import { createGateway } from './gateway.js';
 import { startMoto, type MotoServer } from './moto.js';
+import { parseLocalSettings } from './settings.js';
+
+/**
+ * Settings the refresh CLI reads the way the handlers here do: the banner's env line carries the ones
+ * given to `npm run dev`, so that `npm run refresh` behaves like the stack (a cool-down of 0, say).
+ */
+const CLI_SETTINGS = [
+  ENV.tableName,
+  ENV.secretPrefix,
+  ENV.eventBusName,
+  ENV.secretsKmsKeyId,
+  ENV.anafTimeoutMs,
+  ENV.refreshMarginDays,
+  ENV.manualRefreshCooldownSeconds,
+  ENV.maxRotationsPerDay,
+] as const;
 
 export interface LocalStack {
   apiUrl: string;
@@ -16,6 +33,10 @@ export interface LocalStack {
   moto: MotoServer;
   /** Present unless both ANAF base URLs were configured. */
   emulator: AnafEmulator | null;
+  /** The emulator's authorize mode at start-up (null without the emulator). */
+  authorizeMode: AuthorizeMode | null;
+  /** What `npm run refresh` in another terminal needs to reach this stack (AWS_ENDPOINT_URL, ANAF_OAUTH_BASE_URL, …). */
+  cliEnv: Record<string, string>;
   /** Runs one sweep now (the same service the schedule runs). */
   runSweep(): Promise<SweepSummary>;
   stop(): Promise<void>;
@@ -26,6 +47,8 @@ export interface LocalStackOptions {
   env?: Record<string, string | undefined>;
   /** Run the sweep every SWEEP_INTERVAL_SECONDS (dev) or never (tests call runSweep). */
   scheduleSweep?: boolean;
+  /** Warnings and errors go to the log always; with this (or LOCAL_LOG=requests) also a line per request and per sweep. */
+  verbose?: boolean;
   log?: (line: string) => void;
 }
 
@@ -40,13 +63,24 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const [name, value] of Object.entries(options.env)) if (value !== undefined) process.env[name] = value;
   }
   const env = process.env;
+  const given = { ...env };
   const log = options.log ?? (() => undefined);
   const host = '127.0.0.1';
+  // Every variable is checked before anything starts, so a typo costs one line, not a moto start.
+  const settings = parseLocalSettings(env);
+  const verbose = options.verbose || settings.logRequests;
+  // Handlers log a line per request at INFO; locally that is noise unless asked for.
+  process.env.POWERTOOLS_LOG_LEVEL ||= verbose ? 'INFO' : 'WARN';
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const fn of stops.reverse()) await fn().catch(() => undefined);
   };
   try {
+    // A port someone else holds fails now, before moto and the emulator are started for nothing.
+    if (settings.port !== 0) {
+      const [probe] = await listenOn(createServer(), settings.port, host);
+      await closeServer(probe);
+    }
     const moto = await startMoto();
     stops.push(() => moto.stop());
     Object.assign(process.env, {
@@ -71,14 +105,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (!(oauthBase && apiBase)) {
       emulator = await startAnafEmulator({
         host,
-        authorizeMode: env.ANAF_EMULATOR_AUTHORIZE_MODE === 'approve' || env.ANAF_EMULATOR_AUTHORIZE_MODE === 'deny' ? env.ANAF_EMULATOR_AUTHORIZE_MODE : 'interactive',
-        clients: parseClientsEnv(env.ANAF_EMULATOR_CLIENTS),
-        log,
+        authorizeMode: settings.authorizeMode,
+        clients: settings.emulatorClients,
+        log: verbose ? (line) => log(`emulator: ${line}`) : undefined,
       });
       stops.push(() => emulator!.close());
     }
 
-    const apiKey = env[ENV.localApiKey] || randomBytes(24).toString('base64url');
+    const apiKey = settings.apiKey || randomBytes(24).toString('base64url');
     // The console reads the settings and runs the sweep only once a request comes, after start-up.
     let runSweep: () => Promise<SweepSummary> = () => Promise.reject(new Error('the stack is still starting'));
     const localConsole = createConsole({
@@ -89,14 +123,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       runSweep: () => runSweep(),
     });
     const gateway = createGateway({ apiKey, local: localConsole });
-    const port = await listen(gateway, Number(env[ENV.port] ?? 3000), host);
+    const [, port] = await listenOn(gateway, settings.port, host);
     stops.push(() => closeServer(gateway));
+    // One host form everywhere: the address printed, authorizeUrl, the callback and the return-URL allowlist.
     const apiUrl = `http://${host}:${port}`;
 
     Object.assign(process.env, {
       [ENV.port]: String(port),
       [ENV.localApiKey]: apiKey,
-      [ENV.publicBaseUrl]: env[ENV.publicBaseUrl] || `http://localhost:${port}`,
+      [ENV.publicBaseUrl]: env[ENV.publicBaseUrl] || apiUrl,
       [ENV.anafOauthBaseUrl]: oauthBase || emulator!.oauthBaseUrl,
       [ENV.anafApiBaseUrl]: apiBase || emulator!.apiBaseUrl,
       [ENV.tableName]: tableName,
@@ -114,7 +149,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (running) return;
         running = true;
         runSweep()
-          .then((summary) => log(`sweep: ${JSON.stringify(summary)}`))
+          .then((summary) => {
+            if (verbose || sweepDidSomething(summary)) log(`sweep: ${JSON.stringify(summary)}`);
+          })
           .catch((error: unknown) => log(`sweep failed: ${(error as Error).message}`))
           .finally(() => {
             running = false;
@@ -123,18 +160,34 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       timer.unref();
       stops.push(async () => clearInterval(timer));
     }
-    return { apiUrl, apiKey, moto, emulator, runSweep, stop };
+    const cliEnv: Record<string, string> = {
+      AWS_ENDPOINT_URL: moto.endpoint,
+      [ENV.anafOauthBaseUrl]: runtime.config.anafOauthBaseUrl,
+      [ENV.publicBaseUrl]: runtime.config.publicBaseUrl,
+    };
+    for (const name of CLI_SETTINGS) if (given[name]) cliEnv[name] = given[name]!;
+    return { apiUrl, apiKey, moto, emulator, authorizeMode: emulator ? settings.authorizeMode : null, cliEnv, runSweep, stop };
   } catch (error) {
     await stop();
     throw error;
   }
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
+/** Listens on `port` (0 = any free one); answers the server and its port. A port in use is a ConfigError. */
+function listenOn(server: Server, port: number, host: string): Promise<[Server, number]> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve((server.address() as { port: number }).port));
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') reject(new ConfigError([`PORT: ${port} is in use on ${host} (another npm run dev? set PORT=0 for any free port)`]));
+      else if (error.code === 'EACCES') reject(new ConfigError([`PORT: ${port} needs privileges on this machine (set PORT=0 for any free port)`]));
+      else reject(error);
+    });
+    server.listen(port, host, () => resolve([server, (server.address() as { port: number }).port]));
   });
+}
+
+/** A sweep worth a line in the quiet log: it found or changed something. */
+function sweepDidSomething(summary: SweepSummary): boolean {
+  return summary.stoppedEarly || Object.values(summary).some((value) => typeof value === 'number' && value > 0);
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { httpHandler } from '../../shared/http/handler.js';
-import { cuiListSchema, normalizeCuiList, parseWith, tenantIdParam } from '../../shared/http/params.js';
+import { integerInRange, nonEmptyCuiListSchema, normalizeCuiList, parseWith, tenantIdParam } from '../../shared/http/params.js';
 import { json } from '../../shared/http/responses.js';
 import {
   MAX_SESSION_TTL_SECONDS,
@@ -9,9 +9,9 @@ import {
 } from '../../shared/services/authorization.js';
 
 export const body = z.strictObject({
-  cuis: cuiListSchema.check(z.minLength(1)),
+  cuis: nonEmptyCuiListSchema,
   returnUrl: z.optional(z.string().check(z.maxLength(2048))),
-  ttlSeconds: z.optional(z.number().check(z.int(), z.minimum(MIN_SESSION_TTL_SECONDS), z.maximum(MAX_SESSION_TTL_SECONDS))),
+  ttlSeconds: z.optional(integerInRange(MIN_SESSION_TTL_SECONDS, MAX_SESSION_TTL_SECONDS, { unit: 'seconds' })),
 });
 
 /** POST /v1/tenants/{tenantId}/connect-sessions: a link for the certificate holder. */

@@ -1,11 +1,13 @@
 import * as z from 'zod/mini';
 import { httpHandler } from '../../shared/http/handler.js';
-import { parseWith, tenantIdParam } from '../../shared/http/params.js';
+import { integerInRange, parseWith, tenantIdParam } from '../../shared/http/params.js';
 import { json } from '../../shared/http/responses.js';
 import { listEvents } from '../../shared/services/events.js';
 
+const MAX_EVENTS_PAGE = 100;
+
 export const query = z.object({
-  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 50),
+  limit: z._default(integerInRange(1, MAX_EVENTS_PAGE, { coerce: true }), 50),
   cursor: z.optional(z.string().check(z.maxLength(1024))),
 });
 

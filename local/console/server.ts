@@ -64,8 +64,8 @@ export function isLoopbackHost(host: string | undefined): boolean {
 /**
  * Where the console lives for a request on `requestOrigin`: itself when the return-URL allowlist has
  * it (the browser can come back to it after the ANAF login); else a redirect to PUBLIC_BASE_URL's
- * origin when that is a loopback origin the allowlist has (`npm run dev` prints 127.0.0.1, the
- * default allowlist is PUBLIC_BASE_URL's `localhost`); else itself without a return URL (the flow
+ * origin when that is a loopback origin the allowlist has (a visit on `localhost` when npm run dev's
+ * PUBLIC_BASE_URL, and so the default allowlist, is 127.0.0.1); else itself without a return URL (the flow
  * then ends on the broker's result page, and the console says why).
  */
 export function consoleHome(

@@ -1,5 +1,9 @@
 import * as z from 'zod/mini';
+import { describeIssue } from '../domain/validation.js';
 import { ENV } from './env-names.js';
+
+/** The shortest LOCAL_API_KEY accepted: a guessable key would open every tenant's tokens on the machine. */
+export const LOCAL_API_KEY_MIN_LENGTH = 16;
 
 const DEFAULT_ANAF_OAUTH_BASE_URL = 'https://logincert.anaf.ro/anaf-oauth2/v1';
 const DEFAULT_ANAF_API_BASE_URL = 'https://api.anaf.ro/prod/FCTEL/rest';
@@ -14,12 +18,16 @@ const httpUrl = z.string().check(
     }
   }, 'must be an http(s) URL'),
 );
-const int = (min: number, fallback: number) =>
-  z._default(z.coerce.number().check(z.int(), z.minimum(min)), fallback);
+/** An integer setting: one message with the allowed range, whatever is wrong with the value. */
+const int = (min: number, fallback: number, max?: number, error = max === undefined ? `must be an integer of at least ${min}` : `must be an integer from ${min} to ${max}`) =>
+  z._default(
+    z.coerce.number({ error }).check(z.int({ error }), z.minimum(min, { error }), ...(max === undefined ? [] : [z.maximum(max, { error })])),
+    fallback,
+  );
 
 const schema = z.object({
-  [ENV.port]: int(0, 3000),
-  [ENV.localApiKey]: z.optional(z.string().check(z.minLength(16))),
+  [ENV.port]: int(0, 3000, 65_535, 'must be a port number from 0 to 65535 (0 = any free port)'),
+  [ENV.localApiKey]: z.optional(z.string().check(z.minLength(LOCAL_API_KEY_MIN_LENGTH, { error: `must be at least ${LOCAL_API_KEY_MIN_LENGTH} characters long` }))),
   [ENV.publicBaseUrl]: z.optional(httpUrl),
   [ENV.anafOauthBaseUrl]: z._default(httpUrl, DEFAULT_ANAF_OAUTH_BASE_URL),
   [ENV.anafApiBaseUrl]: z._default(httpUrl, DEFAULT_ANAF_API_BASE_URL),
@@ -60,8 +68,22 @@ export interface Config {
   secretsKmsKeyId: string | undefined;
 }
 
+/** Variables whose values never appear in a message. */
+const SECRET_VARIABLES: ReadonlySet<string> = new Set([ENV.localApiKey]);
+
+/** Bad configuration: `problems` holds one `NAME: what is wrong` each; the message joins them on one line. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+  }
+}
+
+/** `NAME: what is wrong (got "value")`; a secret's value is never shown, only its length. */
+export function configProblem(name: string, what: string, value: string | undefined): string {
+  if (value === undefined) return `${name}: ${what}`;
+  const got = SECRET_VARIABLES.has(name) ? `${value.length} characters` : JSON.stringify(value.slice(0, 80));
+  return `${name}: ${what} (got ${got})`;
 }
 
 const trimSlash = (url: string) => url.replace(/\/+$/, '');
@@ -75,8 +97,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   );
   const result = z.safeParse(schema, cleaned);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? '');
+        return configProblem(name, describeIssue(issue, cleaned), cleaned[name]);
+      }),
+    );
   }
   const c = result.data;
   const publicBaseUrl = trimSlash(c[ENV.publicBaseUrl] ?? `http://localhost:${c[ENV.port]}`);
@@ -92,7 +118,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     }
   });
   if (badOrigins.length > 0) {
-    throw new ConfigError(`Invalid configuration: ${ENV.returnUrlAllowlist}: not origins: ${badOrigins.join(', ')}`);
+    throw new ConfigError([`${ENV.returnUrlAllowlist}: not origins (scheme://host[:port], no path): ${badOrigins.join(', ')}`]);
   }
   return {
     port: c[ENV.port],

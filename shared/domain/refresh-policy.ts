@@ -14,6 +14,11 @@ export function dueWarning(token: Pick<TokenRecord, 'refreshExpiresAt' | 'warnin
   return due.length > 0 ? Math.min(...due) : null;
 }
 
+/** Whole days until the refresh token's end (0 once it is past), for the `expiring` event. */
+export function refreshDaysLeft(token: Pick<TokenRecord, 'refreshExpiresAt'>, now: Date): number {
+  return Math.max(0, Math.floor((Date.parse(token.refreshExpiresAt) - now.getTime()) / DAY_MS));
+}
+
 /** Marks every threshold at or above `days` as sent, so a later run does not send the wider ones. */
 export function warningsAfter(sent: number[], days: number): number[] {
   return [...new Set([...sent, ...REFRESH_EXPIRY_WARNING_DAYS.filter((d) => d >= days)])].sort((a, b) => b - a);

@@ -57,7 +57,8 @@ export function onlyDeclaredInput(input: RouteInput = {}): middy.MiddlewareObj<J
       const unknown = Object.keys(event.queryStringParameters ?? {}).filter((name) => !allowed.includes(name));
       if (unknown.length > 0) {
         const names = unknown.slice(0, 5).map((name) => JSON.stringify(name.slice(0, 40)));
-        throw new BrokerError('VALIDATION_ERROR', `unknown query parameters: ${names.join(', ')}`);
+        const reads = allowed.length > 0 ? `this route reads ${allowed.join(', ')}` : 'this route takes none';
+        throw new BrokerError('VALIDATION_ERROR', `unknown query ${unknown.length === 1 ? 'parameter' : 'parameters'} ${names.join(', ')} (${reads})`);
       }
     },
   };

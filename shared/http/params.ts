@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { normalizeCui } from '../domain/cui.js';
 import { BrokerError } from '../domain/errors.js';
 import { TOKEN_ID_SHAPE } from '../domain/state.js';
+import { describeIssues } from '../domain/validation.js';
 
 export const TENANT_ID_SHAPE = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -28,17 +29,26 @@ export function tokenIdParam(value: string | undefined): string {
 
 /** zod schema for a list of CUIs in a body: normalized; any invalid one is INVALID_CUI. */
 export const cuiListSchema = z.array(z.string().check(z.maxLength(32)));
+/** The same, refusing an empty list ("at least one CUI"). */
+export const nonEmptyCuiListSchema = cuiListSchema.check(z.minLength(1, { error: 'at least one CUI is required' }));
+
+/**
+ * An integer from `min` to `max`, with one message naming the range whatever is wrong (type, fraction,
+ * bound). `coerce` for query parameters, which arrive as strings.
+ */
+export function integerInRange(min: number, max: number, options: { unit?: string; coerce?: boolean } = {}) {
+  const error = `must be an integer from ${min} to ${max}${options.unit ? ` ${options.unit}` : ''}`;
+  const number = options.coerce ? z.coerce.number({ error }) : z.number({ error });
+  return number.check(z.int({ error }), z.minimum(min, { error }), z.maximum(max, { error }));
+}
 
 export function normalizeCuiList(values: string[]): string[] {
   return values.map((v) => cuiParam(v));
 }
 
-/** Parses with zod; any issue becomes VALIDATION_ERROR naming the fields. */
+/** Parses with zod; any issue becomes VALIDATION_ERROR naming each field and what is wrong with it. */
 export function parseWith<T>(schema: z.ZodMiniType<T>, value: unknown): T {
   const result = z.safeParse(schema, value);
   if (result.success) return result.data;
-  const problems = result.error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : 'body'}: ${issue.message}`);
-  throw new BrokerError('VALIDATION_ERROR', problems.join('; '));
+  throw new BrokerError('VALIDATION_ERROR', describeIssues(result.error.issues, value).join('; '));
 }

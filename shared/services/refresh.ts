@@ -8,6 +8,7 @@ import {
   computeDueAt,
   decideRefresh,
   dueWarning,
+  refreshDaysLeft,
   retryDelayMs,
   rotationsInWindow,
   warningsAfter,
@@ -590,7 +591,9 @@ export async function warnIfExpiring(deps: ServiceDeps, token: TokenRecord): Pro
     };
     record.dueAt = computeDueAt(record, deps.settings.refreshMarginDays);
     if (!(await deps.tokens.replace(record, { expectedVersion: leased.version, leaseOwner: owner }))) return leased;
-    await emit(deps, record, 'expiring', { reason: 'REFRESH_TOKEN_ENDING', daysLeft: days }, true);
+    // The threshold crossed says which warning this is; the ERP's message needs the real days left and the end.
+    const details = { reason: 'REFRESH_TOKEN_ENDING', thresholdDays: days, daysLeft: refreshDaysLeft(leased, deps.clock.now()), refreshExpiresAt: leased.refreshExpiresAt };
+    await emit(deps, record, 'expiring', details, true);
     return record;
   } finally {
     await deps.tokens.releaseLease(token.tenantId, token.tokenId, owner).catch((error: unknown) =>

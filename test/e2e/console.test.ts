@@ -29,8 +29,8 @@ const tenant = () => `console${++n}-${Date.now().toString(36)}`;
 
 beforeAll(async () => {
   stack = await startTestStack({ ANAF_EMULATOR_AUTHORIZE_MODE: 'interactive', MANUAL_REFRESH_COOLDOWN_SECONDS: '0' });
-  // PUBLIC_BASE_URL (and so the return-URL allowlist) is localhost; npm run dev prints 127.0.0.1.
-  consoleOrigin = `http://localhost:${new URL(stack.apiUrl).port}`;
+  // The stack's one host form: PUBLIC_BASE_URL (and so the return-URL allowlist) is the API's 127.0.0.1.
+  consoleOrigin = new URL(stack.apiUrl).origin;
   try {
     browser = await launchChromium();
   } catch (error) {

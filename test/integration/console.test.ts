@@ -30,7 +30,7 @@ function request(
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port: init.to ?? port, path, method: init.method ?? 'GET', headers: { host: init.host ?? `localhost:${init.to ?? port}`, ...init.headers } },
+      { host: '127.0.0.1', port: init.to ?? port, path, method: init.method ?? 'GET', headers: { host: init.host ?? `127.0.0.1:${init.to ?? port}`, ...init.headers } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -46,13 +46,13 @@ const auth = () => ({ authorization: `Bearer ${stack.apiKey}` });
 const configOf = (html: string) => JSON.parse(/<script id="console-config" type="application\/json">(.*?)<\/script>/s.exec(html)![1]!);
 
 describe('the console page at /', () => {
-  it('opened on 127.0.0.1 (what npm run dev prints) redirects to the allowlisted PUBLIC_BASE_URL origin, keeping the query', async () => {
-    const res = await request('/?tenant=acme', { host: `127.0.0.1:${port}` });
+  it('opened on localhost redirects to the allowlisted PUBLIC_BASE_URL origin (127.0.0.1, what npm run dev prints), keeping the query', async () => {
+    const res = await request('/?tenant=acme', { host: `localhost:${port}` });
     expect(res.status).toBe(302);
-    expect(res.headers.location).toBe(`http://localhost:${port}/?tenant=acme`);
+    expect(res.headers.location).toBe(`http://127.0.0.1:${port}/?tenant=acme`);
   });
 
-  it('on localhost: the page with the key, its own origin as return URL, and headers that keep it local', async () => {
+  it('on 127.0.0.1: the page with the key, its own origin as return URL, and headers that keep it local', async () => {
     const res = await request('/');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/html/);
@@ -65,7 +65,7 @@ describe('the console page at /', () => {
     expect(res.headers['access-control-allow-origin']).toBeUndefined();
     expect(configOf(res.body)).toEqual({
       apiKey: stack.apiKey,
-      returnUrl: `http://localhost:${port}/`,
+      returnUrl: `http://127.0.0.1:${port}/`,
       emulator: true,
       emulatorClient: { clientId: 'emulator-client-id', clientSecret: 'emulator-client-secret' },
     });

@@ -70,9 +70,9 @@ describe('lifecycle events: on the EventBridge bus and in the audit trail', () =
       expect(e.cuis.length).toBeGreaterThan(0);
     }
     for (const type of ['expiring', 'reauth-required']) {
-      expect(trail.find((e) => e.type === type)!.connectUrl).toMatch(/^http:\/\/localhost:\d+\/v1\/oauth\/authorize\?session=cs_/);
+      expect(trail.find((e) => e.type === type)!.connectUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1\/oauth\/authorize\?session=cs_/);
     }
-    expect(trail.find((e) => e.type === 'expiring')!.details).toMatchObject({ reason: 'REFRESH_TOKEN_ENDING', daysLeft: 30 });
+    expect(trail.find((e) => e.type === 'expiring')!.details).toMatchObject({ reason: 'REFRESH_TOKEN_ENDING', thresholdDays: 30, daysLeft: expect.any(Number), refreshExpiresAt: expect.any(String) });
     expect(trail.find((e) => e.type === 'refresh-failed')!.details).toMatchObject({ reason: 'ANAF_UNAVAILABLE', failedAttempts: 1 });
 
     // pagination: pages of 2 give the same list, in the same order

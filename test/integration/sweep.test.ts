@@ -178,11 +178,13 @@ describe('scheduled sweep (moto + emulator)', () => {
     for (const [offset, expected] of runs) {
       await sweep(later(freshDeps(), offset), forever);
       const warnings = (await trail(t)).filter((e) => e.type === 'expiring').reverse();
-      expect(warnings.map((e) => e.details.daysLeft), `at +${offset / HOUR} h`).toEqual(expected);
+      expect(warnings.map((e) => e.details.thresholdDays), `at +${offset / HOUR} h`).toEqual(expected);
     }
     const warnings = (await trail(t)).filter((e) => e.type === 'expiring');
+    const refreshEnd = (await stored(t, x.tokenId)).record.refreshExpiresAt;
     for (const w of warnings) {
       expect(w.details.reason).toBe('REFRESH_TOKEN_ENDING');
+      expect(w.details).toMatchObject({ refreshExpiresAt: refreshEnd, daysLeft: Math.floor((Date.parse(refreshEnd) - Date.parse(w.at)) / DAY) });
       expect(w.connectUrl).toMatch(/\/v1\/oauth\/authorize\?session=cs_/);
     }
     expect(refreshCalls()).toBe(0);

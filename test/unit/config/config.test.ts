@@ -40,6 +40,47 @@ describe('parseConfig', () => {
     }
   });
 
+  it.each([
+    [{ PORT: 'abc' }, 'PORT: must be a port number from 0 to 65535 (0 = any free port) (got "abc")'],
+    [{ PORT: '70000' }, 'PORT: must be a port number from 0 to 65535 (0 = any free port) (got "70000")'],
+    [{ PORT: '-1' }, 'PORT: must be a port number from 0 to 65535 (0 = any free port) (got "-1")'],
+    [{ LOCAL_API_KEY: 'short-key' }, 'LOCAL_API_KEY: must be at least 16 characters long (got 9 characters)'],
+    [{ REFRESH_MARGIN_DAYS: '0' }, 'REFRESH_MARGIN_DAYS: must be an integer of at least 1 (got "0")'],
+    [{ SWEEP_INTERVAL_SECONDS: '1.5' }, 'SWEEP_INTERVAL_SECONDS: must be an integer of at least 1 (got "1.5")'],
+    [{ ANAF_OAUTH_BASE_URL: 'ftp://x' }, 'ANAF_OAUTH_BASE_URL: must be an http(s) URL (got "ftp://x")'],
+    [{ TABLE_NAME: undefined }, 'TABLE_NAME: is required'],
+  ])('says what is wrong with each variable, on one line: %j', (override, problem) => {
+    try {
+      parseConfig({ ...base, ...override });
+      expect.unreachable('parseConfig accepted it');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems).toEqual([problem]);
+      expect((error as Error).message).toBe(`Invalid configuration: ${problem}`);
+    }
+  });
+
+  it('never shows the API key, even when it is refused', () => {
+    const key = 'sekrit-but-short';
+    expect(() => parseConfig({ ...base, LOCAL_API_KEY: key.slice(0, 10) })).toThrow(/LOCAL_API_KEY/);
+    try {
+      parseConfig({ ...base, LOCAL_API_KEY: key.slice(0, 10) });
+    } catch (error) {
+      expect((error as Error).message).not.toContain(key.slice(0, 10));
+    }
+    expect(parseConfig({ ...base, LOCAL_API_KEY: 'x'.repeat(16) }).localApiKey).toBe('x'.repeat(16));
+  });
+
+  it('names several problems in one message, one line', () => {
+    try {
+      parseConfig({ ...base, PORT: 'abc', LOCAL_API_KEY: 'short' });
+      expect.unreachable('parseConfig accepted it');
+    } catch (error) {
+      expect((error as ConfigError).problems.map((p) => p.split(':')[0])).toEqual(['PORT', 'LOCAL_API_KEY']);
+      expect((error as Error).message).not.toContain('\n');
+    }
+  });
+
   it('rejects allow-list entries that are not origins', () => {
     expect(() => parseConfig({ ...base, RETURN_URL_ALLOWLIST: 'https://a.example.com/path' })).toThrow(/RETURN_URL_ALLOWLIST/);
     expect(parseConfig({ ...base, RETURN_URL_ALLOWLIST: 'https://a.example.com, https://b.example.com' }).returnUrlAllowlist).toEqual([

@@ -5,6 +5,7 @@ import {
   computeDueAt,
   decideRefresh,
   dueWarning,
+  refreshDaysLeft,
   retryDelayMs,
   warningsAfter,
   type RefreshDecision,
@@ -145,6 +146,18 @@ describe('dueWarning / warningsAfter: 30, 14, 7 and 1 days before the refresh to
 
   it('warns after 3 consecutive failed runs', () => {
     expect(FAILED_RUNS_WARNING_THRESHOLD).toBe(3);
+  });
+});
+
+describe('refreshDaysLeft: the whole days the expiring event reports', () => {
+  it.each([
+    [30 * DAY, 30],
+    [23 * DAY + 3 * HOUR, 23],
+    [DAY - SECOND, 0],
+    [12 * HOUR, 0],
+    [-HOUR, 0],
+  ])('%i ms left → %i days', (left, days) => {
+    expect(refreshDaysLeft({ refreshExpiresAt: at(left) }, NOW)).toBe(days);
   });
 });
 

@@ -155,9 +155,12 @@ describe('sweep', () => {
     for (const [offset, sent] of steps) {
       world.clock.set(new Date(start + offset));
       await sweep(world.deps, forever);
-      expect(expiring().map((e) => e.details?.daysLeft), `at day ${offset / DAY}`).toEqual(sent);
+      expect(expiring().map((e) => e.details?.thresholdDays), `at day ${offset / DAY}`).toEqual(sent);
     }
+    const refreshEnd = record(world, token).refreshExpiresAt;
     for (const event of expiring()) {
+      // The real days left at the warning and the end itself, not only the threshold crossed.
+      expect(event.details).toMatchObject({ refreshExpiresAt: refreshEnd, daysLeft: Math.floor((Date.parse(refreshEnd) - Date.parse(event.at)) / DAY) });
       expect(event.connectUrl).toMatch(/\/v1\/oauth\/authorize\?session=cs_/);
       expect(event.cuis).toEqual(['14399840']);
     }
