@@ -68,11 +68,19 @@ const REFRESH: FunctionPermissions = {
 };
 
 /**
- * Storing a new pair (callback, import): the secret first, then the token, serial pointer, company links
- * (and the session) in one transaction (PutItem, UpdateItem); DeleteSecret removes a new token's secret
- * when that transaction fails.
+ * Storing a new pair (callback, import): the client secret (the exchange or the import's rotation), the
+ * pair first (escrowed with KMS Encrypt when every write fails), then the token, serial pointer, company
+ * links (and the session) in one transaction (PutItem, UpdateItem); DeleteSecret removes a new token's
+ * secret when that transaction fails.
  */
-const STORE_PAIR_SECRETS: readonly SecretAction[] = ['PutSecretValue', 'CreateSecret', 'DeleteSecret'];
+const STORE_PAIR: FunctionPermissions = {
+  table: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
+  dueIndexQuery: false,
+  secrets: ['GetSecretValue', 'PutSecretValue', 'CreateSecret', 'DeleteSecret'],
+  listSecrets: false,
+  putEvents: true,
+  pairEscrow: ['Encrypt'],
+};
 
 export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
   // Listing the tenant's tokens only when the client id changes.
@@ -86,24 +94,10 @@ export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
   // Opening an expired session records SESSION_EXPIRED on it (UpdateItem) and announces connect-failed once.
   'oauth-authorize': { ...read, table: ['GetItem', 'PutItem', 'UpdateItem'], putEvents: true },
   // Consuming the single-use state marks it used (UpdateItem, kept for a reload's page), like recording a
-  // failed attempt on the session; the exchange needs the tenant's client secret.
-  'oauth-callback': {
-    table: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
-    dueIndexQuery: false,
-    secrets: ['GetSecretValue', ...STORE_PAIR_SECRETS],
-    listSecrets: false,
-    putEvents: true,
-    pairEscrow: ['Encrypt'],
-  },
-  // The import rotates the pasted pair at ANAF (the client secret) and re-reads an existing token's pair.
-  'token-import': {
-    table: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
-    dueIndexQuery: false,
-    secrets: ['GetSecretValue', ...STORE_PAIR_SECRETS],
-    listSecrets: false,
-    putEvents: true,
-    pairEscrow: ['Encrypt'],
-  },
+  // failed attempt on the session.
+  'oauth-callback': STORE_PAIR,
+  // The import also re-reads an existing token's pair (GetSecretValue) under its lease.
+  'token-import': STORE_PAIR,
   'token-get': read,
   'token-refresh': REFRESH,
   'access-token-get': REFRESH,
