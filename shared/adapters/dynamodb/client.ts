@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, type DeleteCommand, type PutCommand, type UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { awsClientSettings } from '../../config/aws-calls.js';
 import { TABLE_KEYS } from '../../config/env-names.js';
 
@@ -22,6 +22,21 @@ export function isConditionFailure(error: unknown): boolean {
     return reasons.some((r) => r.Code === 'ConditionalCheckFailed');
   }
   return false;
+}
+
+/**
+ * Sends a conditional write; answers false when its condition refused it (the caller decides what a
+ * refused write means), throws every other failure.
+ */
+export async function sendConditional(doc: DynamoDBDocumentClient, command: PutCommand | UpdateCommand | DeleteCommand): Promise<boolean> {
+  try {
+    // One overload per command class: a union is sent through the one the command is.
+    await doc.send(command as PutCommand);
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
 }
 
 /** Every item of one partition whose sort key starts with `prefix`, all pages, strongly consistent. */

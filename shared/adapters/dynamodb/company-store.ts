@@ -1,7 +1,7 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CompanyRecord } from '../../domain/model.js';
 import type { CompanyStore } from '../../ports.js';
-import { isConditionFailure, queryPrefix } from './client.js';
+import { queryPrefix, sendConditional } from './client.js';
 import { companySk, key, stripKeys, tenantPk } from './keys.js';
 
 /** Companies live in their tenant's partition, so a tenant's list is one query. */
@@ -29,20 +29,17 @@ export function createDynamoCompanyStore(deps: { doc: DynamoDBDocumentClient; ta
       return (await list(tenantId)).filter((c) => c.tokenId === tokenId);
     },
     async unlinkToken(tenantId, cui, tokenId, at) {
-      try {
-        await doc.send(
-          new UpdateCommand({
-            TableName: table,
-            Key: key(tenantPk(tenantId), companySk(cui)),
-            UpdateExpression: 'SET tokenId = :null, updatedAt = :at',
-            // Only a link to this token: a company re-linked to another token meanwhile keeps that link.
-            ConditionExpression: 'tokenId = :t',
-            ExpressionAttributeValues: { ':t': tokenId, ':null': null, ':at': at },
-          }),
-        );
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-      }
+      await sendConditional(
+        doc,
+        new UpdateCommand({
+          TableName: table,
+          Key: key(tenantPk(tenantId), companySk(cui)),
+          UpdateExpression: 'SET tokenId = :null, updatedAt = :at',
+          // Only a link to this token: a company re-linked to another token meanwhile keeps that link.
+          ConditionExpression: 'tokenId = :t',
+          ExpressionAttributeValues: { ':t': tokenId, ':null': null, ':at': at },
+        }),
+      );
     },
   };
 }

@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ConnectSession, OAuthStateRecord } from '../../domain/model.js';
 import type { SessionStore } from '../../ports.js';
-import { isConditionFailure } from './client.js';
+import { isConditionFailure, sendConditional } from './client.js';
 import { K, key, sessionPk, statePk, stripKeys, ttlOf } from './keys.js';
 
 const SESSION_SK = 'SESSION';
@@ -61,22 +61,17 @@ export function createDynamoSessionStore(deps: { doc: DynamoDBDocumentClient; ta
       const values: Record<string, unknown> = { ':r': failure.reason, ':at': failure.at, ':null': 'NULL' };
       let condition = 'attribute_exists(#pk) AND (attribute_not_exists(completedAt) OR attribute_type(completedAt, :null))';
       if (options.once) condition += ' AND (attribute_not_exists(lastError) OR lastError <> :r)';
-      try {
-        await doc.send(
-          new UpdateCommand({
-            TableName: table,
-            Key: key(sessionPk(sessionId), SESSION_SK),
-            UpdateExpression: 'SET lastError = :r, lastErrorAt = :at',
-            ConditionExpression: condition,
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-          }),
-        );
-        return true;
-      } catch (error) {
-        if (isConditionFailure(error)) return false;
-        throw error;
-      }
+      return sendConditional(
+        doc,
+        new UpdateCommand({
+          TableName: table,
+          Key: key(sessionPk(sessionId), SESSION_SK),
+          UpdateExpression: 'SET lastError = :r, lastErrorAt = :at',
+          ConditionExpression: condition,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
     },
   };
 }

@@ -10,7 +10,7 @@ import { DUE_INDEX_NAME } from '../../config/env-names.js';
 import { BrokerError } from '../../domain/errors.js';
 import type { TokenRecord } from '../../domain/model.js';
 import type { TokenStore } from '../../ports.js';
-import { isConditionFailure, queryPrefix } from './client.js';
+import { isConditionFailure, queryPrefix, sendConditional } from './client.js';
 import {
   DUE_PARTITION,
   REAUTH_PARTITION,
@@ -169,14 +169,7 @@ export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; tabl
     },
 
     async replace(record, condition) {
-      const put = versionedPut(table, record, condition.expectedVersion, condition.leaseOwner);
-      try {
-        await doc.send(new PutCommand(put));
-        return true;
-      } catch (error) {
-        if (isConditionFailure(error)) return false;
-        throw error;
-      }
+      return sendConditional(doc, new PutCommand(versionedPut(table, record, condition.expectedVersion, condition.leaseOwner)));
     },
 
     async acquireLease(tenantId, tokenId, owner, now, leaseSeconds) {
@@ -203,42 +196,35 @@ export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; tabl
     },
 
     async releaseLease(tenantId, tokenId, owner) {
-      try {
-        await doc.send(
-          new UpdateCommand({
-            TableName: table,
-            Key: key(tenantPk(tenantId), tokenSk(tokenId)),
-            UpdateExpression: 'SET leaseOwner = :null, leaseExpiresAt = :null',
-            ConditionExpression: 'leaseOwner = :owner',
-            ExpressionAttributeValues: { ':owner': owner, ':null': null },
-          }),
-        );
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-      }
+      // Refused when another run holds the lease now: nothing of ours to release.
+      await sendConditional(
+        doc,
+        new UpdateCommand({
+          TableName: table,
+          Key: key(tenantPk(tenantId), tokenSk(tokenId)),
+          UpdateExpression: 'SET leaseOwner = :null, leaseExpiresAt = :null',
+          ConditionExpression: 'leaseOwner = :owner',
+          ExpressionAttributeValues: { ':owner': owner, ':null': null },
+        }),
+      );
     },
 
     async extendLease(tenantId, tokenId, owner, now, leaseSeconds) {
-      try {
-        await doc.send(
-          new UpdateCommand({
-            TableName: table,
-            Key: key(tenantPk(tenantId), tokenSk(tokenId)),
-            UpdateExpression: 'SET leaseExpiresAt = :until',
-            // Held by us and not yet expired: an expired lease may already have been taken over.
-            ConditionExpression: 'leaseOwner = :owner AND leaseExpiresAt > :now',
-            ExpressionAttributeValues: {
-              ':owner': owner,
-              ':now': now.toISOString(),
-              ':until': new Date(now.getTime() + leaseSeconds * 1000).toISOString(),
-            },
-          }),
-        );
-        return true;
-      } catch (error) {
-        if (isConditionFailure(error)) return false;
-        throw error;
-      }
+      return sendConditional(
+        doc,
+        new UpdateCommand({
+          TableName: table,
+          Key: key(tenantPk(tenantId), tokenSk(tokenId)),
+          UpdateExpression: 'SET leaseExpiresAt = :until',
+          // Held by us and not yet expired: an expired lease may already have been taken over.
+          ConditionExpression: 'leaseOwner = :owner AND leaseExpiresAt > :now',
+          ExpressionAttributeValues: {
+            ':owner': owner,
+            ':now': now.toISOString(),
+            ':until': new Date(now.getTime() + leaseSeconds * 1000).toISOString(),
+          },
+        }),
+      );
     },
 
     async disconnect(current, disconnected) {

@@ -3,7 +3,7 @@ import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } fr
 import { ESCROW_CONTEXT_PURPOSE } from '../../config/env-names.js';
 import type { TokenPair } from '../../domain/model.js';
 import type { PairEscrow } from '../../ports.js';
-import { isConditionFailure } from '../dynamodb/client.js';
+import { sendConditional } from '../dynamodb/client.js';
 import { key, tenantPk } from '../dynamodb/keys.js';
 
 const escrowSk = (tokenId: string) => `ESCROW#${tokenId}`;
@@ -47,19 +47,16 @@ export function createKmsPairEscrow(deps: { doc: DynamoDBDocumentClient; kms: KM
     },
 
     async delete(tenantId, tokenId, versionId) {
-      try {
-        await doc.send(
-          new DeleteCommand({
-            TableName: table,
-            Key: key(tenantPk(tenantId), escrowSk(tokenId)),
-            // A newer escrow (a later failed write) must survive the cleanup of an older one.
-            ConditionExpression: 'versionId = :v',
-            ExpressionAttributeValues: { ':v': versionId },
-          }),
-        );
-      } catch (error) {
-        if (!isConditionFailure(error)) throw error;
-      }
+      await sendConditional(
+        doc,
+        new DeleteCommand({
+          TableName: table,
+          Key: key(tenantPk(tenantId), escrowSk(tokenId)),
+          // A newer escrow (a later failed write) must survive the cleanup of an older one.
+          ConditionExpression: 'versionId = :v',
+          ExpressionAttributeValues: { ':v': versionId },
+        }),
+      );
     },
   };
 }
