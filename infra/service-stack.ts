@@ -38,6 +38,15 @@ export const EXTRA_ENV = {
 } as const;
 
 const CALLBACK_FUNCTION = 'oauth-callback';
+const ACCESS_TOKEN_FUNCTION = 'access-token-get';
+const TENANT_ROUTES_PREFIX = '/v1/tenants/';
+
+/** The functions the ERP cannot do without keep capacity of their own when the switch is on. */
+function reservedConcurrencyOf(config: StageConfig, name: string): number | undefined {
+  if (name === ACCESS_TOKEN_FUNCTION) return config.accessTokenReservedConcurrency;
+  if (name === NON_HTTP_FUNCTIONS.sweep) return config.sweepReservedConcurrency;
+  return undefined;
+}
 
 /**
  * The stateless half: HTTP API, one Lambda per entry point with its own least-privilege role, the
@@ -67,11 +76,12 @@ export class ServiceStack extends Stack {
       createDefaultStage: false,
     });
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logRetention, removalPolicy });
-    new apigwv2.HttpStage(this, 'DefaultStage', {
+    const stage = new apigwv2.HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
-      throttle: config.apiThrottle,
+      // Every route gets settings of its own below; a route added without them falls on the tight side.
+      throttle: { rateLimit: config.publicThrottleRate, burstLimit: config.publicThrottleBurst },
       accessLogSettings: {
         destination: new apigwv2.LogGroupLogDestination(accessLogs),
         format: ACCESS_LOG_FORMAT,
@@ -122,6 +132,7 @@ export class ServiceStack extends Stack {
         environment,
         logRetention,
         removalPolicy,
+        reservedConcurrentExecutions: config.reservedConcurrency ? reservedConcurrencyOf(config, name) : undefined,
       });
       const { role } = broker;
       this.functions.set(name, broker.fn);
@@ -191,6 +202,8 @@ export class ServiceStack extends Stack {
 
     const iamAuthorizer = new HttpIamAuthorizer();
     const integrations = new Map<string, HttpLambdaIntegration>();
+    // CfnStage types RouteSettings as `any` and passes it through as is: CloudFormation's property names.
+    const routeSettings: Record<string, { ThrottlingRateLimit: number; ThrottlingBurstLimit: number }> = {};
     for (const route of ROUTES) {
       let integration = integrations.get(route.fn);
       if (!integration) {
@@ -203,6 +216,13 @@ export class ServiceStack extends Stack {
         integration,
         authorizer: route.auth === 'service' ? iamAuthorizer : new apigwv2.HttpNoneAuthorizer(),
       });
+      // One bucket per route: a flood of a browser route is refused there, never on the ERP's routes.
+      routeSettings[`${route.method} ${route.path}`] =
+        route.auth === 'public'
+          ? { ThrottlingRateLimit: config.publicThrottleRate, ThrottlingBurstLimit: config.publicThrottleBurst }
+          : { ThrottlingRateLimit: config.serviceThrottleRate, ThrottlingBurstLimit: config.serviceThrottleBurst };
+      // CloudFormation refuses route settings that name a route it has not created yet.
+      stage.node.addDependency(...added);
       if (route.auth === 'public') {
         for (const r of added) {
           Validations.of(r).acknowledge({
@@ -212,6 +232,8 @@ export class ServiceStack extends Stack {
         }
       }
     }
+
+    (stage.node.defaultChild as apigwv2.CfnStage).routeSettings = routeSettings;
 
     const sweep = this.functions.get(NON_HTTP_FUNCTIONS.sweep)!;
     new events.Rule(this, 'SweepSchedule', {
@@ -227,6 +249,12 @@ export class ServiceStack extends Stack {
     new CfnOutput(this, 'CallbackUrl', {
       value: `${publicBaseUrl}${callbackPath}`,
       description: 'Register this exact URL as the callback of the ANAF OAuth app',
+    });
+    new CfnOutput(this, 'TenantRoutesArnPrefix', {
+      // Only the service routes live under /v1/tenants/; the stage and method segments are wildcards.
+      value: this.formatArn({ service: 'execute-api', resource: this.api.apiId, resourceName: `*/*${TENANT_ROUTES_PREFIX}` }),
+      description:
+        'execute-api:Invoke resource of the ERP role: append * for every tenant, or <tenantId>/* for one (README, "Calling it from the ERP backend")',
     });
     new CfnOutput(this, 'ManualRefreshFunctionName', {
       value: this.functions.get(NON_HTTP_FUNCTIONS.manualRefresh)!.functionName,

@@ -48,7 +48,23 @@ export interface StageConfig {
   /** Optional address subscribed to the alarm topic (confirm the e-mail AWS sends). */
   alarmEmail?: string;
   logRetentionDays: number;
-  apiThrottle: { rateLimit: number; burstLimit: number };
+  /**
+   * Per-route throttles (requests per second, burst). Each route has a bucket of its own, so a flood of
+   * the public browser routes (`/v1/oauth/*`) answers 429 there and never on the ERP's service routes.
+   */
+  serviceThrottleRate: number;
+  serviceThrottleBurst: number;
+  publicThrottleRate: number;
+  publicThrottleBurst: number;
+  /**
+   * Reserve Lambda concurrency for the access-token function and the sweep, so a flood elsewhere in the
+   * account cannot leave them without capacity. Off by default: every reservation must leave the account
+   * 100 unreserved, so on an account with a low concurrency limit (new accounts: 10) the deploy fails.
+   * A reservation is also a cap: above it the function is throttled.
+   */
+  reservedConcurrency: boolean;
+  accessTokenReservedConcurrency: number;
+  sweepReservedConcurrency: number;
   /** Alarm thresholds. */
   alarms: { refreshFailures: number; reauthRequiredTokens: number; api5xx: number };
 }
@@ -66,6 +82,8 @@ const COMMON = {
   anafTimeoutMs: 10_000,
   manualRefreshCooldownSeconds: 600,
   maxRotationsPerDay: 24,
+  reservedConcurrency: false,
+  sweepReservedConcurrency: 2,
   alarms: { refreshFailures: 1, reauthRequiredTokens: 0, api5xx: 5 },
 } satisfies Partial<StageDefaults>;
 
@@ -76,14 +94,23 @@ export const STAGE_DEFAULTS: Record<StageName, StageDefaults> = {
     anafEnvironment: 'test',
     retainData: false,
     logRetentionDays: 14,
-    apiThrottle: { rateLimit: 20, burstLimit: 40 },
+    serviceThrottleRate: 20,
+    serviceThrottleBurst: 40,
+    publicThrottleRate: 5,
+    publicThrottleBurst: 10,
+    accessTokenReservedConcurrency: 5,
   },
   prod: {
     ...COMMON,
     anafEnvironment: 'prod',
     retainData: true,
     logRetentionDays: 180,
-    apiThrottle: { rateLimit: 100, burstLimit: 200 },
+    serviceThrottleRate: 100,
+    serviceThrottleBurst: 200,
+    // A person connects a certificate a few times a year; 10/s is far above any real use.
+    publicThrottleRate: 10,
+    publicThrottleBurst: 20,
+    accessTokenReservedConcurrency: 50,
   },
 };
 
@@ -101,7 +128,17 @@ export const OVERRIDABLE_KEYS = [
   'maxRotationsPerDay',
   'secretPrefix',
   'alarmEmail',
+  'serviceThrottleRate',
+  'serviceThrottleBurst',
+  'publicThrottleRate',
+  'publicThrottleBurst',
+  'reservedConcurrency',
+  'accessTokenReservedConcurrency',
+  'sweepReservedConcurrency',
 ] as const;
+
+/** Switches: `-c key=true|false` arrives as a string, cdk.json's context block as a boolean. */
+const BOOLEAN_KEYS = new Set<string>(['reservedConcurrency']);
 
 export class StageConfigError extends Error {
   override name = 'StageConfigError';
@@ -155,7 +192,13 @@ const schema = z.object({
   logRetentionDays: z.number().check(
     z.refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n), 'must be a CloudWatch Logs retention period'),
   ),
-  apiThrottle: z.object({ rateLimit: int(1, 10_000), burstLimit: int(1, 5000) }),
+  serviceThrottleRate: int(1, 10_000),
+  serviceThrottleBurst: int(1, 5000),
+  publicThrottleRate: int(1, 10_000),
+  publicThrottleBurst: int(1, 5000),
+  reservedConcurrency: z.boolean('must be true or false'),
+  accessTokenReservedConcurrency: int(1, 1000),
+  sweepReservedConcurrency: int(1, 1000),
   alarms: z.object({ refreshFailures: int(1, 100_000), reauthRequiredTokens: int(0, 100_000), api5xx: int(1, 100_000) }),
 });
 
@@ -175,7 +218,12 @@ export function resolveStageConfig(context: (key: string) => unknown): StageConf
   for (const key of OVERRIDABLE_KEYS) {
     const value = context(key);
     if (value === undefined || value === '') continue;
-    overrides[key] = key === 'returnUrlOrigins' && typeof value === 'string' ? splitList(value) : value;
+    overrides[key] =
+      key === 'returnUrlOrigins' && typeof value === 'string'
+        ? splitList(value)
+        : BOOLEAN_KEYS.has(key) && typeof value === 'string'
+          ? parseSwitch(value)
+          : value;
   }
   const candidate = {
     ...defaults,
@@ -196,6 +244,12 @@ export function resolveStageConfig(context: (key: string) => unknown): StageConf
     anafOauthBaseUrl: ANAF_OAUTH_BASE_URL,
   };
 }
+
+/** `true`/`false` in any case; anything else is left as the string, for the schema to name. */
+const parseSwitch = (value: string): boolean | string => {
+  const v = value.trim().toLowerCase();
+  return v === 'true' ? true : v === 'false' ? false : value;
+};
 
 const splitList = (value: string) =>
   value

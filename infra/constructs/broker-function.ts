@@ -24,6 +24,8 @@ export interface BrokerFunctionProps {
   environment: Record<string, string>;
   logRetention: logs.RetentionDays;
   removalPolicy: RemovalPolicy;
+  /** Capacity kept for this function alone (and its cap); default: none, the account's shared pool. */
+  reservedConcurrentExecutions?: number;
 }
 
 /**
@@ -62,6 +64,7 @@ export class BrokerFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.profile.memoryMb,
       timeout: Duration.seconds(props.profile.timeoutSeconds),
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       description: props.profile.description,
       role: this.role,
       logGroup: this.logGroup,

@@ -22,6 +22,8 @@ beforeAll(() => {
     publicBaseUrl: 'https://anaf.erp.example.com',
     returnUrlOrigins: 'https://app.erp.example.com,https://admin.erp.example.com',
     alarmEmail: 'oncall@erp.example.com',
+    publicThrottleRate: '7',
+    reservedConcurrency: 'true',
   });
 });
 
@@ -146,17 +148,66 @@ describe('HTTP API', () => {
     }
   });
 
-  it('throttles the default stage and writes JSON access logs without query strings', () => {
+  const stageOf = (s: Synthesized): Cfn =>
+    Object.values(s.serviceTemplate.findResources('AWS::ApiGatewayV2::Stage'))[0] as Cfn;
+
+  it('writes JSON access logs without query strings; a route without settings of its own gets the browser throttle', () => {
     const format = new Capture();
     dev.serviceTemplate.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
-      DefaultRouteSettings: { ThrottlingRateLimit: dev.config.apiThrottle.rateLimit, ThrottlingBurstLimit: dev.config.apiThrottle.burstLimit },
+      DefaultRouteSettings: { ThrottlingRateLimit: dev.config.publicThrottleRate, ThrottlingBurstLimit: dev.config.publicThrottleBurst },
       AccessLogSettings: { DestinationArn: Match.anyValue(), Format: format },
     });
     const fields = JSON.parse(format.asString()) as Record<string, string>;
     expect(fields).toMatchObject({ requestId: '$context.requestId', status: '$context.status', path: '$context.path' });
     expect(Object.values(fields).some((v) => v.includes('querystring'))).toBe(false);
+  });
+
+  it.each(['dev', 'prod'] as const)('%s: gives both browser routes and every service route a throttle of its own', (name) => {
+    const s = name === 'dev' ? dev : prod;
+    const settings = stageOf(s).Properties.RouteSettings as Record<string, Cfn>;
+    expect(Object.keys(settings).sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    for (const route of ROUTES) {
+      const key = `${route.method} ${route.path}`;
+      expect(settings[key], key).toEqual(
+        route.auth === 'public'
+          ? { ThrottlingRateLimit: s.config.publicThrottleRate, ThrottlingBurstLimit: s.config.publicThrottleBurst }
+          : { ThrottlingRateLimit: s.config.serviceThrottleRate, ThrottlingBurstLimit: s.config.serviceThrottleBurst },
+      );
+    }
+    expect(s.config.publicThrottleRate).toBeLessThan(s.config.serviceThrottleRate);
+    expect(s.config.publicThrottleBurst).toBeLessThan(s.config.serviceThrottleBurst);
+  });
+
+  it('takes the throttles from the stage config and its context keys', () => {
+    const settings = stageOf(prod).Properties.RouteSettings as Record<string, Cfn>;
+    expect(settings['GET /v1/oauth/callback']).toEqual({ ThrottlingRateLimit: 7, ThrottlingBurstLimit: 20 });
+    expect(settings['GET /v1/oauth/authorize']).toEqual({ ThrottlingRateLimit: 7, ThrottlingBurstLimit: 20 });
+    expect(settings['GET /v1/tenants/{tenantId}/companies/{cui}/access-token']).toEqual({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 });
+  });
+
+  it('creates the stage after the routes its settings name (CloudFormation refuses settings for an unknown route key)', () => {
+    const routeIds = Object.keys(dev.serviceTemplate.findResources('AWS::ApiGatewayV2::Route'));
+    expect(stageOf(dev).DependsOn).toEqual(expect.arrayContaining(routeIds));
+  });
+});
+
+describe('reserved concurrency', () => {
+  const reserved = (s: Synthesized, name: string): unknown => functionResource(s, name).Properties.ReservedConcurrentExecutions;
+
+  it('is off by default: no function reserves concurrency', () => {
+    expect(dev.config.reservedConcurrency).toBe(false);
+    for (const name of FUNCTION_NAMES) expect(reserved(dev, name), name).toBeUndefined();
+  });
+
+  it('when switched on, reserves it for the access-token function and the sweep only', () => {
+    expect(prod.config).toMatchObject({ reservedConcurrency: true, accessTokenReservedConcurrency: 50, sweepReservedConcurrency: 2 });
+    expect(reserved(prod, 'access-token-get')).toBe(50);
+    expect(reserved(prod, NON_HTTP_FUNCTIONS.sweep)).toBe(2);
+    for (const name of FUNCTION_NAMES.filter((n) => n !== 'access-token-get' && n !== NON_HTTP_FUNCTIONS.sweep)) {
+      expect(reserved(prod, name), name).toBeUndefined();
+    }
   });
 });
 
@@ -388,6 +439,16 @@ describe('outputs', () => {
     t.hasOutput('CallbackUrl', { Value: callback });
     expect(flat(callback.asObject())).toMatch(/^\$\{Api\w+\.ApiEndpoint\}\/v1\/oauth\/callback$/);
     prod.serviceTemplate.hasOutput('CallbackUrl', { Value: 'https://anaf.erp.example.com/v1/oauth/callback' });
+  });
+
+  it('exposes the execute-api ARN prefix of the tenant routes, which no browser route falls under', () => {
+    const prefix = new Capture();
+    dev.serviceTemplate.hasOutput('TenantRoutesArnPrefix', { Value: prefix });
+    const apiId = dev.service.getLogicalId(dev.service.api.node.defaultChild as CfnElement);
+    expect(flat(prefix.asObject())).toBe(
+      `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${${apiId}}/*/*/v1/tenants/`,
+    );
+    for (const route of ROUTES) expect(route.path.startsWith('/v1/tenants/'), route.path).toBe(route.auth === 'service');
   });
 });
 

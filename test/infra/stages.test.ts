@@ -47,6 +47,55 @@ describe('stage configuration', () => {
     });
   });
 
+  it('throttles browser routes tighter than service routes and reserves no concurrency unless switched on', () => {
+    expect(resolve({ stage: 'prod' })).toMatchObject({
+      serviceThrottleRate: 100,
+      serviceThrottleBurst: 200,
+      publicThrottleRate: 10,
+      publicThrottleBurst: 20,
+      reservedConcurrency: false,
+    });
+    expect(resolve({})).toMatchObject({ serviceThrottleRate: 20, serviceThrottleBurst: 40, publicThrottleRate: 5, publicThrottleBurst: 10 });
+    expect(
+      resolve({
+        stage: 'prod',
+        serviceThrottleRate: '300',
+        serviceThrottleBurst: '600',
+        publicThrottleRate: '2',
+        publicThrottleBurst: '4',
+        reservedConcurrency: 'true',
+        accessTokenReservedConcurrency: '30',
+        sweepReservedConcurrency: '1',
+      }),
+    ).toMatchObject({
+      serviceThrottleRate: 300,
+      serviceThrottleBurst: 600,
+      publicThrottleRate: 2,
+      publicThrottleBurst: 4,
+      reservedConcurrency: true,
+      accessTokenReservedConcurrency: 30,
+      sweepReservedConcurrency: 1,
+    });
+    // cdk.json's context block holds real booleans
+    expect(resolve({ reservedConcurrency: true }).reservedConcurrency).toBe(true);
+    expect(resolve({ reservedConcurrency: 'false' }).reservedConcurrency).toBe(false);
+  });
+
+  it('rejects bad throttle and concurrency values, naming each', () => {
+    const bad = { publicThrottleRate: '0', serviceThrottleBurst: 'lots', reservedConcurrency: 'yes', sweepReservedConcurrency: '0' };
+    expect(() => resolve(bad)).toThrowError(StageConfigError);
+    let message = '';
+    try {
+      resolve(bad);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('publicThrottleRate: must be an integer from 1 to 10000');
+    expect(message).toContain('serviceThrottleBurst: must be an integer from 1 to 5000');
+    expect(message).toContain('reservedConcurrency: must be true or false');
+    expect(message).toContain('sweepReservedConcurrency: must be an integer from 1 to 1000');
+  });
+
   it('rejects an unknown stage with one clear message', () => {
     expect(() => resolve({ stage: 'qa' })).toThrowError(StageConfigError);
     expect(() => resolve({ stage: 'qa' })).toThrowError(
