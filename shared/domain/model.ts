@@ -87,6 +87,7 @@ export interface Disconnection {
 }
 
 export interface ConnectSession {
+  /** Known only to whoever holds the link: the store keys the session by its hash and never stores it. */
   sessionId: string;
   tenantId: string;
   cuis: string[];
@@ -119,7 +120,8 @@ export interface ConnectSessionView {
 
 export interface OAuthStateRecord {
   stateHash: string;
-  sessionId: string;
+  /** The session's id sealed with the state (`sealSessionId`): the table never holds it in clear. */
+  sealedSessionId: string;
   tenantId: string;
   expiresAt: string;
   /**

@@ -7,8 +7,11 @@ import { connectSessionStatus, toConnectSessionView } from '../domain/views.js';
 import { computeDueAt, rotationsInWindow } from '../domain/refresh-policy.js';
 import {
   STATE_TTL_SECONDS,
+  hashSessionId,
   hashState,
   newSecretVersionId,
+  openSessionId,
+  sealSessionId,
   isWellFormedSessionId,
   isWellFormedState,
   newSessionId,
@@ -131,7 +134,7 @@ async function failAttempt(deps: ServiceDeps, session: ConnectSession, reason: C
       tokenId: null,
       cuis: [...session.cuis],
       at,
-      details: { sessionId: session.sessionId, reason, ...(options.anafError ? { anafError: options.anafError } : {}) },
+      details: { sessionHash: hashSessionId(session.sessionId), reason, ...(options.anafError ? { anafError: options.anafError } : {}) },
     });
   }
   const context = await describeSession(deps, session);
@@ -167,7 +170,7 @@ export async function startAuthorization(deps: ServiceDeps, sessionId: string): 
   const stateExpiry = Math.min(now.getTime() + STATE_TTL_SECONDS * 1000, Date.parse(session.expiresAt));
   await deps.sessions.putState({
     stateHash: hashState(state),
-    sessionId,
+    sealedSessionId: sealSessionId(state, sessionId),
     tenantId: session.tenantId,
     expiresAt: new Date(stateExpiry).toISOString(),
     consumedAt: null,
@@ -199,7 +202,8 @@ export async function completeAuthorization(
   if (!consumed) return invalid;
   const { record } = consumed;
   const now = deps.clock.now();
-  const session = await deps.sessions.get(record.sessionId);
+  const sessionId = openSessionId(state, record.sealedSessionId ?? '');
+  const session = sessionId ? await deps.sessions.get(sessionId) : null;
   if (!session || session.tenantId !== record.tenantId) return invalid;
   // A reload, Back, or a second tab after a success: nothing left to do, and the page says so.
   if (session.completedAt) return alreadyConnected(deps, session, 'callback');

@@ -13,10 +13,11 @@ export function createDynamoSessionStore(deps: { doc: DynamoDBDocumentClient; ta
   const { doc, table } = deps;
   return {
     async create(session) {
+      const { sessionId, ...stored } = session;
       await doc.send(
         new PutCommand({
           TableName: table,
-          Item: { ...key(sessionPk(session.sessionId), SESSION_SK), ...session, [K.ttl]: ttlOf(session.expiresAt, TTL_GRACE_SECONDS) },
+          Item: { ...key(sessionPk(sessionId), SESSION_SK), ...stored, [K.ttl]: ttlOf(session.expiresAt, TTL_GRACE_SECONDS) },
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': K.partitionKey },
         }),
@@ -24,7 +25,7 @@ export function createDynamoSessionStore(deps: { doc: DynamoDBDocumentClient; ta
     },
     async get(sessionId) {
       const out = await doc.send(new GetCommand({ TableName: table, Key: key(sessionPk(sessionId), SESSION_SK), ConsistentRead: true }));
-      return out.Item ? stripKeys<ConnectSession>(out.Item) : null;
+      return out.Item ? { ...stripKeys<Omit<ConnectSession, 'sessionId'>>(out.Item), sessionId } : null;
     },
     async putState(state) {
       await doc.send(
