@@ -96,6 +96,11 @@ export interface ConnectSession {
   expiresAt: string;
   completedAt: string | null;
   tokenId: string | null;
+  /**
+   * The token whose certificate holder this session restores (a warning's link, or the ERP's `tokenId`):
+   * another certificate completing it moves no company. Absent or null: any certificate may take the CUIs.
+   */
+  forTokenId?: string | null;
   /** The last failed attempt of this session (absent on sessions stored before it was recorded). */
   lastError?: ConnectFailureReason | null;
   lastErrorAt?: string | null;
@@ -138,6 +143,7 @@ export type LifecycleEventType =
   | 'refresh-failed'
   | 'reauth-required'
   | 'recovered'
+  | 'relinked'
   | 'expiring'
   | 'disconnected'
   | 'token-issued';

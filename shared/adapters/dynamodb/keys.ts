@@ -10,6 +10,9 @@ export const tokenSk = (tokenId: string) => `TOKEN#${tokenId}`;
 export const serialSk = (serial: string) => `SERIAL#${serial}`;
 /** A session's key is its id's hash: the id is a bearer capability, never stored. */
 export const sessionPk = (sessionId: string) => `SESSION#${hashSessionId(sessionId)}`;
+/** In the tenant's partition: one pointer per session minted for a token, so that a success can close the others. */
+export const tokenSessionPrefix = (tokenId: string) => `TOKENSESSION#${tokenId}#`;
+export const tokenSessionSk = (tokenId: string, sessionId: string) => `${tokenSessionPrefix(tokenId)}${hashSessionId(sessionId)}`;
 export const statePk = (stateHash: string) => `STATE#${stateHash}`;
 export const eventsPk = (tenantId: string) => `EVENTS#${tenantId}`;
 /** Every active token sits in one index partition; the sort key is its next due time. */
