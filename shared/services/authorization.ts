@@ -247,7 +247,10 @@ export async function completeAuthorization(
   // A session minted for a token restores that certificate holder only: anyone else holding the link
   // gets a token of their own and takes no company from the holder.
   const bound = session.forTokenId ? await deps.tokens.get(session.tenantId, session.forTokenId) : null;
-  const otherCertificate = Boolean(session.forTokenId) && (!bound?.serial || bound.serial !== readPairClaims(deps, pair).serial);
+  const pairSerial = () =>
+    readPairFacts({ accessToken: pair.accessToken, refreshToken: pair.refreshToken ?? '', expiresInSeconds: pair.expiresInSeconds, now }).serial;
+  // A token without a known serial cannot be matched to a certificate: its link restores nobody.
+  const otherCertificate = Boolean(session.forTokenId) && (!bound?.serial || bound.serial !== pairSerial());
   let token: TokenRecord;
   try {
     token = await storeAuthorization(deps, {
