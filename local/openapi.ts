@@ -138,10 +138,13 @@ export const OPERATIONS: Record<string, Operation> = {
     description:
       'Send `authorizeUrl` to whoever holds the certificate (any machine). It can be opened again until it ' +
       'expires or one login succeeds. `cuis` are registered companies (at most 50); `returnUrl` must be on ' +
-      'an origin of `RETURN_URL_ALLOWLIST`; `ttlSeconds` 60 s to 7 days, 30 minutes by default.',
+      'an origin of `RETURN_URL_ALLOWLIST`; `ttlSeconds` 60 s to 7 days, 30 minutes by default. With `tokenId` the ' +
+      "session restores that token's certificate holder: another certificate completing it gets a token of its own " +
+      'and moves no company. `sessionId` is shown only here (the broker stores its hash): the link is a bearer ' +
+      'capability. A success closes the token\'s other open sessions.',
     body: connectSessionCreate.body,
     answer: { status: 201, description: 'the session', schema: contract.connectSessionCreated },
-    errors: ['INVALID_CUI', 'TOO_MANY_CUIS', 'COMPANY_NOT_FOUND', 'INVALID_RETURN_URL'],
+    errors: ['INVALID_CUI', 'TOO_MANY_CUIS', 'COMPANY_NOT_FOUND', 'INVALID_RETURN_URL', 'TOKEN_NOT_FOUND', 'TOKEN_DISCONNECTED'],
   },
   'GET /v1/tenants/{tenantId}/connect-sessions/{sessionId}': {
     operationId: 'getConnectSession',

@@ -104,6 +104,11 @@ export interface SessionStore {
    * already its lastError. Returns whether it was written (false: completed, unknown, or a repeat).
    */
   recordFailure(sessionId: string, failure: { reason: ConnectFailureReason; at: string }, options?: { once?: boolean }): Promise<boolean>;
+  /**
+   * Closes (marks completed by `tokenId` at `at`) every open session minted for `tokenId` but
+   * `exceptSessionId`; answers how many it closed. Sessions minted without a token are not found.
+   */
+  closeOpenFor(tenantId: string, tokenId: string, exceptSessionId: string | undefined, at: string): Promise<number>;
 }
 
 export interface AuditStore {
@@ -187,6 +192,7 @@ export type MetricName =
   | 'Refreshed'
   | 'RefreshFailed'
   | 'ReauthRequired'
+  | 'Relinked'
   | 'Expiring'
   | 'Disconnected'
   | 'TokenIssued'

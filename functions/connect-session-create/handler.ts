@@ -12,6 +12,8 @@ export const body = z.strictObject({
   cuis: nonEmptyCuiListSchema,
   returnUrl: z.optional(z.string().check(z.maxLength(2048))),
   ttlSeconds: z.optional(integerInRange(MIN_SESSION_TTL_SECONDS, MAX_SESSION_TTL_SECONDS, { unit: 'seconds' })),
+  /** The session restores this token's certificate holder: another certificate completing it moves no company. */
+  tokenId: z.optional(z.string().check(z.maxLength(64))),
 });
 
 /** POST /v1/tenants/{tenantId}/connect-sessions: a link for the certificate holder. */

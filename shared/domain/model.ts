@@ -87,6 +87,7 @@ export interface Disconnection {
 }
 
 export interface ConnectSession {
+  /** Known only to whoever holds the link: the store keys the session by its hash and never stores it. */
   sessionId: string;
   tenantId: string;
   cuis: string[];
@@ -95,6 +96,11 @@ export interface ConnectSession {
   expiresAt: string;
   completedAt: string | null;
   tokenId: string | null;
+  /**
+   * The token whose certificate holder this session restores (a warning's link, or the ERP's `tokenId`):
+   * another certificate completing it moves no company. Absent or null: any certificate may take the CUIs.
+   */
+  forTokenId?: string | null;
   /** The last failed attempt of this session (absent on sessions stored before it was recorded). */
   lastError?: ConnectFailureReason | null;
   lastErrorAt?: string | null;
@@ -119,7 +125,8 @@ export interface ConnectSessionView {
 
 export interface OAuthStateRecord {
   stateHash: string;
-  sessionId: string;
+  /** The session's id sealed with the state (`sealSessionId`): the table never holds it in clear. */
+  sealedSessionId: string;
   tenantId: string;
   expiresAt: string;
   /**
@@ -136,6 +143,7 @@ export type LifecycleEventType =
   | 'refresh-failed'
   | 'reauth-required'
   | 'recovered'
+  | 'relinked'
   | 'expiring'
   | 'disconnected'
   | 'token-issued';

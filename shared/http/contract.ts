@@ -131,7 +131,7 @@ export const accessToken = z.strictObject({
 
 export const auditEvent = z.strictObject({
   tenantId: z.string(),
-  type: z.enum(['connected', 'connect-failed', 'refreshed', 'refresh-failed', 'reauth-required', 'recovered', 'expiring', 'disconnected', 'token-issued']),
+  type: z.enum(['connected', 'connect-failed', 'refreshed', 'refresh-failed', 'reauth-required', 'recovered', 'relinked', 'expiring', 'disconnected', 'token-issued']),
   tokenId: z.nullable(tokenId),
   cuis: z.array(cui),
   at: timestamp,

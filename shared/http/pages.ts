@@ -91,6 +91,29 @@ function connectedPart(context: FlowContext, lang: Lang): Part {
       };
 }
 
+/** A link minted for one certificate holder, completed with another certificate: nothing of the holder's moved. */
+function otherCertificatePart(context: FlowContext, lang: Lang): Part {
+  return lang === 'ro'
+    ? {
+        title: 'A fost folosit alt certificat',
+        lead: [
+          ...requesterLine(context, lang),
+          'Acest link reînnoiește accesul titularului unui anumit certificat, iar autentificarea la ANAF s-a făcut cu alt certificat.',
+          'Accesul certificatului folosit a fost salvat separat; nicio firmă nu a fost mutată pe el.',
+        ],
+        next: `Dacă firmele trebuie conectate cu acest certificat, cereți un link nou de la ${from(context, lang)}. Altfel, trimiteți linkul titularului certificatului.`,
+      }
+    : {
+        title: 'Another certificate was used',
+        lead: [
+          ...requesterLine(context, lang),
+          "This link renews the access of one certificate's holder, and the ANAF sign-in used another certificate.",
+          "The access of the certificate used was saved separately; no company was moved to it.",
+        ],
+        next: `If the companies should be connected with this certificate, ask ${from(context, lang)} for a new link. Otherwise, send the link to the certificate's holder.`,
+      };
+}
+
 function alreadyConnectedPart(outcome: Extract<FlowOutcome, { kind: 'already-connected' }>, lang: Lang): Part {
   const { context } = outcome;
   const when = formatTime(outcome.completedAt, lang);
@@ -274,6 +297,8 @@ export function renderFlowOutcome(outcome: FlowOutcome): HttpResult {
     case 'connected':
       if (outcome.returnUrl) return redirect(withResultParams(outcome.returnUrl, { status: 'connected', tokenId: outcome.tokenId }));
       return page(200, connectedPart(outcome.context, 'ro'), connectedPart(outcome.context, 'en'));
+    case 'other-certificate':
+      return page(409, otherCertificatePart(outcome.context, 'ro'), otherCertificatePart(outcome.context, 'en'));
     case 'already-connected':
       // A used link sends the ERP the result it already had; a replayed callback never redirects.
       if (outcome.via === 'link' && outcome.returnUrl && outcome.tokenId) {

@@ -9,6 +9,7 @@ const METRIC_OF: Record<LifecycleEventType, MetricName> = {
   'refresh-failed': 'RefreshFailed',
   'reauth-required': 'ReauthRequired',
   recovered: 'Recovered',
+  relinked: 'Relinked',
   expiring: 'Expiring',
   disconnected: 'Disconnected',
   'token-issued': 'TokenIssued',

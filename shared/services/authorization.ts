@@ -7,13 +7,17 @@ import { connectSessionStatus, toConnectSessionView } from '../domain/views.js';
 import { computeDueAt, rotationsInWindow } from '../domain/refresh-policy.js';
 import {
   STATE_TTL_SECONDS,
+  hashSessionId,
   hashState,
   newSecretVersionId,
+  openSessionId,
+  sealSessionId,
   isWellFormedSessionId,
   isWellFormedState,
   newSessionId,
   newState,
   newTokenId,
+  TOKEN_ID_SHAPE,
 } from '../domain/state.js';
 import { buildAnafAuthorizeUrl, buildConnectUrl, isAllowedReturnUrl } from '../domain/urls.js';
 import type { AnafTokenResponse } from '../ports.js';
@@ -33,9 +37,15 @@ export const MIN_SESSION_TTL_SECONDS = 60;
  */
 export async function createConnectSession(
   deps: ServiceDeps,
-  input: { tenantId: string; cuis: string[]; returnUrl?: string; ttlSeconds?: number },
+  input: { tenantId: string; cuis: string[]; returnUrl?: string; ttlSeconds?: number; tokenId?: string },
 ): Promise<{ sessionId: string; authorizeUrl: string; expiresAt: string }> {
   await requireTenant(deps, input.tenantId);
+  if (input.tokenId !== undefined) {
+    const token = TOKEN_ID_SHAPE.test(input.tokenId) ? await deps.tokens.get(input.tenantId, input.tokenId) : null;
+    if (!token) throw new BrokerError('TOKEN_NOT_FOUND', 'token not found');
+    // A disconnected token is never revived: its holder connects with a session for the companies.
+    if (token.status === 'disconnected') throw new BrokerError('TOKEN_DISCONNECTED', 'the token is disconnected; mint a session without tokenId');
+  }
   if (input.returnUrl !== undefined && !isAllowedReturnUrl(input.returnUrl, deps.settings.returnUrlAllowlist)) {
     throw new BrokerError('INVALID_RETURN_URL', 'returnUrl must be an http(s) URL on an allowed origin');
   }
@@ -51,6 +61,7 @@ export async function createConnectSession(
     expiresAt: new Date(now.getTime() + ttl * 1000).toISOString(),
     completedAt: null,
     tokenId: null,
+    forTokenId: input.tokenId ?? null,
     lastError: null,
     lastErrorAt: null,
   };
@@ -78,6 +89,12 @@ export interface FlowContext {
 export type FlowOutcome =
   | { kind: 'redirect-to-anaf'; location: string }
   | { kind: 'connected'; tokenId: string; returnUrl: string | null; context: FlowContext }
+  /**
+   * A session minted for a token was completed with another certificate: that certificate got a token
+   * of its own, no company moved, and the session stays open for its holder. Always a page (never a
+   * redirect): the person must read that the link is not theirs.
+   */
+  | { kind: 'other-certificate'; tokenId: string; context: FlowContext }
   /**
    * The session had already completed: its link was opened again (`link`), or the callback URL was
    * reloaded or used by a second tab (`callback`: never a redirect, since the state proves nothing).
@@ -131,7 +148,7 @@ async function failAttempt(deps: ServiceDeps, session: ConnectSession, reason: C
       tokenId: null,
       cuis: [...session.cuis],
       at,
-      details: { sessionId: session.sessionId, reason, ...(options.anafError ? { anafError: options.anafError } : {}) },
+      details: { sessionHash: hashSessionId(session.sessionId), reason, ...(options.anafError ? { anafError: options.anafError } : {}) },
     });
   }
   const context = await describeSession(deps, session);
@@ -167,7 +184,7 @@ export async function startAuthorization(deps: ServiceDeps, sessionId: string): 
   const stateExpiry = Math.min(now.getTime() + STATE_TTL_SECONDS * 1000, Date.parse(session.expiresAt));
   await deps.sessions.putState({
     stateHash: hashState(state),
-    sessionId,
+    sealedSessionId: sealSessionId(state, sessionId),
     tenantId: session.tenantId,
     expiresAt: new Date(stateExpiry).toISOString(),
     consumedAt: null,
@@ -199,7 +216,8 @@ export async function completeAuthorization(
   if (!consumed) return invalid;
   const { record } = consumed;
   const now = deps.clock.now();
-  const session = await deps.sessions.get(record.sessionId);
+  const sessionId = openSessionId(state, record.sealedSessionId ?? '');
+  const session = sessionId ? await deps.sessions.get(sessionId) : null;
   if (!session || session.tenantId !== record.tenantId) return invalid;
   // A reload, Back, or a second tab after a success: nothing left to do, and the page says so.
   if (session.completedAt) return alreadyConnected(deps, session, 'callback');
@@ -226,13 +244,20 @@ export async function completeAuthorization(
     deps.logger.warn('code exchange failed', { tenantId: session.tenantId, kind: error.kind, status: error.details.status });
     return failAttempt(deps, session, error.kind === 'unavailable' || error.kind === 'timeout' ? 'ANAF_UNAVAILABLE' : 'ANAF_REJECTED');
   }
+  // A session minted for a token restores that certificate holder only: anyone else holding the link
+  // gets a token of their own and takes no company from the holder.
+  const bound = session.forTokenId ? await deps.tokens.get(session.tenantId, session.forTokenId) : null;
+  const pairSerial = () =>
+    readPairFacts({ accessToken: pair.accessToken, refreshToken: pair.refreshToken ?? '', expiresInSeconds: pair.expiresInSeconds, now }).serial;
+  // A token without a known serial cannot be matched to a certificate: its link restores nobody.
+  const otherCertificate = Boolean(session.forTokenId) && (!bound?.serial || bound.serial !== pairSerial());
   let token: TokenRecord;
   try {
     token = await storeAuthorization(deps, {
       tenantId: session.tenantId,
       pair,
-      cuis: session.cuis,
-      sessionId: session.sessionId,
+      cuis: otherCertificate ? [] : session.cuis,
+      sessionId: otherCertificate ? undefined : session.sessionId,
       source: 'callback',
       replaceActive: true,
       leaseDeadline: startedAt + REAUTHORIZATION_WAIT_MS,
@@ -249,6 +274,10 @@ export async function completeAuthorization(
     // reason is one the ERP already knows, and its page says to try again with the same link.
     if (error instanceof BrokerError && error.code === 'REFRESH_IN_PROGRESS') return failAttempt(deps, session, 'ANAF_UNAVAILABLE');
     throw error;
+  }
+  if (otherCertificate) {
+    deps.logger.warn('a session minted for a token was completed with another certificate; no company moved', { tenantId: session.tenantId, tokenId: session.forTokenId });
+    return { kind: 'other-certificate', tokenId: token.tokenId, context: await describeSession(deps, session) };
   }
   return { kind: 'connected', tokenId: token.tokenId, returnUrl: session.returnUrl, context: await describeSession(deps, session) };
 }
@@ -357,7 +386,35 @@ export async function storeAuthorization(deps: ServiceDeps, input: StoreAuthoriz
       at: now,
       details: { serial, reauthorization: Boolean(existing), source: input.source },
     });
+    await announceMoves(deps, token, present.filter((c): c is NonNullable<typeof c> => c !== null && cuis.includes(c.cui)), now);
+    if (input.sessionId) {
+      // The holder is back: the token's other links (older warnings) have nothing left to do.
+      await deps.sessions.closeOpenFor(input.tenantId, token.tokenId, input.sessionId, now).catch((error: unknown) =>
+        deps.logger.warn('closing the token\'s other connect sessions failed', { tenantId: input.tenantId, tokenId: token.tokenId, errorName: (error as Error)?.name }),
+      );
+    }
     return token;
+  }
+}
+
+/**
+ * A `relinked` event for each active token of another certificate that lost companies to `token`
+ * (`before`: the companies as they were read before the write), naming both serials.
+ */
+async function announceMoves(deps: ServiceDeps, token: TokenRecord, before: Array<{ cui: string; tokenId: string | null }>, at: string): Promise<void> {
+  const moved = new Map<string, string[]>();
+  for (const c of before) if (c.tokenId && c.tokenId !== token.tokenId) moved.set(c.tokenId, [...(moved.get(c.tokenId) ?? []), c.cui]);
+  for (const [fromTokenId, cuis] of moved) {
+    const from = await deps.tokens.get(token.tenantId, fromTokenId);
+    if (!from || from.status !== 'active' || from.serial === token.serial) continue;
+    await recordEvent(deps, {
+      tenantId: token.tenantId,
+      type: 'relinked',
+      tokenId: token.tokenId,
+      cuis,
+      at,
+      details: { fromTokenId, fromSerial: from.serial, serial: token.serial },
+    });
   }
 }
 

@@ -632,6 +632,8 @@ async function emitUnsafe(
         tenantId: token.tenantId,
         cuis: cuis.slice(0, MAX_CUIS),
         ttlSeconds: MAX_SESSION_TTL_SECONDS,
+        // The link restores this token's certificate holder: anyone else completing it moves nothing.
+        tokenId: token.tokenId,
       });
       connectUrl = session.authorizeUrl;
     } catch (error) {

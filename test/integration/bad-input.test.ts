@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EMULATOR_CERTIFICATES } from '../../local/anaf-emulator/server.js';
 import { mintToken } from '../../local/anaf-emulator/oauth-state.js';
 import { withControlDigit } from '../../shared/domain/cui.js';
+import { hashSessionId } from '../../shared/domain/state.js';
 import { ROUTES, type RouteDef } from '../../shared/http/routes.js';
 import { contractProblems } from '../support/contract.js';
 import { CUIS, EMULATOR_DEFAULT_CLIENT, connect, pairObtainedByHand, setupTenant, startTestStack } from '../support/stack.js';
@@ -686,7 +687,8 @@ describe('CUI normalization', () => {
     const session = await send('POST', `/v1/tenants/${t}/connect-sessions`, { body: { cuis: ['ro14399840', 'RO 1439 9840', '14399840'] } });
     expect(session.status).toBe(201);
     const stored = (await doc.send(new ScanCommand({ TableName: table, ConsistentRead: true }))).Items ?? [];
-    const sessionItem = stored.find((i) => i.sessionId === session.json.sessionId);
+    // The table keys a session by the hash of its id and never holds the id (connect-links.test.ts).
+    const sessionItem = stored.find((i) => i.pk === `SESSION#${hashSessionId(session.json.sessionId)}`);
     expect(sessionItem?.cuis).toEqual(['14399840']);
 
     const imported = await send('POST', `/v1/tenants/${t}/tokens`, { body: { ...(await pairObtainedByHand(stack.emulator!)), cuis: ['RO 14399840'] } });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readTokenClaims } from '../../shared/domain/jwt.js';
 import { CUIS, EMULATOR_DEFAULT_CLIENT, connect, follow, pairObtainedByHand, setupTenant, startTestStack } from '../support/stack.js';
+import { hashSessionId } from '../../shared/domain/state.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
 import { stored, tapBus, type BusEvent } from '../support/refresh-helpers.js';
 
@@ -323,7 +324,7 @@ describe('what became of a connect session: GET connect-sessions/{sessionId} and
     expect((await sessionOf(t, sessionId)).body.tokenId).toBeUndefined();
     const [event, ...rest] = await trail(t);
     expect(rest).toEqual([]);
-    expect(event).toMatchObject({ type: 'connect-failed', tokenId: null, cuis: [CUIS[0], CUIS[1]], details: { sessionId, reason: 'ACCESS_DENIED', anafError: 'access_denied' } });
+    expect(event).toMatchObject({ type: 'connect-failed', tokenId: null, cuis: [CUIS[0], CUIS[1]], details: { sessionHash: hashSessionId(sessionId), reason: 'ACCESS_DENIED', anafError: 'access_denied' } });
     await expect.poll(async () => (await failedOnBus(t)).map((e) => e.detail.details?.reason)).toEqual(['ACCESS_DENIED']);
     expect((await failedOnBus(t))[0]!.detail).toMatchObject({ tenantId: t, tokenId: null, cuis: [CUIS[0], CUIS[1]] });
   });

@@ -1,4 +1,5 @@
 import { TABLE_KEYS } from '../../config/env-names.js';
+import { hashSessionId } from '../../domain/state.js';
 
 /** Item key layout of the single table. Every item also repeats its plain identifiers as attributes. */
 export const K = TABLE_KEYS;
@@ -7,7 +8,11 @@ export const CLIENT_SK = 'CLIENT';
 export const companySk = (cui: string) => `COMPANY#${cui}`;
 export const tokenSk = (tokenId: string) => `TOKEN#${tokenId}`;
 export const serialSk = (serial: string) => `SERIAL#${serial}`;
-export const sessionPk = (sessionId: string) => `SESSION#${sessionId}`;
+/** A session's key is its id's hash: the id is a bearer capability, never stored. */
+export const sessionPk = (sessionId: string) => `SESSION#${hashSessionId(sessionId)}`;
+/** In the tenant's partition: one pointer per session minted for a token, so that a success can close the others. */
+export const tokenSessionPrefix = (tokenId: string) => `TOKENSESSION#${tokenId}#`;
+export const tokenSessionSk = (tokenId: string, sessionId: string) => `${tokenSessionPrefix(tokenId)}${hashSessionId(sessionId)}`;
 export const statePk = (stateHash: string) => `STATE#${stateHash}`;
 export const eventsPk = (tenantId: string) => `EVENTS#${tenantId}`;
 /** Every active token sits in one index partition; the sort key is its next due time. */

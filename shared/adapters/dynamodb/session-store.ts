@@ -1,8 +1,8 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ConnectSession, OAuthStateRecord } from '../../domain/model.js';
 import type { SessionStore } from '../../ports.js';
-import { isConditionFailure, sendConditional } from './client.js';
-import { K, key, sessionPk, statePk, stripKeys, ttlOf } from './keys.js';
+import { isConditionFailure, queryPrefix, sendConditional } from './client.js';
+import { K, key, sessionPk, statePk, stripKeys, tenantPk, tokenSessionPrefix, tokenSessionSk, ttlOf } from './keys.js';
 
 const SESSION_SK = 'SESSION';
 const STATE_SK = 'STATE';
@@ -13,10 +13,25 @@ export function createDynamoSessionStore(deps: { doc: DynamoDBDocumentClient; ta
   const { doc, table } = deps;
   return {
     async create(session) {
+      const { sessionId, ...stored } = session;
+      if (session.forTokenId) {
+        // The pointer first: a session that exists is always found by closeOpenFor (a stray pointer is skipped).
+        await doc.send(
+          new PutCommand({
+            TableName: table,
+            Item: {
+              ...key(tenantPk(session.tenantId), tokenSessionSk(session.forTokenId, sessionId)),
+              sessionKey: sessionPk(sessionId),
+              expiresAt: session.expiresAt,
+              [K.ttl]: ttlOf(session.expiresAt, TTL_GRACE_SECONDS),
+            },
+          }),
+        );
+      }
       await doc.send(
         new PutCommand({
           TableName: table,
-          Item: { ...key(sessionPk(session.sessionId), SESSION_SK), ...session, [K.ttl]: ttlOf(session.expiresAt, TTL_GRACE_SECONDS) },
+          Item: { ...key(sessionPk(sessionId), SESSION_SK), ...stored, [K.ttl]: ttlOf(session.expiresAt, TTL_GRACE_SECONDS) },
           ConditionExpression: 'attribute_not_exists(#pk)',
           ExpressionAttributeNames: { '#pk': K.partitionKey },
         }),
@@ -24,7 +39,7 @@ export function createDynamoSessionStore(deps: { doc: DynamoDBDocumentClient; ta
     },
     async get(sessionId) {
       const out = await doc.send(new GetCommand({ TableName: table, Key: key(sessionPk(sessionId), SESSION_SK), ConsistentRead: true }));
-      return out.Item ? stripKeys<ConnectSession>(out.Item) : null;
+      return out.Item ? { ...stripKeys<Omit<ConnectSession, 'sessionId'>>(out.Item), sessionId } : null;
     },
     async putState(state) {
       await doc.send(
@@ -72,6 +87,27 @@ export function createDynamoSessionStore(deps: { doc: DynamoDBDocumentClient; ta
           ExpressionAttributeValues: values,
         }),
       );
+    },
+    async closeOpenFor(tenantId, tokenId, exceptSessionId, at) {
+      const except = exceptSessionId ? sessionPk(exceptSessionId) : null;
+      const pointers = await queryPrefix(doc, table, tenantPk(tenantId), tokenSessionPrefix(tokenId));
+      const open = pointers.filter((p) => p.sessionKey !== except && Date.parse(String(p.expiresAt)) > Date.parse(at));
+      const closed = await Promise.all(
+        open.map((p) =>
+          sendConditional(
+            doc,
+            new UpdateCommand({
+              TableName: table,
+              Key: key(String(p.sessionKey), SESSION_SK),
+              UpdateExpression: 'SET completedAt = :at, tokenId = :t',
+              ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(completedAt) OR attribute_type(completedAt, :null))',
+              ExpressionAttributeNames: { '#pk': K.partitionKey },
+              ExpressionAttributeValues: { ':at': at, ':t': tokenId, ':null': 'NULL' },
+            }),
+          ),
+        ),
+      );
+      return closed.filter(Boolean).length;
     },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hashState, isWellFormedSessionId, isWellFormedState, newSessionId, newState, newTokenId, TOKEN_ID_SHAPE } from '../../../shared/domain/state.js';
+import { hashSessionId, hashState, isWellFormedSessionId, openSessionId, sealSessionId, isWellFormedState, newSessionId, newState, newTokenId, TOKEN_ID_SHAPE } from '../../../shared/domain/state.js';
 import {
   buildAnafAuthorizeUrl,
   buildConnectUrl,
@@ -27,6 +27,24 @@ describe('state', () => {
     expect(isWellFormedSessionId(newSessionId())).toBe(true);
     expect(isWellFormedSessionId('cs_short')).toBe(false);
     expect(TOKEN_ID_SHAPE.test(newTokenId())).toBe(true);
+  });
+
+  it('a session id is stored as its hash; sealed with a state, only that state opens it', () => {
+    const id = newSessionId();
+    const state = newState();
+    expect(hashSessionId(id)).not.toContain(id.slice(3));
+    const sealed = sealSessionId(state, id);
+    expect(sealed).not.toContain(id.slice(3));
+    expect(sealSessionId(state, id)).not.toBe(sealed);
+    expect(openSessionId(state, sealed)).toBe(id);
+    const flipped = `${sealed.slice(0, -2)}${sealed.at(-2) === 'A' ? 'B' : 'A'}${sealed.at(-1)}`;
+    const cases: Array<[string, string, string]> = [
+      ['another state', newState(), sealed],
+      ['a tampered seal', state, flipped],
+      ['a truncated seal', state, sealed.slice(0, 20)],
+      ['an empty seal', state, ''],
+    ];
+    for (const [what, withState, value] of cases) expect(openSessionId(withState, value), what).toBeNull();
   });
 });
 

@@ -62,6 +62,7 @@ const PAGES: Array<[string, FlowOutcome]> = [
       { kind: 'already-connected', via, tokenId: 'tok_1', completedAt: '2025-03-12T10:00:00.000Z', returnUrl: null, context },
     ]),
   ),
+  ...[ONE, NAMELESS].map((context, i): [string, FlowOutcome] => [`other-certificate #${i}`, { kind: 'other-certificate', tokenId: 'tok_2', context }]),
   ...FAILURES.flatMap((reason): Array<[string, FlowOutcome]> => [
     [`${reason} bare`, { kind: 'failed', reason, returnUrl: null }],
     [`${reason} with context and retry`, { kind: 'failed', reason, returnUrl: null, context: TWO, retryUrl: RETRY }],
