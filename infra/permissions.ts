@@ -7,6 +7,13 @@
  */
 
 export type TableAction = 'GetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'ConditionCheckItem';
+/**
+ * Partition-key prefixes of the table (shared/adapters/dynamodb/keys.ts): a tenant's own items (client,
+ * companies, tokens, serial pointers), connect sessions, OAuth states, a tenant's audit trail.
+ */
+export type KeyPrefix = 'TENANT#' | 'SESSION#' | 'STATE#' | 'EVENTS#';
+/** Partition keys of the due index (DUE_PARTITION, REAUTH_PARTITION); IAM checks an index query's own partition key. */
+export type DueIndexPartition = 'DUE' | 'REAUTH';
 export type SecretAction = 'CreateSecret' | 'PutSecretValue' | 'DescribeSecret' | 'GetSecretValue' | 'DeleteSecret';
 
 export interface FunctionPermissions {
@@ -16,8 +23,14 @@ export interface FunctionPermissions {
    * ConditionCheckItem), so a transaction needs no action of its own.
    */
   table: readonly TableAction[];
-  /** Query on the due-refresh GSI. */
-  dueIndexQuery: boolean;
+  /**
+   * The partition-key prefixes those actions may touch: the grant carries
+   * `ForAllValues:StringLike dynamodb:LeadingKeys` on them, so a function cannot read or write another
+   * kind of item (the public OAuth functions cannot touch a tenant's trail, say) even with a bug.
+   */
+  keys: readonly KeyPrefix[];
+  /** Query on the due-refresh GSI, on these index partitions only (none: no index grant). */
+  dueIndex: readonly DueIndexPartition[];
   /** Secrets Manager actions on secrets under SECRET_PREFIX only. */
   secrets: readonly SecretAction[];
   /**
@@ -47,7 +60,15 @@ export function kmsActionsFor(secrets: readonly SecretAction[]): string[] {
 }
 
 /** Reads one item (the tenant, a company, a token) or one partition's items (a tenant's companies, tokens, events). */
-const read: FunctionPermissions = { table: ['GetItem', 'Query'], dueIndexQuery: false, secrets: [], listSecrets: false, putEvents: false, pairEscrow: [] };
+const read: FunctionPermissions = {
+  table: ['GetItem', 'Query'],
+  keys: ['TENANT#'],
+  dueIndex: [],
+  secrets: [],
+  listSecrets: false,
+  putEvents: false,
+  pairEscrow: [],
+};
 
 /**
  * Refreshing: the lease (UpdateItem) and the versioned record writes (PutItem), the linked companies an
@@ -59,7 +80,8 @@ const read: FunctionPermissions = { table: ['GetItem', 'Query'], dueIndexQuery: 
  */
 const REFRESH: FunctionPermissions = {
   table: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
-  dueIndexQuery: false,
+  keys: ['TENANT#', 'SESSION#', 'EVENTS#'],
+  dueIndex: [],
   // DescribeSecret: deleting an already-scheduled secret is told apart from a failure (disconnect cleanup).
   secrets: ['GetSecretValue', 'PutSecretValue', 'CreateSecret', 'DeleteSecret', 'DescribeSecret'],
   listSecrets: false,
@@ -75,7 +97,8 @@ const REFRESH: FunctionPermissions = {
  */
 const STORE_PAIR: FunctionPermissions = {
   table: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
-  dueIndexQuery: false,
+  keys: ['TENANT#', 'EVENTS#'],
+  dueIndex: [],
   secrets: ['GetSecretValue', 'PutSecretValue', 'CreateSecret', 'DeleteSecret'],
   listSecrets: false,
   putEvents: true,
@@ -89,13 +112,14 @@ export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
   'company-put': { ...read, table: ['GetItem', 'PutItem'] },
   'company-get': read,
   'company-delete': { ...read, table: ['GetItem', 'DeleteItem'] },
-  'connect-session-create': { ...read, table: ['GetItem', 'PutItem'] },
-  'connect-session-get': { ...read, table: ['GetItem'] },
+  'connect-session-create': { ...read, table: ['GetItem', 'PutItem'], keys: ['TENANT#', 'SESSION#'] },
+  // The session's page names the tenant's client (its tenant item).
+  'connect-session-get': { ...read, table: ['GetItem'], keys: ['TENANT#', 'SESSION#'] },
   // Opening an expired session records SESSION_EXPIRED on it (UpdateItem) and announces connect-failed once.
-  'oauth-authorize': { ...read, table: ['GetItem', 'PutItem', 'UpdateItem'], putEvents: true },
+  'oauth-authorize': { ...read, table: ['GetItem', 'PutItem', 'UpdateItem'], keys: ['TENANT#', 'SESSION#', 'STATE#', 'EVENTS#'], putEvents: true },
   // Consuming the single-use state marks it used (UpdateItem, kept for a reload's page), like recording a
   // failed attempt on the session.
-  'oauth-callback': STORE_PAIR,
+  'oauth-callback': { ...STORE_PAIR, keys: ['TENANT#', 'SESSION#', 'STATE#', 'EVENTS#'] },
   // The import also re-reads an existing token's pair (GetSecretValue) under its lease.
   'token-import': STORE_PAIR,
   'token-get': read,
@@ -103,15 +127,16 @@ export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
   'access-token-get': REFRESH,
   'manual-refresh': REFRESH,
   // The sweep also retires unused tokens and deletes orphan secrets, found by listing the prefix.
-  'refresh-sweep': { ...REFRESH, dueIndexQuery: true, listSecrets: true },
+  'refresh-sweep': { ...REFRESH, dueIndex: ['DUE', 'REAUTH'], listSecrets: true },
   // The disconnect transaction puts the record and deletes the serial pointer; companies are unlinked one by one.
   'token-delete': {
     table: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
-    dueIndexQuery: false,
+    keys: ['TENANT#', 'EVENTS#'],
+    dueIndex: [],
     secrets: ['DeleteSecret', 'DescribeSecret'],
     listSecrets: false,
     putEvents: true,
     pairEscrow: [],
   },
-  'events-list': read,
+  'events-list': { ...read, keys: ['TENANT#', 'EVENTS#'] },
 };

@@ -24,6 +24,8 @@ export interface BrokerFunctionProps {
   environment: Record<string, string>;
   logRetention: logs.RetentionDays;
   removalPolicy: RemovalPolicy;
+  /** IAM path of the role (the secrets key policy trusts the roles under it). */
+  rolePath: string;
 }
 
 /**
@@ -46,6 +48,7 @@ export class BrokerFunction extends Construct {
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `anaf-broker ${props.name}`,
+      path: props.rolePath,
     });
     this.role.addToPolicy(
       new iam.PolicyStatement({

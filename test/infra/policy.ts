@@ -2,7 +2,8 @@
  * A function role's policy as the synthesized template states it, with its CloudFormation values
  * resolved to the local stack's names, and a small evaluator of IAM's rules for it: an explicit Deny
  * wins, else an Allow whose action, resource and conditions all match. Only what the broker's templates
- * use is understood (Action/Resource lists with `*` and `?`, StringEquals and StringLike); anything else
+ * use is understood (Action/Resource lists with `*` and `?`, StringEquals and StringLike, and their
+ * ForAllValues: forms on a multivalued key such as dynamodb:LeadingKeys); anything else
  * throws, so a new policy shape cannot pass by being misread.
  */
 import type { CfnElement, Stack } from 'aws-cdk-lib';
@@ -117,16 +118,29 @@ export function wildcardMatch(pattern: string, value: string, ignoreCase = false
   return new RegExp(`^${source}$`, ignoreCase ? 'i' : '').test(value);
 }
 
-function conditionsHold(conditions: ResolvedStatement['conditions'], context: Record<string, string>): boolean {
+/**
+ * Single-valued operators need a single value; `ForAllValues:` ones a list, every member of which must
+ * match one accepted value (an absent or empty list passes, as in IAM: the recorder never leaves out the
+ * keys the broker's policies test).
+ */
+function conditionsHold(conditions: ResolvedStatement['conditions'], context: IamRequest['context']): boolean {
   return Object.entries(conditions).every(([operator, keys]) =>
     Object.entries(keys).every(([key, accepted]) => {
-      if (operator !== 'StringEquals' && operator !== 'StringLike') {
+      const [qualifier, base] = operator.includes(':') ? operator.split(':') : [undefined, operator];
+      if ((qualifier !== undefined && qualifier !== 'ForAllValues') || (base !== 'StringEquals' && base !== 'StringLike')) {
         throw new Error(`condition operator ${operator} is not understood by test/infra/policy.ts`);
       }
-      // A key the request does not carry fails the condition (no IfExists operators here).
+      const matches = (value: string) =>
+        base === 'StringEquals' ? accepted.includes(value) : accepted.some((pattern) => wildcardMatch(pattern, value));
       const value = context[key];
+      if (qualifier === 'ForAllValues') {
+        if (typeof value === 'string') throw new Error(`${key} is single-valued in the request but tested with ${operator}`);
+        return (value ?? []).every(matches);
+      }
+      if (Array.isArray(value)) throw new Error(`${key} is multivalued in the request but tested with ${operator}`);
+      // A key the request does not carry fails the condition (no IfExists operators here).
       if (value === undefined) return false;
-      return operator === 'StringEquals' ? accepted.includes(value) : accepted.some((pattern) => wildcardMatch(pattern, value));
+      return matches(value);
     }),
   );
 }

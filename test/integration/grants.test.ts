@@ -20,7 +20,7 @@ import { FUNCTION_NAMES } from '../../shared/http/routes.js';
 import { getRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import type { ServiceDeps } from '../../shared/services/deps.js';
 import type { StoredPair } from '../../shared/ports.js';
-import { isAllowed, matchingStatements, resolvedPolicy, type LocalResources, type ResolvedStatement } from '../infra/policy.js';
+import { isAllowed, matchingStatements, resolvedPolicy, wildcardMatch, type LocalResources, type ResolvedStatement } from '../infra/policy.js';
 import { synthStage } from '../infra/synth.js';
 import { createActionRecorder, iamRequestsFor, type IamRequest } from '../support/aws-actions.js';
 import { connectDueToken, connectNew, freshDeps, stored } from '../support/refresh-helpers.js';
@@ -40,6 +40,7 @@ const ACCOUNT = '123456789012';
 const DAY_S = 86_400;
 /** Lambda writes a function's logs with its role; the code itself never calls CloudWatch Logs. */
 const RUNTIME_ACTIONS = new Set(['logs:CreateLogStream', 'logs:PutLogEvents']);
+const LEADING_KEYS = 'dynamodb:LeadingKeys';
 
 let n = 0;
 const tenant = () => `g${++n}-${Date.now().toString(36)}`;
@@ -724,14 +725,25 @@ describe('every grant is used', () => {
       const policy = policies.get(fn)!;
       const used = new Set<string>();
       for (const request of exercised.get(fn) ?? []) {
-        for (const match of matchingStatements(policy, request)) used.add(`${policy.indexOf(match.statement)} ${match.action}`);
+        for (const match of matchingStatements(policy, request)) {
+          const i = policy.indexOf(match.statement);
+          used.add(`${i} ${match.action}`);
+          // Each key prefix a statement allows must be one some request touched.
+          for (const pattern of match.statement.conditions['ForAllValues:StringLike']?.[LEADING_KEYS] ?? []) {
+            const keys = request.context[LEADING_KEYS];
+            if (Array.isArray(keys) && keys.some((k) => wildcardMatch(pattern, k))) used.add(`${i} ${LEADING_KEYS} ${pattern}`);
+          }
+        }
       }
       policy.forEach((statement, i) => {
         for (const action of statement.actions) {
           if (!RUNTIME_ACTIONS.has(action) && !used.has(`${i} ${action}`)) unused.push(`${fn}: ${action} on ${statement.resources.join(', ')}`);
         }
+        for (const pattern of statement.conditions['ForAllValues:StringLike']?.[LEADING_KEYS] ?? []) {
+          if (!used.has(`${i} ${LEADING_KEYS} ${pattern}`)) unused.push(`${fn}: ${LEADING_KEYS} ${pattern} on ${statement.resources.join(', ')}`);
+        }
       });
     }
-    expect(unused, 'granted but used by no path: drop it from infra/permissions.ts, or add the path that needs it to PATHS').toEqual([]);
+    expect(unused, 'granted (an action, or a key prefix) but used by no path: drop it from infra/permissions.ts, or add the path that needs it to PATHS').toEqual([]);
   });
 });
