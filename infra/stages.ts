@@ -51,6 +51,10 @@ export interface StageConfig {
   apiThrottle: { rateLimit: number; burstLimit: number };
   /** Alarm thresholds. */
   alarms: { refreshFailures: number; reauthRequiredTokens: number; api5xx: number };
+  /** Issue 10, secrets key policy (infra/data-stack.ts): a role that may decrypt every secret in an emergency. */
+  breakGlassRoleArn?: string;
+  /** Issue 10: a role that administers the secrets key besides the CDK deploy role (cannot use it). */
+  keyAdminRoleArn?: string;
 }
 
 type StageDefaults = Omit<StageConfig, 'stage' | 'anafApiBaseUrl' | 'anafOauthBaseUrl' | 'secretPrefix'> & {
@@ -101,6 +105,8 @@ export const OVERRIDABLE_KEYS = [
   'maxRotationsPerDay',
   'secretPrefix',
   'alarmEmail',
+  'breakGlassRoleArn',
+  'keyAdminRoleArn',
 ] as const;
 
 export class StageConfigError extends Error {
@@ -131,6 +137,8 @@ const int = (min: number, max: number) => {
   return z.coerce.number(message).check(z.int(message), z.minimum(min, message), z.maximum(max, message));
 };
 
+const roleArn = z.string().check(z.regex(/^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/, 'must be an IAM role ARN'));
+
 const schema = z.object({
   stage: z.enum(STAGE_NAMES, `must be one of ${STAGE_NAMES.join(', ')}`),
   anafEnvironment: z.enum(['test', 'prod'], 'must be test or prod'),
@@ -157,6 +165,8 @@ const schema = z.object({
   ),
   apiThrottle: z.object({ rateLimit: int(1, 10_000), burstLimit: int(1, 5000) }),
   alarms: z.object({ refreshFailures: int(1, 100_000), reauthRequiredTokens: int(0, 100_000), api5xx: int(1, 100_000) }),
+  breakGlassRoleArn: z.optional(roleArn),
+  keyAdminRoleArn: z.optional(roleArn),
 });
 
 /**

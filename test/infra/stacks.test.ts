@@ -22,8 +22,13 @@ beforeAll(() => {
     publicBaseUrl: 'https://anaf.erp.example.com',
     returnUrlOrigins: 'https://app.erp.example.com,https://admin.erp.example.com',
     alarmEmail: 'oncall@erp.example.com',
+    breakGlassRoleArn: BREAK_GLASS,
+    keyAdminRoleArn: KEY_ADMIN,
   });
 });
+
+const BREAK_GLASS = 'arn:aws:iam::111122223333:role/security/anaf-broker-break-glass';
+const KEY_ADMIN = 'arn:aws:iam::111122223333:role/security/kms-admin';
 
 type Cfn = Record<string, any>;
 
@@ -97,6 +102,71 @@ describe('data stack', () => {
   it('has a customer-managed KMS key with rotation for the secrets', () => {
     dev.dataTemplate.resourceCountIs('AWS::KMS::Key', 1);
     dev.dataTemplate.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  describe('secrets key policy', () => {
+    const keyStatements = (s: Synthesized): Statement[] =>
+      (Object.values(s.dataTemplate.findResources('AWS::KMS::Key'))[0] as Cfn).Properties.KeyPolicy.Statement as Statement[];
+    const principalOf = (st: Statement) => flat((st as Cfn).Principal?.AWS);
+    const USE = /^kms:(Encrypt|Decrypt|ReEncrypt.*|GenerateDataKey.*|CreateGrant|\*)$/;
+    const ACCOUNT_ROOT = 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root';
+    const FUNCTION_ROLES = 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/anaf-broker/dev/*';
+
+    it('is explicit: no wildcard action (no "account root may do kms:*"), no statement unconditioned but break-glass', () => {
+      for (const s of [dev, prod]) {
+        for (const st of keyStatements(s)) {
+          expect(actionsOf(st).filter((a) => a.includes('*')), st.Sid).toEqual([]);
+          if (st.Sid !== 'BreakGlass') expect(st.Condition, st.Sid).toBeDefined();
+        }
+      }
+    });
+
+    it('separates administration from use: admins (deploy role, optional key admin) get no use action', () => {
+      const admin = (s: Synthesized) => keyStatements(s).find((st) => st.Sid === 'KeyAdministration')!;
+      for (const s of [dev, prod]) {
+        expect(actionsOf(admin(s)).filter((a) => USE.test(a))).toEqual([]);
+        expect(actionsOf(admin(s))).toContain('kms:PutKeyPolicy');
+      }
+      expect(flat(admin(dev).Condition?.ArnLike?.['aws:PrincipalArn'])).toBe(
+        'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-*-cfn-exec-role-${AWS::AccountId}-${AWS::Region}',
+      );
+      expect(flat(admin(prod).Condition?.ArnLike?.['aws:PrincipalArn'])).toMatch(new RegExp(`,${KEY_ADMIN}$`));
+    });
+
+    it('lets the broker roles decrypt and generate data keys only through Secrets Manager here, for the stage prefix', () => {
+      const uses = keyStatements(dev).filter((st) => actionsOf(st).some((a) => USE.test(a)));
+      expect(uses.map((st) => st.Sid).sort()).toEqual(['BrokerPairEscrow', 'BrokerThroughSecretsManager']);
+      const via = uses.find((st) => st.Sid === 'BrokerThroughSecretsManager')!;
+      expect(actionsOf(via).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+      expect(principalOf(via)).toBe(ACCOUNT_ROOT);
+      expect(flat(via.Condition?.ArnLike?.['aws:PrincipalArn'])).toBe(FUNCTION_ROLES);
+      expect(flat(via.Condition?.StringEquals?.['kms:ViaService'])).toBe('secretsmanager.${AWS::Region}.${AWS::URLSuffix}');
+      expect(flat(via.Condition?.StringLike?.['kms:EncryptionContext:SecretARN'])).toBe(
+        'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:anaf-broker/dev/*',
+      );
+    });
+
+    it('lets the broker roles call Encrypt / Decrypt directly only with the pair escrow context', () => {
+      const escrow = keyStatements(dev).find((st) => st.Sid === 'BrokerPairEscrow')!;
+      expect(actionsOf(escrow).sort()).toEqual(['kms:Decrypt', 'kms:Encrypt']);
+      expect(flat(escrow.Condition?.ArnLike?.['aws:PrincipalArn'])).toBe(FUNCTION_ROLES);
+      expect(flat(escrow.Condition?.StringEquals?.['kms:EncryptionContext:purpose'])).toBe(ESCROW_CONTEXT_PURPOSE);
+    });
+
+    it('names the break-glass role when one is configured, and has none otherwise', () => {
+      expect(keyStatements(dev).some((st) => st.Sid === 'BreakGlass')).toBe(false);
+      const glass = keyStatements(prod).find((st) => st.Sid === 'BreakGlass')!;
+      expect(principalOf(glass)).toBe(BREAK_GLASS);
+      expect(actionsOf(glass).filter((a) => USE.test(a)).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    });
+
+    it('puts every function role under the stage path the key policy trusts', () => {
+      const roles = Object.values(dev.serviceTemplate.findResources('AWS::IAM::Role')) as Cfn[];
+      const functionRoles = FUNCTION_NAMES.map((name) => (functionResource(dev, name).Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!);
+      for (const id of functionRoles) expect(dev.serviceTemplate.toJSON().Resources[id].Properties.Path, id).toBe('/anaf-broker/dev/');
+      // Only the function roles (and CDK's own helpers, which touch no key) exist.
+      expect(roles.filter((r) => r.Properties.Path === '/anaf-broker/dev/')).toHaveLength(FUNCTION_NAMES.length);
+    });
   });
 
   it('destroys data in dev and retains it (with deletion protection) in prod', () => {
@@ -305,6 +375,28 @@ describe('IAM', () => {
       const indexGrants = statementsOf(dev, name).filter((s) => resourcesOf(s).some((r) => flat(r).endsWith(`/index/${DUE_INDEX_NAME}`)));
       expect(indexGrants.length > 0, name).toBe(name === NON_HTTP_FUNCTIONS.sweep);
     }
+  });
+
+  it('conditions every table grant on dynamodb:LeadingKeys: the function’s key prefixes (the due index: DUE and REAUTH)', () => {
+    for (const name of FUNCTION_NAMES) {
+      const dynamo = statementsOf(dev, name).filter((st) => actionsOf(st).some((a) => a.startsWith('dynamodb:')));
+      expect(dynamo.length, name).toBeGreaterThan(0);
+      for (const st of dynamo) {
+        expect(Object.keys(st.Condition ?? {}), name).toEqual(['ForAllValues:StringLike']);
+        const keys = st.Condition!['ForAllValues:StringLike']['dynamodb:LeadingKeys'];
+        const onIndex = resourcesOf(st).some((r) => flat(r).endsWith(`/index/${DUE_INDEX_NAME}`));
+        expect([keys].flat().sort(), name).toEqual(onIndex ? ['DUE', 'REAUTH'] : PERMISSIONS[name]!.keys.map((p) => `${p}*`).sort());
+        expect([keys].flat().some((k: string) => k === '*' || k.startsWith('*')), name).toBe(false);
+      }
+    }
+  });
+
+  it('keeps the public OAuth functions and the ERP-facing reads off the other kinds of items', () => {
+    const prefixes = (name: string) => [...PERMISSIONS[name]!.keys].sort();
+    expect(prefixes('oauth-authorize')).toEqual(['EVENTS#', 'SESSION#', 'STATE#', 'TENANT#']);
+    expect(prefixes('oauth-callback')).toEqual(['EVENTS#', 'SESSION#', 'STATE#', 'TENANT#']);
+    for (const name of ['anaf-client-get', 'anaf-client-put', 'company-get', 'company-put', 'company-delete', 'token-get']) expect(prefixes(name), name).toEqual(['TENANT#']);
+    for (const name of FUNCTION_NAMES.filter((n) => !n.startsWith('oauth-'))) expect(prefixes(name), name).not.toContain('STATE#');
   });
 
   it('lets only the lifecycle functions put events, on the broker bus only', () => {
