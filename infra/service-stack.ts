@@ -18,7 +18,7 @@ import { METRICS, Monitoring } from './constructs/monitoring.js';
 import { FUNCTION_PROFILES } from './function-profiles.js';
 import { nagResourceId } from './nag.js';
 import { functionRolePath, pascal } from './names.js';
-import { kmsActionsFor, PERMISSIONS } from './permissions.js';
+import { kmsActionsFor, PERMISSIONS, tableStatements } from './permissions.js';
 import type { StageConfig } from './stages.js';
 
 export interface ServiceStackProps extends StackProps {
@@ -130,13 +130,12 @@ export class ServiceStack extends Stack {
       // ForAllValues: every partition key a request names (each item of a transaction is its own
       // request) must match; the recorder in the grants test reads them from each request's Key, Item or
       // key condition, so a code path that touches another prefix fails there.
-      if (permissions.table.length > 0) {
-        if (permissions.keys.length === 0) throw new Error(`PERMISSIONS['${name}'] grants table actions on no key prefix`);
+      for (const grant of tableStatements(permissions.table)) {
         role.addToPolicy(
           new iam.PolicyStatement({
-            actions: permissions.table.map((action) => `dynamodb:${action}`),
+            actions: grant.actions.map((action) => `dynamodb:${action}`),
             resources: [table.tableArn],
-            conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': permissions.keys.map((prefix) => `${prefix}*`) } },
+            conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': grant.prefixes.map((prefix) => `${prefix}*`) } },
           }),
         );
       }

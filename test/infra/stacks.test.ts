@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { METRICS, TOKEN_STATUSES } from '../../infra/constructs/monitoring.js';
 import { EXTRA_ENV } from '../../infra/service-stack.js';
 import { MAX_ANAF_TIMEOUT_MS } from '../../infra/stages.js';
-import { PERMISSIONS } from '../../infra/permissions.js';
+import { PERMISSIONS, tableStatements, type KeyPrefix } from '../../infra/permissions.js';
 import { DUE_INDEX_NAME, ENV, ESCROW_CONTEXT_PURPOSE, TABLE_KEYS } from '../../shared/config/env-names.js';
 import type { MetricName } from '../../shared/ports.js';
 import { FUNCTION_NAMES, NON_HTTP_FUNCTIONS, ROUTES } from '../../shared/http/routes.js';
@@ -377,26 +377,32 @@ describe('IAM', () => {
     }
   });
 
-  it('conditions every table grant on dynamodb:LeadingKeys: the function’s key prefixes (the due index: DUE and REAUTH)', () => {
+  it('conditions every table grant on dynamodb:LeadingKeys: the function’s actions per key prefix (the due index: DUE and REAUTH)', () => {
     for (const name of FUNCTION_NAMES) {
       const dynamo = statementsOf(dev, name).filter((st) => actionsOf(st).some((a) => a.startsWith('dynamodb:')));
-      expect(dynamo.length, name).toBeGreaterThan(0);
+      const onTable: string[] = [];
       for (const st of dynamo) {
         expect(Object.keys(st.Condition ?? {}), name).toEqual(['ForAllValues:StringLike']);
-        const keys = st.Condition!['ForAllValues:StringLike']['dynamodb:LeadingKeys'];
-        const onIndex = resourcesOf(st).some((r) => flat(r).endsWith(`/index/${DUE_INDEX_NAME}`));
-        expect([keys].flat().sort(), name).toEqual(onIndex ? ['DUE', 'REAUTH'] : PERMISSIONS[name]!.keys.map((p) => `${p}*`).sort());
-        expect([keys].flat().some((k: string) => k === '*' || k.startsWith('*')), name).toBe(false);
+        const keys = [st.Condition!['ForAllValues:StringLike']['dynamodb:LeadingKeys']].flat() as string[];
+        expect(keys.some((k) => k.startsWith('*')), name).toBe(false);
+        if (resourcesOf(st).some((r) => flat(r).endsWith(`/index/${DUE_INDEX_NAME}`))) expect(keys.sort(), name).toEqual(['DUE', 'REAUTH']);
+        else onTable.push(`${[...actionsOf(st)].sort().join()} on ${keys.sort().join()}`);
       }
+      const expected = tableStatements(PERMISSIONS[name]!.table).map((g) => `${g.actions.map((a) => `dynamodb:${a}`).join()} on ${g.prefixes.map((p) => `${p}*`).join()}`);
+      expect(onTable.sort(), name).toEqual(expected.sort());
     }
   });
 
-  it('keeps the public OAuth functions and the ERP-facing reads off the other kinds of items', () => {
-    const prefixes = (name: string) => [...PERMISSIONS[name]!.keys].sort();
-    expect(prefixes('oauth-authorize')).toEqual(['EVENTS#', 'SESSION#', 'STATE#', 'TENANT#']);
-    expect(prefixes('oauth-callback')).toEqual(['EVENTS#', 'SESSION#', 'STATE#', 'TENANT#']);
-    for (const name of ['anaf-client-get', 'anaf-client-put', 'company-get', 'company-put', 'company-delete', 'token-get']) expect(prefixes(name), name).toEqual(['TENANT#']);
-    for (const name of FUNCTION_NAMES.filter((n) => !n.startsWith('oauth-'))) expect(prefixes(name), name).not.toContain('STATE#');
+  it('lets the public OAuth functions write only sessions, states and the trail (and the callback the stored pair’s records), never delete', () => {
+    const writes = (name: string, prefix: KeyPrefix) => (PERMISSIONS[name]!.table[prefix] ?? []).filter((a) => a !== 'GetItem' && a !== 'Query');
+    expect(writes('oauth-authorize', 'TENANT#')).toEqual([]);
+    for (const name of ['oauth-authorize', 'oauth-callback']) {
+      for (const prefix of ['TENANT#', 'SESSION#', 'STATE#', 'EVENTS#'] as const) expect(writes(name, prefix), `${name} ${prefix}`).not.toContain('DeleteItem');
+    }
+    for (const name of FUNCTION_NAMES.filter((n) => !n.startsWith('oauth-'))) expect(Object.keys(PERMISSIONS[name]!.table), name).not.toContain('STATE#');
+    for (const name of ['anaf-client-get', 'anaf-client-put', 'company-get', 'company-put', 'company-delete', 'token-get']) {
+      expect(Object.keys(PERMISSIONS[name]!.table), name).toEqual(['TENANT#']);
+    }
   });
 
   it('lets only the lifecycle functions put events, on the broker bus only', () => {

@@ -728,10 +728,10 @@ describe('every grant is used', () => {
         for (const match of matchingStatements(policy, request)) {
           const i = policy.indexOf(match.statement);
           used.add(`${i} ${match.action}`);
-          // Each key prefix a statement allows must be one some request touched.
+          // Each action a statement allows must be used on each key prefix it allows it on.
           for (const pattern of match.statement.conditions['ForAllValues:StringLike']?.[LEADING_KEYS] ?? []) {
             const keys = request.context[LEADING_KEYS];
-            if (Array.isArray(keys) && keys.some((k) => wildcardMatch(pattern, k))) used.add(`${i} ${LEADING_KEYS} ${pattern}`);
+            if (Array.isArray(keys) && keys.some((k) => wildcardMatch(pattern, k))) used.add(`${i} ${match.action} ${pattern}`);
           }
         }
       }
@@ -740,7 +740,9 @@ describe('every grant is used', () => {
           if (!RUNTIME_ACTIONS.has(action) && !used.has(`${i} ${action}`)) unused.push(`${fn}: ${action} on ${statement.resources.join(', ')}`);
         }
         for (const pattern of statement.conditions['ForAllValues:StringLike']?.[LEADING_KEYS] ?? []) {
-          if (!used.has(`${i} ${LEADING_KEYS} ${pattern}`)) unused.push(`${fn}: ${LEADING_KEYS} ${pattern} on ${statement.resources.join(', ')}`);
+          for (const action of statement.actions) {
+            if (!used.has(`${i} ${action} ${pattern}`)) unused.push(`${fn}: ${action} on ${LEADING_KEYS} ${pattern}`);
+          }
         }
       });
     }
