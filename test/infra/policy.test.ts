@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { iamRequestsFor, type AwsLocation, type IamRequest } from '../support/aws-actions.js';
-import { isAllowed, wildcardMatch, type ResolvedStatement } from './policy.js';
+import { isAllowed, keyPolicyAllows, wildcardMatch, type ResolvedStatement } from './policy.js';
 
 const where: AwsLocation = { region: 'eu-central-1', account: '111122223333', secretsKeyArn: 'arn:aws:kms:eu-central-1:111122223333:key/k1' };
 const TABLE = 'arn:aws:dynamodb:eu-central-1:111122223333:table/t';
@@ -127,13 +127,25 @@ describe('isAllowed', () => {
   });
 
   it('does not guess at a condition operator it does not know', () => {
-    expect(() => isAllowed([allow(['kms:Decrypt'], ['*'], { ArnLike: { 'aws:SourceArn': ['x'] } })], request('kms:Decrypt', 'k', { 'aws:SourceArn': 'x' }))).toThrow(/ArnLike/);
+    expect(() => isAllowed([allow(['kms:Decrypt'], ['*'], { IpAddress: { 'aws:SourceIp': ['x'] } })], request('kms:Decrypt', 'k', { 'aws:SourceIp': 'x' }))).toThrow(/IpAddress/);
   });
 
   it('does not guess at ForAnyValue, nor at a multivalued key under a single-valued operator', () => {
     const key = { 'dynamodb:LeadingKeys': ['TENANT#*'] };
     expect(() => isAllowed([allow(['dynamodb:GetItem'], [TABLE], { 'ForAnyValue:StringLike': key })], keyed('dynamodb:GetItem', ['TENANT#a']))).toThrow(/ForAnyValue/);
     expect(() => isAllowed([allow(['dynamodb:GetItem'], [TABLE], { StringLike: key })], keyed('dynamodb:GetItem', ['TENANT#a']))).toThrow(/multivalued/);
+  });
+
+  it('applies a key policy statement to the principal it names, or (naming the account) to its principals under its conditions', () => {
+    const ROLE = 'arn:aws:iam::111122223333:role/anaf-broker/dev/fn';
+    const keyPolicy = [
+      { ...allow(['kms:Decrypt'], ['*'], { ArnLike: { 'aws:PrincipalArn': ['arn:aws:iam::111122223333:role/anaf-broker/dev/*'] } }), principals: ['arn:aws:iam::111122223333:root'] },
+      { ...allow(['kms:Encrypt'], ['*']), principals: ['arn:aws:iam::111122223333:role/other'] },
+    ];
+    expect(keyPolicyAllows(keyPolicy, ROLE, request('kms:Decrypt', where.secretsKeyArn))).toBe(true);
+    expect(keyPolicyAllows(keyPolicy, 'arn:aws:iam::111122223333:role/admin', request('kms:Decrypt', where.secretsKeyArn))).toBe(false);
+    expect(keyPolicyAllows(keyPolicy, ROLE, request('kms:Encrypt', where.secretsKeyArn))).toBe(false);
+    expect(keyPolicyAllows(keyPolicy, 'arn:aws:iam::111122223333:role/other', request('kms:Encrypt', where.secretsKeyArn))).toBe(true);
   });
 
   it('matches IAM wildcards: * any run, ? one character, nothing else special', () => {

@@ -5,7 +5,8 @@
  * cleanup paths included), with a middleware on the runtime's SDK clients recording every action sent.
  * Each recorded action (a transaction as its item actions, a secret read or write with the KMS use
  * Secrets Manager makes on the caller's behalf) must be allowed by the policy the synthesized service
- * stack gives that function's role, and every action a role is granted must be used by some path.
+ * stack gives that function's role (a KMS request also by the secrets key's policy), and every action a
+ * role is granted must be used by some path.
  *
  * A new AWS call on a path that is here needs only its grant in infra/permissions.ts; a new path needs
  * an entry in PATHS (or a scenario in REFRESH_SCENARIOS, run through every refresh entry point).
@@ -20,7 +21,8 @@ import { FUNCTION_NAMES } from '../../shared/http/routes.js';
 import { getRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import type { ServiceDeps } from '../../shared/services/deps.js';
 import type { StoredPair } from '../../shared/ports.js';
-import { isAllowed, matchingStatements, resolvedPolicy, wildcardMatch, type LocalResources, type ResolvedStatement } from '../infra/policy.js';
+import { functionRolePath } from '../../infra/names.js';
+import { isAllowed, keyPolicyAllows, matchingStatements, resolvedKeyPolicy, resolvedPolicy, wildcardMatch, type LocalResources, type ResolvedStatement } from '../infra/policy.js';
 import { synthStage } from '../infra/synth.js';
 import { createActionRecorder, iamRequestsFor, type IamRequest } from '../support/aws-actions.js';
 import { connectDueToken, connectNew, freshDeps, stored } from '../support/refresh-helpers.js';
@@ -31,6 +33,10 @@ let stack: Stack;
 let runtime: Runtime;
 let local: LocalResources;
 const policies = new Map<string, ResolvedStatement[]>();
+/** The secrets key's own policy: a KMS request needs it as well as the role's. */
+let keyPolicy: ReturnType<typeof resolvedKeyPolicy>;
+/** A function's role ARN as AWS gives it (the path the stack sets, then the role's name). */
+const roleArn = (fn: string) => `arn:aws:iam::${ACCOUNT}:role${functionRolePath('dev')}${fn}`;
 const recorder = createActionRecorder();
 /** Every IAM request each function made, over all paths (for the unused-grant check). */
 const exercised = new Map<string, IamRequest[]>();
@@ -63,6 +69,7 @@ beforeAll(async () => {
   // The stage the local stack mirrors: its secret prefix, so the policy's ARN patterns name the same secrets.
   const synthesized = synthStage({ stage: 'dev', secretPrefix: process.env.SECRET_PREFIX! });
   for (const fn of FUNCTION_NAMES) policies.set(fn, resolvedPolicy(synthesized, fn, local));
+  keyPolicy = resolvedKeyPolicy(synthesized, local);
 });
 afterAll(async () => {
   await stack?.stop();
@@ -710,6 +717,9 @@ describe('every AWS action a handler sends is allowed by its role in the synthes
         for (const request of sent.flatMap((call) => iamRequestsFor(call, local))) {
           exercised.set(fn, [...(exercised.get(fn) ?? []), request]);
           if (!isAllowed(policy, request)) denied.push(`${fn}: ${describeRequest(request)}`);
+          if (request.action.startsWith('kms:') && !keyPolicyAllows(keyPolicy, roleArn(fn), request)) {
+            denied.push(`${fn} (by the key policy, infra/data-stack.ts): ${describeRequest(request)}`);
+          }
         }
       }
       expect(denied, 'sent by the code but not allowed by the role: grant it in infra/permissions.ts').toEqual([]);
