@@ -129,7 +129,8 @@ export class ServiceStack extends Stack {
 
       // ForAllValues: every partition key a request names (each item of a transaction is its own
       // request) must match; the recorder in the grants test reads them from each request's Key, Item or
-      // key condition, so a code path that touches another prefix fails there.
+      // key condition, so a code path that touches another prefix fails there. ForAllValues passes a
+      // request that names no key, which is why Scan (the one such item action) is never granted.
       for (const grant of tableStatements(permissions.table)) {
         role.addToPolicy(
           new iam.PolicyStatement({
