@@ -1,8 +1,10 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
-import { DUE_INDEX_ATTRIBUTES, DUE_INDEX_NAME, TABLE_KEYS } from '../shared/config/env-names.js';
+import { DUE_INDEX_ATTRIBUTES, DUE_INDEX_NAME, ESCROW_CONTEXT_PURPOSE, TABLE_KEYS } from '../shared/config/env-names.js';
+import { functionRolePath } from './names.js';
 import type { StageConfig } from './stages.js';
 
 export interface DataStackProps extends StackProps {
@@ -28,6 +30,7 @@ export class DataStack extends Stack {
       enableKeyRotation: true,
       removalPolicy,
       pendingWindow: Duration.days(config.retainData ? 30 : 7),
+      policy: secretsKeyPolicy(config),
     });
 
     // Metadata only (no secret ever lands here), so AWS-managed encryption: a CMK would add per-function
@@ -58,4 +61,99 @@ export class DataStack extends Stack {
       description: `KMS key of the secrets under ${config.secretPrefix} (SECRETS_KMS_KEY_ID)`,
     });
   }
+}
+
+/**
+ * What may administer the key: its lifecycle and policy, never its use, and no CreateGrant (a grant is
+ * use by another name).
+ */
+export const KEY_ADMIN_ACTIONS = [
+  'kms:DescribeKey',
+  'kms:GetKeyPolicy',
+  'kms:GetKeyRotationStatus',
+  'kms:ListResourceTags',
+  'kms:ListKeyPolicies',
+  'kms:ListKeyRotations',
+  'kms:ListGrants',
+  'kms:PutKeyPolicy',
+  'kms:UpdateKeyDescription',
+  'kms:EnableKey',
+  'kms:DisableKey',
+  'kms:EnableKeyRotation',
+  'kms:DisableKeyRotation',
+  'kms:RotateKeyOnDemand',
+  'kms:RevokeGrant',
+  'kms:CreateAlias',
+  'kms:UpdateAlias',
+  'kms:DeleteAlias',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:ScheduleKeyDeletion',
+  'kms:CancelKeyDeletion',
+];
+
+/**
+ * The secrets key's own policy, instead of CDK's default "the account root may do kms:*" (which lets
+ * every administrator of the account decrypt every tenant's refresh tokens through IAM alone).
+ *
+ * The function roles live in the service stack, which depends on this one, so the policy cannot name
+ * them: it delegates to IAM (principal: the account) only under conditions. A request must satisfy both
+ * this policy and the role's IAM policy (infra/service-stack.ts, the same conditions), so:
+ * - administration (KEY_ADMIN_ACTIONS, no use) only for the CDK deploy role (CloudFormation must be able to
+ *   update this policy) and the optional `keyAdminRoleArn`;
+ * - Decrypt / GenerateDataKey only for roles under the stage's function-role path (functionRolePath),
+ *   only through Secrets Manager in this region, only for secrets under the stage prefix;
+ * - Encrypt / Decrypt called directly only for those roles and only with the pair escrow's encryption
+ *   context;
+ * - the optional `breakGlassRoleArn`, named as the principal, may Decrypt / GenerateDataKey.
+ * Who can create a role under the function-role path (or change this policy through a deploy) can still
+ * reach the key: keep iam:CreateRole on that path and the deploy role to the pipeline (an SCP), as the
+ * README says.
+ */
+export function secretsKeyPolicy(config: StageConfig): iam.PolicyDocument {
+  const account = new iam.AccountRootPrincipal();
+  const functionRoles = `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role${functionRolePath(config.stage)}*`;
+  const deployRole = `arn:${Aws.PARTITION}:iam::${Aws.ACCOUNT_ID}:role/cdk-*-cfn-exec-role-${Aws.ACCOUNT_ID}-${Aws.REGION}`;
+  const secretArns = `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${config.secretPrefix}*`;
+  const statements = [
+    new iam.PolicyStatement({
+      sid: 'KeyAdministration',
+      principals: [account],
+      actions: KEY_ADMIN_ACTIONS,
+      resources: ['*'],
+      conditions: { ArnLike: { 'aws:PrincipalArn': [deployRole, ...(config.keyAdminRoleArn ? [config.keyAdminRoleArn] : [])] } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'BrokerThroughSecretsManager',
+      principals: [account],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      resources: ['*'],
+      conditions: {
+        ArnLike: { 'aws:PrincipalArn': functionRoles },
+        StringEquals: { 'kms:ViaService': `secretsmanager.${Aws.REGION}.${Aws.URL_SUFFIX}`, 'kms:CallerAccount': Aws.ACCOUNT_ID },
+        StringLike: { 'kms:EncryptionContext:SecretARN': secretArns },
+      },
+    }),
+    new iam.PolicyStatement({
+      sid: 'BrokerPairEscrow',
+      principals: [account],
+      actions: ['kms:Encrypt', 'kms:Decrypt'],
+      resources: ['*'],
+      conditions: {
+        ArnLike: { 'aws:PrincipalArn': functionRoles },
+        StringEquals: { 'kms:EncryptionContext:purpose': ESCROW_CONTEXT_PURPOSE },
+      },
+    }),
+  ];
+  if (config.breakGlassRoleArn) {
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'BreakGlass',
+        principals: [new iam.ArnPrincipal(config.breakGlassRoleArn)],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'],
+        resources: ['*'],
+      }),
+    );
+  }
+  return new iam.PolicyDocument({ statements });
 }

@@ -4,3 +4,9 @@ export const pascal = (name: string): string =>
     .split('-')
     .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
     .join('');
+
+/**
+ * IAM path of every function role of a stage. The secrets key's policy (data stack) names the roles by
+ * this path, as the roles live in the service stack, which depends on the data stack.
+ */
+export const functionRolePath = (stage: string): string => `/anaf-broker/${stage}/`;

@@ -3,21 +3,46 @@
  * stack turns this map into one IAM policy per function role; a function in FUNCTION_NAMES without an
  * entry here (or the reverse) fails synth. test/integration/grants.test.ts holds the map to the code: every
  * action a handler sends (against moto, which enforces no IAM) must be allowed by its synthesized role,
- * and every grant must be used by one of that test's paths.
+ * and every grant (each action on each key prefix) must be used by one of that test's paths.
  */
 
 export type TableAction = 'GetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'ConditionCheckItem';
+/**
+ * Partition-key prefixes of the table (shared/adapters/dynamodb/keys.ts): a tenant's own items (client,
+ * companies, tokens, serial pointers), connect sessions, OAuth states, a tenant's audit trail.
+ */
+export type KeyPrefix = 'TENANT#' | 'SESSION#' | 'STATE#' | 'EVENTS#';
+/** Partition keys of the due index (DUE_PARTITION, REAUTH_PARTITION); IAM checks an index query's own partition key. */
+export type DueIndexPartition = 'DUE' | 'REAUTH';
+export type TableGrants = Readonly<Partial<Record<KeyPrefix, readonly TableAction[]>>>;
+
+/** The table grant as IAM statements: prefixes with the same actions share one (order-independent). */
+export function tableStatements(table: TableGrants): Array<{ actions: TableAction[]; prefixes: KeyPrefix[] }> {
+  const byActions = new Map<string, { actions: TableAction[]; prefixes: KeyPrefix[] }>();
+  for (const [prefix, actions] of Object.entries(table) as Array<[KeyPrefix, readonly TableAction[]]>) {
+    if (actions.length === 0) continue;
+    const sorted = [...new Set(actions)].sort();
+    const group = byActions.get(sorted.join()) ?? { actions: sorted, prefixes: [] };
+    group.prefixes.push(prefix);
+    byActions.set(sorted.join(), group);
+  }
+  return [...byActions.values()].map((g) => ({ ...g, prefixes: g.prefixes.sort() }));
+}
 export type SecretAction = 'CreateSecret' | 'PutSecretValue' | 'DescribeSecret' | 'GetSecretValue' | 'DeleteSecret';
 
 export interface FunctionPermissions {
   /**
-   * Item actions on the table (never Scan, never the table's admin actions). DynamoDB authorizes
-   * TransactWriteItems per item (Put → PutItem, Update → UpdateItem, Delete → DeleteItem, ConditionCheck →
-   * ConditionCheckItem), so a transaction needs no action of its own.
+   * Item actions on the table per partition-key prefix: the grant for a prefix carries
+   * `ForAllValues:StringLike dynamodb:LeadingKeys` on it, so a function cannot touch another kind of item,
+   * nor do to one kind what it only does to another (the public OAuth functions read a tenant's items but
+   * write only sessions, states and the trail, say). Never Scan, never the table's admin actions.
+   * DynamoDB authorizes TransactWriteItems per item (Put → PutItem, Update → UpdateItem, Delete →
+   * DeleteItem, ConditionCheck → ConditionCheckItem), each with its own key, so a transaction needs no
+   * action of its own.
    */
-  table: readonly TableAction[];
-  /** Query on the due-refresh GSI. */
-  dueIndexQuery: boolean;
+  table: TableGrants;
+  /** Query on the due-refresh GSI, on these index partitions only (none: no index grant). */
+  dueIndex: readonly DueIndexPartition[];
   /** Secrets Manager actions on secrets under SECRET_PREFIX only. */
   secrets: readonly SecretAction[];
   /**
@@ -47,7 +72,14 @@ export function kmsActionsFor(secrets: readonly SecretAction[]): string[] {
 }
 
 /** Reads one item (the tenant, a company, a token) or one partition's items (a tenant's companies, tokens, events). */
-const read: FunctionPermissions = { table: ['GetItem', 'Query'], dueIndexQuery: false, secrets: [], listSecrets: false, putEvents: false, pairEscrow: [] };
+const read: FunctionPermissions = {
+  table: { 'TENANT#': ['GetItem', 'Query'] },
+  dueIndex: [],
+  secrets: [],
+  listSecrets: false,
+  putEvents: false,
+  pairEscrow: [],
+};
 
 /**
  * Refreshing: the lease (UpdateItem) and the versioned record writes (PutItem), the linked companies an
@@ -58,8 +90,12 @@ const read: FunctionPermissions = { table: ['GetItem', 'Query'], dueIndexQuery: 
  * restores an escrowed pair (KMS Decrypt, DeleteItem).
  */
 const REFRESH: FunctionPermissions = {
-  table: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
-  dueIndexQuery: false,
+  table: {
+    'TENANT#': ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
+    'SESSION#': ['PutItem'],
+    'EVENTS#': ['PutItem'],
+  },
+  dueIndex: [],
   // DescribeSecret: deleting an already-scheduled secret is told apart from a failure (disconnect cleanup).
   secrets: ['GetSecretValue', 'PutSecretValue', 'CreateSecret', 'DeleteSecret', 'DescribeSecret'],
   listSecrets: false,
@@ -74,8 +110,8 @@ const REFRESH: FunctionPermissions = {
  * secret when that transaction fails.
  */
 const STORE_PAIR: FunctionPermissions = {
-  table: ['GetItem', 'Query', 'PutItem', 'UpdateItem'],
-  dueIndexQuery: false,
+  table: { 'TENANT#': ['GetItem', 'Query', 'PutItem', 'UpdateItem'], 'EVENTS#': ['PutItem'] },
+  dueIndex: [],
   secrets: ['GetSecretValue', 'PutSecretValue', 'CreateSecret', 'DeleteSecret'],
   listSecrets: false,
   putEvents: true,
@@ -84,18 +120,26 @@ const STORE_PAIR: FunctionPermissions = {
 
 export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
   // Listing the tenant's tokens only when the client id changes.
-  'anaf-client-put': { ...read, table: ['GetItem', 'Query', 'PutItem'], secrets: ['PutSecretValue', 'CreateSecret'] },
-  'anaf-client-get': { ...read, table: ['GetItem'] },
-  'company-put': { ...read, table: ['GetItem', 'PutItem'] },
+  'anaf-client-put': { ...read, table: { 'TENANT#': ['GetItem', 'Query', 'PutItem'] }, secrets: ['PutSecretValue', 'CreateSecret'] },
+  'anaf-client-get': { ...read, table: { 'TENANT#': ['GetItem'] } },
+  'company-put': { ...read, table: { 'TENANT#': ['GetItem', 'PutItem'] } },
   'company-get': read,
-  'company-delete': { ...read, table: ['GetItem', 'DeleteItem'] },
-  'connect-session-create': { ...read, table: ['GetItem', 'PutItem'] },
-  'connect-session-get': { ...read, table: ['GetItem'] },
+  'company-delete': { ...read, table: { 'TENANT#': ['GetItem', 'DeleteItem'] } },
+  'connect-session-create': { ...read, table: { 'TENANT#': ['GetItem'], 'SESSION#': ['PutItem'] } },
+  // The session's page names the tenant's client (its tenant item).
+  'connect-session-get': { ...read, table: { 'TENANT#': ['GetItem'], 'SESSION#': ['GetItem'] } },
   // Opening an expired session records SESSION_EXPIRED on it (UpdateItem) and announces connect-failed once.
-  'oauth-authorize': { ...read, table: ['GetItem', 'PutItem', 'UpdateItem'], putEvents: true },
+  'oauth-authorize': {
+    ...read,
+    table: { 'TENANT#': ['GetItem'], 'SESSION#': ['GetItem', 'UpdateItem'], 'STATE#': ['PutItem'], 'EVENTS#': ['PutItem'] },
+    putEvents: true,
+  },
   // Consuming the single-use state marks it used (UpdateItem, kept for a reload's page), like recording a
   // failed attempt on the session.
-  'oauth-callback': STORE_PAIR,
+  'oauth-callback': {
+    ...STORE_PAIR,
+    table: { ...STORE_PAIR.table, 'SESSION#': ['GetItem', 'UpdateItem'], 'STATE#': ['UpdateItem'] },
+  },
   // The import also re-reads an existing token's pair (GetSecretValue) under its lease.
   'token-import': STORE_PAIR,
   'token-get': read,
@@ -103,15 +147,15 @@ export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
   'access-token-get': REFRESH,
   'manual-refresh': REFRESH,
   // The sweep also retires unused tokens and deletes orphan secrets, found by listing the prefix.
-  'refresh-sweep': { ...REFRESH, dueIndexQuery: true, listSecrets: true },
+  'refresh-sweep': { ...REFRESH, dueIndex: ['DUE', 'REAUTH'], listSecrets: true },
   // The disconnect transaction puts the record and deletes the serial pointer; companies are unlinked one by one.
   'token-delete': {
-    table: ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'],
-    dueIndexQuery: false,
+    table: { 'TENANT#': ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'], 'EVENTS#': ['PutItem'] },
+    dueIndex: [],
     secrets: ['DeleteSecret', 'DescribeSecret'],
     listSecrets: false,
     putEvents: true,
     pairEscrow: [],
   },
-  'events-list': read,
+  'events-list': { ...read, table: { 'TENANT#': ['GetItem'], 'EVENTS#': ['Query'] } },
 };

@@ -17,8 +17,8 @@ import { BrokerFunction } from './constructs/broker-function.js';
 import { METRICS, Monitoring } from './constructs/monitoring.js';
 import { FUNCTION_PROFILES } from './function-profiles.js';
 import { nagResourceId } from './nag.js';
-import { pascal } from './names.js';
-import { kmsActionsFor, PERMISSIONS } from './permissions.js';
+import { functionRolePath, pascal } from './names.js';
+import { kmsActionsFor, PERMISSIONS, tableStatements } from './permissions.js';
 import type { StageConfig } from './stages.js';
 
 export interface ServiceStackProps extends StackProps {
@@ -133,18 +133,31 @@ export class ServiceStack extends Stack {
         logRetention,
         removalPolicy,
         reservedConcurrentExecutions: config.reservedConcurrency ? reservedConcurrencyOf(config, name) : undefined,
+        rolePath: functionRolePath(config.stage),
       });
       const { role } = broker;
       this.functions.set(name, broker.fn);
 
-      if (permissions.table.length > 0) {
+      // ForAllValues: every partition key a request names (each item of a transaction is its own
+      // request) must match; the recorder in the grants test reads them from each request's Key, Item or
+      // key condition, so a code path that touches another prefix fails there. ForAllValues passes a
+      // request that names no key, which is why Scan (the one such item action) is never granted.
+      for (const grant of tableStatements(permissions.table)) {
         role.addToPolicy(
-          new iam.PolicyStatement({ actions: permissions.table.map((action) => `dynamodb:${action}`), resources: [table.tableArn] }),
+          new iam.PolicyStatement({
+            actions: grant.actions.map((action) => `dynamodb:${action}`),
+            resources: [table.tableArn],
+            conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': grant.prefixes.map((prefix) => `${prefix}*`) } },
+          }),
         );
       }
-      if (permissions.dueIndexQuery) {
+      if (permissions.dueIndex.length > 0) {
         role.addToPolicy(
-          new iam.PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${table.tableArn}/index/${DUE_INDEX_NAME}`] }),
+          new iam.PolicyStatement({
+            actions: ['dynamodb:Query'],
+            resources: [`${table.tableArn}/index/${DUE_INDEX_NAME}`],
+            conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...permissions.dueIndex] } },
+          }),
         );
       }
       if (permissions.secrets.length > 0) {

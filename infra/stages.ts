@@ -67,6 +67,10 @@ export interface StageConfig {
   sweepReservedConcurrency: number;
   /** Alarm thresholds. */
   alarms: { refreshFailures: number; reauthRequiredTokens: number; api5xx: number };
+  /** Issue 10, secrets key policy (infra/data-stack.ts): a role that may decrypt every secret in an emergency. */
+  breakGlassRoleArn?: string;
+  /** Issue 10: a role that administers the secrets key besides the CDK deploy role (cannot use it). */
+  keyAdminRoleArn?: string;
 }
 
 type StageDefaults = Omit<StageConfig, 'stage' | 'anafApiBaseUrl' | 'anafOauthBaseUrl' | 'secretPrefix'> & {
@@ -135,6 +139,8 @@ export const OVERRIDABLE_KEYS = [
   'reservedConcurrency',
   'accessTokenReservedConcurrency',
   'sweepReservedConcurrency',
+  'breakGlassRoleArn',
+  'keyAdminRoleArn',
 ] as const;
 
 /** Switches: `-c key=true|false` arrives as a string, cdk.json's context block as a boolean. */
@@ -168,6 +174,8 @@ const int = (min: number, max: number) => {
   return z.coerce.number(message).check(z.int(message), z.minimum(min, message), z.maximum(max, message));
 };
 
+const roleArn = z.string().check(z.regex(/^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/, 'must be an IAM role ARN'));
+
 const schema = z.object({
   stage: z.enum(STAGE_NAMES, `must be one of ${STAGE_NAMES.join(', ')}`),
   anafEnvironment: z.enum(['test', 'prod'], 'must be test or prod'),
@@ -200,6 +208,8 @@ const schema = z.object({
   accessTokenReservedConcurrency: int(1, 1000),
   sweepReservedConcurrency: int(1, 1000),
   alarms: z.object({ refreshFailures: int(1, 100_000), reauthRequiredTokens: int(0, 100_000), api5xx: int(1, 100_000) }),
+  breakGlassRoleArn: z.optional(roleArn),
+  keyAdminRoleArn: z.optional(roleArn),
 });
 
 /**

@@ -26,6 +26,8 @@ export interface BrokerFunctionProps {
   removalPolicy: RemovalPolicy;
   /** Capacity kept for this function alone (and its cap); default: none, the account's shared pool. */
   reservedConcurrentExecutions?: number;
+  /** IAM path of the role (the secrets key policy trusts the roles under it). */
+  rolePath: string;
 }
 
 /**
@@ -48,6 +50,7 @@ export class BrokerFunction extends Construct {
     this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `anaf-broker ${props.name}`,
+      path: props.rolePath,
     });
     this.role.addToPolicy(
       new iam.PolicyStatement({

@@ -2,7 +2,9 @@
  * A function role's policy as the synthesized template states it, with its CloudFormation values
  * resolved to the local stack's names, and a small evaluator of IAM's rules for it: an explicit Deny
  * wins, else an Allow whose action, resource and conditions all match. Only what the broker's templates
- * use is understood (Action/Resource lists with `*` and `?`, StringEquals and StringLike); anything else
+ * use is understood (Action/Resource lists with `*` and `?`, StringEquals, StringLike and ArnLike, and
+ * their ForAllValues: forms on a multivalued key such as dynamodb:LeadingKeys; a key policy's AWS
+ * principals); anything else
  * throws, so a new policy shape cannot pass by being misread.
  */
 import type { CfnElement, Stack } from 'aws-cdk-lib';
@@ -36,8 +38,8 @@ export function functionStatements(s: Synthesized, name: string): Statement[] {
   return statementsByRole(s.serviceTemplate).get(roleId) ?? [];
 }
 
-/** The policy of function `name`'s role with every intrinsic resolved against `local`. */
-export function resolvedPolicy(s: Synthesized, name: string, local: LocalResources): ResolvedStatement[] {
+/** Resolves the CloudFormation values of either stack's template to the local stack's names. */
+function resolver(s: Synthesized, local: LocalResources) {
   const stacks: Array<{ stack: Stack; template: Template }> = [
     { stack: s.service, template: s.serviceTemplate },
     { stack: s.data, template: s.dataTemplate },
@@ -92,23 +94,62 @@ export function resolvedPolicy(s: Synthesized, name: string, local: LocalResourc
     return value;
   };
 
-  const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+  return { resolve, data: stacks[1]! };
+}
+
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+
+function resolveStatement(raw: Statement & Cfn, resolve: (value: unknown) => string): ResolvedStatement {
+  const conditions: ResolvedStatement['conditions'] = {};
+  for (const [operator, keys] of Object.entries((raw.Condition ?? {}) as Record<string, Record<string, unknown>>)) {
+    conditions[operator] = Object.fromEntries(Object.entries(keys).map(([key, values]) => [key, list(values).map((x) => resolve(x))]));
+  }
+  return {
+    effect: raw.Effect as 'Allow' | 'Deny',
+    actions: list(raw.Action) as string[],
+    resources: list(raw.Resource).map((r) => resolve(r)),
+    conditions,
+  };
+}
+
+/** The policy of function `name`'s role with every intrinsic resolved against `local`. */
+export function resolvedPolicy(s: Synthesized, name: string, local: LocalResources): ResolvedStatement[] {
+  const { resolve } = resolver(s, local);
   return functionStatements(s, name).map((statement) => {
     const raw = statement as Statement & Cfn;
     for (const unsupported of ['NotAction', 'NotResource', 'NotPrincipal', 'Principal']) {
       if (unsupported in raw) throw new Error(`${name}: ${unsupported} in a role policy is not understood by test/infra/policy.ts`);
     }
-    const conditions: ResolvedStatement['conditions'] = {};
-    for (const [operator, keys] of Object.entries((raw.Condition ?? {}) as Record<string, Record<string, unknown>>)) {
-      conditions[operator] = Object.fromEntries(Object.entries(keys).map(([key, values]) => [key, list(values).map((x) => resolve(x))]));
-    }
-    return {
-      effect: raw.Effect as 'Allow' | 'Deny',
-      actions: list(raw.Action) as string[],
-      resources: list(raw.Resource).map((r) => resolve(r)),
-      conditions,
-    };
+    return resolveStatement(raw, resolve);
   });
+}
+
+/**
+ * The secrets key's policy (data stack), each statement narrowed to the principals it names: a KMS
+ * request must be allowed by it as well as by the role. A statement naming the account (`…:root`)
+ * delegates to IAM for every principal of the account, its conditions (aws:PrincipalArn) deciding which.
+ */
+export function resolvedKeyPolicy(s: Synthesized, local: LocalResources): Array<ResolvedStatement & { principals: string[] }> {
+  const { resolve, data } = resolver(s, local);
+  const keys = Object.values(data.template.findResources('AWS::KMS::Key')) as Cfn[];
+  if (keys.length !== 1) throw new Error(`expected one KMS key in the data stack, found ${keys.length}`);
+  return (keys[0]!.Properties.KeyPolicy.Statement as Array<Statement & Cfn>).map((raw) => {
+    for (const unsupported of ['NotAction', 'NotResource', 'NotPrincipal']) {
+      if (unsupported in raw) throw new Error(`key policy: ${unsupported} is not understood by test/infra/policy.ts`);
+    }
+    const principal = raw.Principal as Cfn | undefined;
+    if (!principal || Object.keys(principal).some((k) => k !== 'AWS')) throw new Error(`key policy: principal ${JSON.stringify(principal)} is not understood`);
+    const r = (value: unknown) => resolve(value, data);
+    return { ...resolveStatement(raw, r), principals: list(principal.AWS).map(r) };
+  });
+}
+
+/** A key policy's verdict for `request` made by `principalArn` (the role ARN; the request carries it as aws:PrincipalArn). */
+export function keyPolicyAllows(policy: Array<ResolvedStatement & { principals: string[] }>, principalArn: string, request: IamRequest): boolean {
+  const account = /^arn:[^:]+:iam::(\d{12}):/.exec(principalArn)?.[1];
+  const applies = policy.filter((st) => st.principals.some((p) => p === principalArn || p === `arn:aws:iam::${account}:root`));
+  const withPrincipal = { ...request, context: { ...request.context, 'aws:PrincipalArn': principalArn, 'kms:CallerAccount': account ?? '' } };
+  return isAllowed(applies, withPrincipal);
 }
 
 /** IAM's wildcard match: `*` any run of characters, `?` one character. */
@@ -117,16 +158,30 @@ export function wildcardMatch(pattern: string, value: string, ignoreCase = false
   return new RegExp(`^${source}$`, ignoreCase ? 'i' : '').test(value);
 }
 
-function conditionsHold(conditions: ResolvedStatement['conditions'], context: Record<string, string>): boolean {
+/**
+ * Single-valued operators need a single value; `ForAllValues:` ones a list, every member of which must
+ * match one accepted value (an absent or empty list passes, as in IAM: the recorder never leaves out the
+ * keys the broker's policies test).
+ */
+function conditionsHold(conditions: ResolvedStatement['conditions'], context: IamRequest['context']): boolean {
   return Object.entries(conditions).every(([operator, keys]) =>
     Object.entries(keys).every(([key, accepted]) => {
-      if (operator !== 'StringEquals' && operator !== 'StringLike') {
+      const [qualifier, base] = operator.includes(':') ? operator.split(':') : [undefined, operator];
+      if ((qualifier !== undefined && qualifier !== 'ForAllValues') || (base !== 'StringEquals' && base !== 'StringLike' && base !== 'ArnLike')) {
         throw new Error(`condition operator ${operator} is not understood by test/infra/policy.ts`);
       }
-      // A key the request does not carry fails the condition (no IfExists operators here).
+      const matches = (value: string) =>
+        // ArnLike: IAM compares each ARN segment with wildcards; a whole-string match is the same for these patterns.
+        base === 'StringEquals' ? accepted.includes(value) : accepted.some((pattern) => wildcardMatch(pattern, value));
       const value = context[key];
+      if (qualifier === 'ForAllValues') {
+        if (typeof value === 'string') throw new Error(`${key} is single-valued in the request but tested with ${operator}`);
+        return (value ?? []).every(matches);
+      }
+      if (Array.isArray(value)) throw new Error(`${key} is multivalued in the request but tested with ${operator}`);
+      // A key the request does not carry fails the condition (no IfExists operators here).
       if (value === undefined) return false;
-      return operator === 'StringEquals' ? accepted.includes(value) : accepted.some((pattern) => wildcardMatch(pattern, value));
+      return matches(value);
     }),
   );
 }

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { METRICS, TOKEN_STATUSES } from '../../infra/constructs/monitoring.js';
 import { EXTRA_ENV } from '../../infra/service-stack.js';
 import { MAX_ANAF_TIMEOUT_MS } from '../../infra/stages.js';
-import { PERMISSIONS } from '../../infra/permissions.js';
+import { PERMISSIONS, tableStatements, type KeyPrefix } from '../../infra/permissions.js';
 import { DUE_INDEX_NAME, ENV, ESCROW_CONTEXT_PURPOSE, TABLE_KEYS } from '../../shared/config/env-names.js';
 import type { MetricName } from '../../shared/ports.js';
 import { FUNCTION_NAMES, NON_HTTP_FUNCTIONS, ROUTES } from '../../shared/http/routes.js';
@@ -24,8 +24,13 @@ beforeAll(() => {
     alarmEmail: 'oncall@erp.example.com',
     publicThrottleRate: '7',
     reservedConcurrency: 'true',
+    breakGlassRoleArn: BREAK_GLASS,
+    keyAdminRoleArn: KEY_ADMIN,
   });
 });
+
+const BREAK_GLASS = 'arn:aws:iam::111122223333:role/security/anaf-broker-break-glass';
+const KEY_ADMIN = 'arn:aws:iam::111122223333:role/security/kms-admin';
 
 type Cfn = Record<string, any>;
 
@@ -99,6 +104,71 @@ describe('data stack', () => {
   it('has a customer-managed KMS key with rotation for the secrets', () => {
     dev.dataTemplate.resourceCountIs('AWS::KMS::Key', 1);
     dev.dataTemplate.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  describe('secrets key policy', () => {
+    const keyStatements = (s: Synthesized): Statement[] =>
+      (Object.values(s.dataTemplate.findResources('AWS::KMS::Key'))[0] as Cfn).Properties.KeyPolicy.Statement as Statement[];
+    const principalOf = (st: Statement) => flat((st as Cfn).Principal?.AWS);
+    const USE = /^kms:(Encrypt|Decrypt|ReEncrypt.*|GenerateDataKey.*|CreateGrant|\*)$/;
+    const ACCOUNT_ROOT = 'arn:${AWS::Partition}:iam::${AWS::AccountId}:root';
+    const FUNCTION_ROLES = 'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/anaf-broker/dev/*';
+
+    it('is explicit: no wildcard action (no "account root may do kms:*"), no statement unconditioned but break-glass', () => {
+      for (const s of [dev, prod]) {
+        for (const st of keyStatements(s)) {
+          expect(actionsOf(st).filter((a) => a.includes('*')), st.Sid).toEqual([]);
+          if (st.Sid !== 'BreakGlass') expect(st.Condition, st.Sid).toBeDefined();
+        }
+      }
+    });
+
+    it('separates administration from use: admins (deploy role, optional key admin) get no use action', () => {
+      const admin = (s: Synthesized) => keyStatements(s).find((st) => st.Sid === 'KeyAdministration')!;
+      for (const s of [dev, prod]) {
+        expect(actionsOf(admin(s)).filter((a) => USE.test(a))).toEqual([]);
+        expect(actionsOf(admin(s))).toContain('kms:PutKeyPolicy');
+      }
+      expect(flat(admin(dev).Condition?.ArnLike?.['aws:PrincipalArn'])).toBe(
+        'arn:${AWS::Partition}:iam::${AWS::AccountId}:role/cdk-*-cfn-exec-role-${AWS::AccountId}-${AWS::Region}',
+      );
+      expect(flat(admin(prod).Condition?.ArnLike?.['aws:PrincipalArn'])).toMatch(new RegExp(`,${KEY_ADMIN}$`));
+    });
+
+    it('lets the broker roles decrypt and generate data keys only through Secrets Manager here, for the stage prefix', () => {
+      const uses = keyStatements(dev).filter((st) => actionsOf(st).some((a) => USE.test(a)));
+      expect(uses.map((st) => st.Sid).sort()).toEqual(['BrokerPairEscrow', 'BrokerThroughSecretsManager']);
+      const via = uses.find((st) => st.Sid === 'BrokerThroughSecretsManager')!;
+      expect(actionsOf(via).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+      expect(principalOf(via)).toBe(ACCOUNT_ROOT);
+      expect(flat(via.Condition?.ArnLike?.['aws:PrincipalArn'])).toBe(FUNCTION_ROLES);
+      expect(flat(via.Condition?.StringEquals?.['kms:ViaService'])).toBe('secretsmanager.${AWS::Region}.${AWS::URLSuffix}');
+      expect(flat(via.Condition?.StringLike?.['kms:EncryptionContext:SecretARN'])).toBe(
+        'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:anaf-broker/dev/*',
+      );
+    });
+
+    it('lets the broker roles call Encrypt / Decrypt directly only with the pair escrow context', () => {
+      const escrow = keyStatements(dev).find((st) => st.Sid === 'BrokerPairEscrow')!;
+      expect(actionsOf(escrow).sort()).toEqual(['kms:Decrypt', 'kms:Encrypt']);
+      expect(flat(escrow.Condition?.ArnLike?.['aws:PrincipalArn'])).toBe(FUNCTION_ROLES);
+      expect(flat(escrow.Condition?.StringEquals?.['kms:EncryptionContext:purpose'])).toBe(ESCROW_CONTEXT_PURPOSE);
+    });
+
+    it('names the break-glass role when one is configured, and has none otherwise', () => {
+      expect(keyStatements(dev).some((st) => st.Sid === 'BreakGlass')).toBe(false);
+      const glass = keyStatements(prod).find((st) => st.Sid === 'BreakGlass')!;
+      expect(principalOf(glass)).toBe(BREAK_GLASS);
+      expect(actionsOf(glass).filter((a) => USE.test(a)).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    });
+
+    it('puts every function role under the stage path the key policy trusts', () => {
+      const roles = Object.values(dev.serviceTemplate.findResources('AWS::IAM::Role')) as Cfn[];
+      const functionRoles = FUNCTION_NAMES.map((name) => (functionResource(dev, name).Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]!);
+      for (const id of functionRoles) expect(dev.serviceTemplate.toJSON().Resources[id].Properties.Path, id).toBe('/anaf-broker/dev/');
+      // Only the function roles (and CDK's own helpers, which touch no key) exist.
+      expect(roles.filter((r) => r.Properties.Path === '/anaf-broker/dev/')).toHaveLength(FUNCTION_NAMES.length);
+    });
   });
 
   it('destroys data in dev and retains it (with deletion protection) in prod', () => {
@@ -355,6 +425,34 @@ describe('IAM', () => {
       expect(dynamo.some((a) => /Scan|Batch|Transact|Table|\*/.test(a)), name).toBe(false);
       const indexGrants = statementsOf(dev, name).filter((s) => resourcesOf(s).some((r) => flat(r).endsWith(`/index/${DUE_INDEX_NAME}`)));
       expect(indexGrants.length > 0, name).toBe(name === NON_HTTP_FUNCTIONS.sweep);
+    }
+  });
+
+  it('conditions every table grant on dynamodb:LeadingKeys: the function’s actions per key prefix (the due index: DUE and REAUTH)', () => {
+    for (const name of FUNCTION_NAMES) {
+      const dynamo = statementsOf(dev, name).filter((st) => actionsOf(st).some((a) => a.startsWith('dynamodb:')));
+      const onTable: string[] = [];
+      for (const st of dynamo) {
+        expect(Object.keys(st.Condition ?? {}), name).toEqual(['ForAllValues:StringLike']);
+        const keys = [st.Condition!['ForAllValues:StringLike']['dynamodb:LeadingKeys']].flat() as string[];
+        expect(keys.some((k) => k.startsWith('*')), name).toBe(false);
+        if (resourcesOf(st).some((r) => flat(r).endsWith(`/index/${DUE_INDEX_NAME}`))) expect(keys.sort(), name).toEqual(['DUE', 'REAUTH']);
+        else onTable.push(`${[...actionsOf(st)].sort().join()} on ${keys.sort().join()}`);
+      }
+      const expected = tableStatements(PERMISSIONS[name]!.table).map((g) => `${g.actions.map((a) => `dynamodb:${a}`).join()} on ${g.prefixes.map((p) => `${p}*`).join()}`);
+      expect(onTable.sort(), name).toEqual(expected.sort());
+    }
+  });
+
+  it('lets the public OAuth functions write only sessions, states and the trail (and the callback the stored pair’s records), never delete', () => {
+    const writes = (name: string, prefix: KeyPrefix) => (PERMISSIONS[name]!.table[prefix] ?? []).filter((a) => a !== 'GetItem' && a !== 'Query');
+    expect(writes('oauth-authorize', 'TENANT#')).toEqual([]);
+    for (const name of ['oauth-authorize', 'oauth-callback']) {
+      for (const prefix of ['TENANT#', 'SESSION#', 'STATE#', 'EVENTS#'] as const) expect(writes(name, prefix), `${name} ${prefix}`).not.toContain('DeleteItem');
+    }
+    for (const name of FUNCTION_NAMES.filter((n) => !n.startsWith('oauth-'))) expect(Object.keys(PERMISSIONS[name]!.table), name).not.toContain('STATE#');
+    for (const name of ['anaf-client-get', 'anaf-client-put', 'company-get', 'company-put', 'company-delete', 'token-get']) {
+      expect(Object.keys(PERMISSIONS[name]!.table), name).toEqual(['TENANT#']);
     }
   });
 

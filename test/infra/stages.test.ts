@@ -96,6 +96,13 @@ describe('stage configuration', () => {
     expect(message).toContain('sweepReservedConcurrency: must be an integer from 1 to 1000');
   });
 
+  it('takes the secrets key’s break-glass and key-admin roles as role ARNs only', () => {
+    const role = 'arn:aws:iam::111122223333:role/security/break-glass';
+    expect(resolve({ breakGlassRoleArn: role, keyAdminRoleArn: role })).toMatchObject({ breakGlassRoleArn: role, keyAdminRoleArn: role });
+    expect(resolve({}).breakGlassRoleArn).toBeUndefined();
+    expect(() => resolve({ breakGlassRoleArn: 'arn:aws:iam::111122223333:user/alice' })).toThrowError('breakGlassRoleArn: must be an IAM role ARN');
+  });
+
   it('rejects an unknown stage with one clear message', () => {
     expect(() => resolve({ stage: 'qa' })).toThrowError(StageConfigError);
     expect(() => resolve({ stage: 'qa' })).toThrowError(

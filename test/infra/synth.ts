@@ -53,6 +53,7 @@ export function flat(value: unknown): string {
 }
 
 export interface Statement {
+  Sid?: string;
   Effect: string;
   Action: string | string[];
   Resource: unknown;

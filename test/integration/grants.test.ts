@@ -5,7 +5,8 @@
  * cleanup paths included), with a middleware on the runtime's SDK clients recording every action sent.
  * Each recorded action (a transaction as its item actions, a secret read or write with the KMS use
  * Secrets Manager makes on the caller's behalf) must be allowed by the policy the synthesized service
- * stack gives that function's role, and every action a role is granted must be used by some path.
+ * stack gives that function's role (a KMS request also by the secrets key's policy), and every action a
+ * role is granted must be used by some path.
  *
  * A new AWS call on a path that is here needs only its grant in infra/permissions.ts; a new path needs
  * an entry in PATHS (or a scenario in REFRESH_SCENARIOS, run through every refresh entry point).
@@ -20,7 +21,8 @@ import { FUNCTION_NAMES } from '../../shared/http/routes.js';
 import { getRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import type { ServiceDeps } from '../../shared/services/deps.js';
 import type { StoredPair } from '../../shared/ports.js';
-import { isAllowed, matchingStatements, resolvedPolicy, type LocalResources, type ResolvedStatement } from '../infra/policy.js';
+import { functionRolePath } from '../../infra/names.js';
+import { isAllowed, keyPolicyAllows, matchingStatements, resolvedKeyPolicy, resolvedPolicy, wildcardMatch, type LocalResources, type ResolvedStatement } from '../infra/policy.js';
 import { synthStage } from '../infra/synth.js';
 import { createActionRecorder, iamRequestsFor, type IamRequest } from '../support/aws-actions.js';
 import { connectDueToken, connectNew, freshDeps, stored } from '../support/refresh-helpers.js';
@@ -31,6 +33,10 @@ let stack: Stack;
 let runtime: Runtime;
 let local: LocalResources;
 const policies = new Map<string, ResolvedStatement[]>();
+/** The secrets key's own policy: a KMS request needs it as well as the role's. */
+let keyPolicy: ReturnType<typeof resolvedKeyPolicy>;
+/** A function's role ARN as AWS gives it (the path the stack sets, then the role's name). */
+const roleArn = (fn: string) => `arn:aws:iam::${ACCOUNT}:role${functionRolePath('dev')}${fn}`;
 const recorder = createActionRecorder();
 /** Every IAM request each function made, over all paths (for the unused-grant check). */
 const exercised = new Map<string, IamRequest[]>();
@@ -40,6 +46,7 @@ const ACCOUNT = '123456789012';
 const DAY_S = 86_400;
 /** Lambda writes a function's logs with its role; the code itself never calls CloudWatch Logs. */
 const RUNTIME_ACTIONS = new Set(['logs:CreateLogStream', 'logs:PutLogEvents']);
+const LEADING_KEYS = 'dynamodb:LeadingKeys';
 
 let n = 0;
 const tenant = () => `g${++n}-${Date.now().toString(36)}`;
@@ -62,6 +69,7 @@ beforeAll(async () => {
   // The stage the local stack mirrors: its secret prefix, so the policy's ARN patterns name the same secrets.
   const synthesized = synthStage({ stage: 'dev', secretPrefix: process.env.SECRET_PREFIX! });
   for (const fn of FUNCTION_NAMES) policies.set(fn, resolvedPolicy(synthesized, fn, local));
+  keyPolicy = resolvedKeyPolicy(synthesized, local);
 });
 afterAll(async () => {
   await stack?.stop();
@@ -709,6 +717,9 @@ describe('every AWS action a handler sends is allowed by its role in the synthes
         for (const request of sent.flatMap((call) => iamRequestsFor(call, local))) {
           exercised.set(fn, [...(exercised.get(fn) ?? []), request]);
           if (!isAllowed(policy, request)) denied.push(`${fn}: ${describeRequest(request)}`);
+          if (request.action.startsWith('kms:') && !keyPolicyAllows(keyPolicy, roleArn(fn), request)) {
+            denied.push(`${fn} (by the key policy, infra/data-stack.ts): ${describeRequest(request)}`);
+          }
         }
       }
       expect(denied, 'sent by the code but not allowed by the role: grant it in infra/permissions.ts').toEqual([]);
@@ -724,14 +735,27 @@ describe('every grant is used', () => {
       const policy = policies.get(fn)!;
       const used = new Set<string>();
       for (const request of exercised.get(fn) ?? []) {
-        for (const match of matchingStatements(policy, request)) used.add(`${policy.indexOf(match.statement)} ${match.action}`);
+        for (const match of matchingStatements(policy, request)) {
+          const i = policy.indexOf(match.statement);
+          used.add(`${i} ${match.action}`);
+          // Each action a statement allows must be used on each key prefix it allows it on.
+          for (const pattern of match.statement.conditions['ForAllValues:StringLike']?.[LEADING_KEYS] ?? []) {
+            const keys = request.context[LEADING_KEYS];
+            if (Array.isArray(keys) && keys.some((k) => wildcardMatch(pattern, k))) used.add(`${i} ${match.action} ${pattern}`);
+          }
+        }
       }
       policy.forEach((statement, i) => {
         for (const action of statement.actions) {
           if (!RUNTIME_ACTIONS.has(action) && !used.has(`${i} ${action}`)) unused.push(`${fn}: ${action} on ${statement.resources.join(', ')}`);
         }
+        for (const pattern of statement.conditions['ForAllValues:StringLike']?.[LEADING_KEYS] ?? []) {
+          for (const action of statement.actions) {
+            if (!used.has(`${i} ${action} ${pattern}`)) unused.push(`${fn}: ${action} on ${LEADING_KEYS} ${pattern}`);
+          }
+        }
       });
     }
-    expect(unused, 'granted but used by no path: drop it from infra/permissions.ts, or add the path that needs it to PATHS').toEqual([]);
+    expect(unused, 'granted (an action, or a key prefix) but used by no path: drop it from infra/permissions.ts, or add the path that needs it to PATHS').toEqual([]);
   });
 });

@@ -9,6 +9,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { MiddlewareStack } from '@smithy/types';
 import { kmsActionsFor, type SecretAction } from '../../infra/permissions.js';
+import { TABLE_KEYS } from '../../shared/config/env-names.js';
 
 /** One API call as sent: `service` is the IAM prefix (the SigV4 signing name). */
 export interface SentCall {
@@ -17,11 +18,11 @@ export interface SentCall {
   params: Record<string, any>;
 }
 
-/** What IAM evaluates for a call: one action on one resource, with the condition keys AWS sets. */
+/** What IAM evaluates for a call: one action on one resource, with the condition keys AWS sets (a list for a multivalued key). */
 export interface IamRequest {
   action: string;
   resource: string;
-  context: Record<string, string>;
+  context: Record<string, string | string[]>;
   /** Set for the KMS calls another service makes with the caller's credentials (not visible on the wire). */
   via?: string;
   /** The call that led to this request, for messages. */
@@ -103,7 +104,7 @@ export function iamRequestsFor(call: SentCall, where: AwsLocation): IamRequest[]
   const { service, operation, params } = call;
   const name = `${service}:${operation}`;
   const arn = (type: string, resource: string) => `arn:aws:${type}:${where.region}:${where.account}:${resource}`;
-  const request = (action: string, resource: string, context: Record<string, string> = {}): IamRequest => ({
+  const request = (action: string, resource: string, context: Record<string, string | string[]> = {}): IamRequest => ({
     action,
     resource: NO_RESOURCE_LEVEL.has(action) ? '*' : resource,
     context,
@@ -113,22 +114,28 @@ export function iamRequestsFor(call: SentCall, where: AwsLocation): IamRequest[]
   switch (service) {
     case 'dynamodb': {
       const table = (tableName: string) => (tableName.startsWith('arn:') ? tableName : arn('dynamodb', `table/${tableName}`));
+      // dynamodb:LeadingKeys: the partition key each item request names (an index query: the index's own).
+      const item = (action: string, body: Record<string, any>) => {
+        const base = table(body.TableName as string);
+        const resource = body.IndexName ? `${base}/index/${body.IndexName}` : base;
+        return request(action, resource, { 'dynamodb:LeadingKeys': leadingKeys(action, body) });
+      };
       if (operation === 'TransactWriteItems') {
-        return (params.TransactItems as Array<Record<string, { TableName: string }>>).map((item) => {
-          const [kind, body] = Object.entries(item)[0]!;
+        return (params.TransactItems as Array<Record<string, Record<string, any>>>).map((member) => {
+          const [kind, body] = Object.entries(member)[0]!;
           const action = TRANSACT_ITEM_ACTIONS[kind];
           if (!action) throw new Error(`unknown transaction item ${kind}`);
-          return request(`dynamodb:${action}`, table(body.TableName));
+          return item(`dynamodb:${action}`, body);
         });
       }
       if (operation === 'TransactGetItems') {
-        return (params.TransactItems as Array<{ Get: { TableName: string } }>).map((item) => request('dynamodb:GetItem', table(item.Get.TableName)));
+        return (params.TransactItems as Array<{ Get: Record<string, any> }>).map((member) => item('dynamodb:GetItem', member.Get));
       }
       if (operation === 'BatchWriteItem' || operation === 'BatchGetItem') {
-        return Object.keys(params.RequestItems as Record<string, unknown>).map((tableName) => request(name, table(tableName)));
+        // Not used by the code: reading their per-table key lists would belong here.
+        throw new Error(`${name}: teach iamRequestsFor (test/support/aws-actions.ts) the leading keys of a batch`);
       }
-      const base = table(params.TableName as string);
-      return [request(name, params.IndexName ? `${base}/index/${params.IndexName}` : base)];
+      return [item(name, params)];
     }
     case 'secretsmanager': {
       const id = (params.SecretId ?? params.Name) as string | undefined;
@@ -162,4 +169,26 @@ export function iamRequestsFor(call: SentCall, where: AwsLocation): IamRequest[]
     default:
       throw new Error(`no IAM mapping for ${name}: teach iamRequestsFor (test/support/aws-actions.ts) how AWS authorizes it`);
   }
+}
+
+/**
+ * The partition-key values of one DynamoDB item request, as IAM sets `dynamodb:LeadingKeys`: from Key
+ * (Get/Update/Delete/ConditionCheck), Item (Put), or the equality on the partition key of a Query's
+ * KeyConditionExpression (on an index, the index's partition key). A request whose key this cannot read
+ * throws: ForAllValues passes on an absent key, so a misread must not look like a match.
+ */
+export function leadingKeys(action: string, body: Record<string, any>): string[] {
+  const partitionKey = body.IndexName ? TABLE_KEYS.duePartitionKey : TABLE_KEYS.partitionKey;
+  const text = (value: unknown): string | undefined => (value && typeof value === 'object' && typeof (value as any).S === 'string' ? (value as any).S : undefined);
+  let value: string | undefined;
+  if (body.Key) value = text(body.Key[partitionKey]);
+  else if (body.Item) value = text(body.Item[partitionKey]);
+  else if (typeof body.KeyConditionExpression === 'string') {
+    const names = (body.ExpressionAttributeNames ?? {}) as Record<string, string>;
+    for (const [, left, right] of body.KeyConditionExpression.matchAll(/([#\w]+)\s*=\s*(:\w+)/g)) {
+      if ((names[left!] ?? left) === partitionKey) value = text(body.ExpressionAttributeValues?.[right!]);
+    }
+  }
+  if (value === undefined) throw new Error(`${action}: no partition key ${partitionKey} readable in ${JSON.stringify(Object.keys(body))}`);
+  return [value];
 }
