@@ -37,6 +37,39 @@ export const EXTRA_ENV = {
   POWERTOOLS_METRICS_NAMESPACE: METRICS.namespace,
 } as const;
 
+/** The resources a stage's functions are pointed at (tokens in CDK, the local stack's values in tests). */
+export interface FunctionResources {
+  tableName: string;
+  eventBusName: string;
+  secretsKmsKeyId: string;
+  publicBaseUrl: string;
+  returnUrlAllowlist: string;
+}
+
+/**
+ * The environment every function gets (the construct adds FUNCTION_ENV_EXTRA). Exported so that
+ * test/integration/bundles.test.ts runs the bundles with this very map.
+ */
+export function functionEnvironment(config: StageConfig, resources: FunctionResources) {
+  return {
+    [ENV.tableName]: resources.tableName,
+    [ENV.secretPrefix]: config.secretPrefix,
+    [ENV.eventBusName]: resources.eventBusName,
+    [ENV.secretsKmsKeyId]: resources.secretsKmsKeyId,
+    [ENV.publicBaseUrl]: resources.publicBaseUrl,
+    [ENV.anafOauthBaseUrl]: config.anafOauthBaseUrl,
+    [ENV.anafApiBaseUrl]: config.anafApiBaseUrl,
+    [ENV.returnUrlAllowlist]: resources.returnUrlAllowlist,
+    [ENV.refreshMarginDays]: String(config.refreshMarginDays),
+    [ENV.accessTokenMinValiditySeconds]: String(config.accessTokenMinValiditySeconds),
+    [ENV.sweepConcurrency]: String(config.sweepConcurrency),
+    [ENV.anafTimeoutMs]: String(config.anafTimeoutMs),
+    [ENV.manualRefreshCooldownSeconds]: String(config.manualRefreshCooldownSeconds),
+    [ENV.maxRotationsPerDay]: String(config.maxRotationsPerDay),
+    ...EXTRA_ENV,
+  } satisfies Partial<Record<EnvName, string>> & typeof EXTRA_ENV;
+}
+
 const CALLBACK_FUNCTION = 'oauth-callback';
 const ACCESS_TOKEN_FUNCTION = 'access-token-get';
 const TENANT_ROUTES_PREFIX = '/v1/tenants/';
@@ -96,23 +129,13 @@ export class ServiceStack extends Stack {
           ? new URL(config.publicBaseUrl).origin
           : this.api.apiEndpoint;
 
-    const environment = {
-      [ENV.tableName]: table.tableName,
-      [ENV.secretPrefix]: config.secretPrefix,
-      [ENV.eventBusName]: this.bus.eventBusName,
-      [ENV.secretsKmsKeyId]: secretsKey.keyArn,
-      [ENV.publicBaseUrl]: publicBaseUrl,
-      [ENV.anafOauthBaseUrl]: config.anafOauthBaseUrl,
-      [ENV.anafApiBaseUrl]: config.anafApiBaseUrl,
-      [ENV.returnUrlAllowlist]: returnUrlAllowlist,
-      [ENV.refreshMarginDays]: String(config.refreshMarginDays),
-      [ENV.accessTokenMinValiditySeconds]: String(config.accessTokenMinValiditySeconds),
-      [ENV.sweepConcurrency]: String(config.sweepConcurrency),
-      [ENV.anafTimeoutMs]: String(config.anafTimeoutMs),
-      [ENV.manualRefreshCooldownSeconds]: String(config.manualRefreshCooldownSeconds),
-      [ENV.maxRotationsPerDay]: String(config.maxRotationsPerDay),
-      ...EXTRA_ENV,
-    } satisfies Partial<Record<EnvName, string>> & typeof EXTRA_ENV;
+    const environment = functionEnvironment(config, {
+      tableName: table.tableName,
+      eventBusName: this.bus.eventBusName,
+      secretsKmsKeyId: secretsKey.keyArn,
+      publicBaseUrl,
+      returnUrlAllowlist,
+    });
 
     const secretArnPattern = this.formatArn({
       service: 'secretsmanager',

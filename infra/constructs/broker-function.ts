@@ -1,7 +1,7 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { Charset, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Charset, NodejsFunction, OutputFormat, SourceMapMode, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { FunctionProfile } from '../function-profiles.js';
@@ -12,6 +12,51 @@ import type { FunctionProfile } from '../function-profiles.js';
  */
 export const CREATE_REQUIRE_BANNER =
   "import{createRequire}from'module';const require=createRequire(import.meta.url);";
+
+/**
+ * How every function is bundled. Exported so that test/integration/bundles.test.ts builds the same
+ * bundles with esbuild (esbuildOptionsFor) and runs them, instead of the TypeScript tsx runs.
+ */
+export const BUNDLING = {
+  format: OutputFormat.ESM,
+  target: 'node22',
+  platform: 'node',
+  mainFields: ['module', 'main'],
+  banner: CREATE_REQUIRE_BANNER,
+  minify: true,
+  sourceMap: true,
+  // Linked (a sourceMappingURL comment), so --enable-source-maps finds the .map file.
+  sourceMapMode: SourceMapMode.DEFAULT,
+  sourcesContent: false,
+  charset: Charset.UTF8,
+  // The bundle pins the SDK version the code was tested with instead of the runtime's copy.
+  bundleAwsSDK: true,
+} as const satisfies BundlingOptions;
+
+/** Environment the construct adds to every function's (the source maps of BUNDLING). */
+export const FUNCTION_ENV_EXTRA = { NODE_OPTIONS: '--enable-source-maps' } as const;
+
+/**
+ * esbuild's build options for the flags NodejsFunction passes for BUNDLING (aws-lambda-nodejs
+ * bundling.ts): bundle, no externals (bundleAwsSDK), `.mjs` output for ESM.
+ */
+export function esbuildOptionsFor(entry: string, outfile: string) {
+  return {
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: BUNDLING.format,
+    target: BUNDLING.target,
+    platform: BUNDLING.platform,
+    mainFields: [...BUNDLING.mainFields],
+    banner: { js: BUNDLING.banner },
+    minify: BUNDLING.minify,
+    sourcemap: BUNDLING.sourceMap ? ('linked' as const) : false,
+    sourcesContent: BUNDLING.sourcesContent,
+    charset: BUNDLING.charset,
+    external: [] as string[],
+  };
+}
 
 export interface BrokerFunctionProps {
   /** Folder name under functions/ (used in descriptions and logical ids). */
@@ -71,22 +116,8 @@ export class BrokerFunction extends Construct {
       description: props.profile.description,
       role: this.role,
       logGroup: this.logGroup,
-      environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        platform: 'node',
-        mainFields: ['module', 'main'],
-        banner: CREATE_REQUIRE_BANNER,
-        minify: true,
-        sourceMap: true,
-        // Linked (a sourceMappingURL comment), so --enable-source-maps finds the .map file.
-        sourceMapMode: SourceMapMode.DEFAULT,
-        sourcesContent: false,
-        charset: Charset.UTF8,
-        // The bundle pins the SDK version the code was tested with instead of the runtime's copy.
-        bundleAwsSDK: true,
-      },
+      environment: { ...props.environment, ...FUNCTION_ENV_EXTRA },
+      bundling: BUNDLING,
     });
   }
 }

@@ -1,0 +1,321 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { esbuildOptionsFor, FUNCTION_ENV_EXTRA } from '../../infra/constructs/broker-function.js';
+import { functionEnvironment } from '../../infra/service-stack.js';
+import { resolveStageConfig } from '../../infra/stages.js';
+import { apiGatewayEvent, matchRoute } from '../../local/gateway.js';
+import { ENV } from '../../shared/config/env-names.js';
+import { FUNCTION_NAMES, NON_HTTP_FUNCTIONS, ROUTES } from '../../shared/http/routes.js';
+import { CUIS, connect, follow, pairObtainedByHand, setupTenant, startTestStack } from '../support/stack.js';
+
+/*
+ * The code that deploys is the code that is tested: every function is bundled with the esbuild options
+ * of infra/constructs/broker-function.ts (the object the construct hands to NodejsFunction), each bundle
+ * is loaded by a plain `node` (no tsx) in a process of its own with the environment the service stack
+ * gives it (functionEnvironment, pointed at this file's moto and emulator), and invoked: a success and an
+ * error per HTTP route, the sweep and the manual refresh with their events. The fixtures are made through
+ * the local gateway (the TypeScript); only the invocations under test run the bundles.
+ */
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** Runs in the child: imports the bundle, calls its handler once per event, writes the answers to a file. */
+const RUNNER = `
+import { randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+const [bundle, input, output] = process.argv.slice(1);
+const { handler } = await import(pathToFileURL(bundle).href);
+const answers = [];
+for (const event of JSON.parse(readFileSync(input, 'utf8'))) {
+  const deadline = Date.now() + 30000;
+  const fn = process.env.AWS_LAMBDA_FUNCTION_NAME;
+  const context = {
+    callbackWaitsForEmptyEventLoop: false, functionName: fn, functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:' + fn, memoryLimitInMB: '256',
+    awsRequestId: randomUUID(), logGroupName: '/aws/lambda/' + fn, logStreamName: 'bundle-test',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  };
+  try { answers.push({ ok: await handler(event, context) }); }
+  catch (error) { answers.push({ thrown: String(error && error.stack || error) }); }
+}
+writeFileSync(output, JSON.stringify(answers));
+`;
+
+interface Invocation {
+  label: string;
+  event: unknown;
+  check: (answer: any) => void;
+}
+
+type Stack = Awaited<ReturnType<typeof startTestStack>>;
+let stack: Stack;
+let dir: string;
+const bundles = new Map<string, string>();
+let lambdaEnv: Record<string, string>;
+let n = 0;
+const tenant = () => `bu${++n}-${Date.now().toString(36)}`;
+
+/** Fixture ids the cases below use; each function that writes gets a tenant or token of its own. */
+const fx = {
+  t: '', tokenRead: '', refreshTenant: '', deleteTenant: '', importTenant: '', tokenRefresh: '', tokenDelete: '', tokenManual: '', manualTenant: '',
+  freshTenant: '', companyTenant: '', session: '', authorizeQuery: '', callbackQuery: '', pair: { accessToken: '', refreshToken: '' },
+};
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bundles-'));
+  // All bundles at once, while the stack starts: esbuild runs them in parallel itself.
+  const built = Promise.all(
+    FUNCTION_NAMES.map(async (name) => {
+      const outfile = join(dir, name, 'index.mjs');
+      await build({ ...esbuildOptionsFor(join(ROOT, 'functions', name, 'handler.ts'), outfile), logLevel: 'silent' });
+      bundles.set(name, outfile);
+    }),
+  );
+  stack = await startTestStack();
+  await built;
+
+  const config = resolveStageConfig((key) => (key === 'stage' ? 'dev' : undefined));
+  lambdaEnv = {
+    ...functionEnvironment(
+      {
+        ...config,
+        // The stack's own values: the emulator instead of ANAF, the prefix the local stack uses.
+        anafOauthBaseUrl: stack.emulator!.oauthBaseUrl,
+        anafApiBaseUrl: stack.emulator!.apiBaseUrl,
+        secretPrefix: process.env[ENV.secretPrefix]!,
+      },
+      {
+        tableName: process.env[ENV.tableName]!,
+        eventBusName: process.env[ENV.eventBusName]!,
+        secretsKmsKeyId: process.env[ENV.secretsKmsKeyId]!,
+        publicBaseUrl: stack.apiUrl,
+        returnUrlAllowlist: new URL(stack.apiUrl).origin,
+      },
+    ),
+    ...FUNCTION_ENV_EXTRA,
+    // What the Lambda runtime sets, with moto's endpoint for every AWS client.
+    AWS_REGION: process.env.AWS_REGION!,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL: stack.moto.endpoint,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    TZ: 'UTC',
+  };
+
+  const api = stack.api;
+  fx.t = tenant();
+  await setupTenant(api, fx.t, [...CUIS]);
+  fx.tokenRead = (await connect(api, fx.t, [CUIS[0]])).tokenId;
+  // A connect by the same ANAF certificate may close that tenant's other tokens: one tenant per token.
+  fx.refreshTenant = tenant();
+  await setupTenant(api, fx.refreshTenant, [CUIS[1]]);
+  fx.tokenRefresh = (await connect(api, fx.refreshTenant, [CUIS[1]])).tokenId;
+  fx.deleteTenant = tenant();
+  await setupTenant(api, fx.deleteTenant, [CUIS[2]]);
+  fx.tokenDelete = (await connect(api, fx.deleteTenant, [CUIS[2]])).tokenId;
+  fx.importTenant = tenant();
+  await setupTenant(api, fx.importTenant, [CUIS[3]]);
+  fx.manualTenant = tenant();
+  await setupTenant(api, fx.manualTenant, [CUIS[0]]);
+  fx.tokenManual = (await connect(api, fx.manualTenant, [CUIS[0]])).tokenId;
+  fx.freshTenant = tenant();
+  fx.companyTenant = tenant();
+  await setupTenant(api, fx.companyTenant, []);
+  fx.session = (await api.post(`/v1/tenants/${fx.t}/connect-sessions`, { cuis: [CUIS[4]] })).body.sessionId;
+  const authorizeUrl = new URL((await api.post(`/v1/tenants/${fx.t}/connect-sessions`, { cuis: [CUIS[5]] })).body.authorizeUrl);
+  fx.authorizeQuery = authorizeUrl.search;
+  // The browser's way to the callback, stopped before it: the callback bundle gets the emulator's redirect.
+  const other = new URL((await api.post(`/v1/tenants/${fx.t}/connect-sessions`, { cuis: [CUIS[6]] })).body.authorizeUrl);
+  const toAnaf = (await follow(other.toString(), 1))[0]!.headers.get('location')!;
+  const back = await fetch(toAnaf, { redirect: 'manual' });
+  fx.callbackQuery = new URL(back.headers.get('location')!).search;
+  fx.pair = await pairObtainedByHand(stack.emulator!);
+  for (const id of Object.values(fx)) expect(id).toBeTruthy();
+}, 60_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** A payload-v2 event of the route that serves `method path` (bearer header like the gateway passes on). */
+function http(method: string, pathAndQuery: string, body?: unknown): unknown {
+  const url = new URL(pathAndQuery, stack.apiUrl);
+  const route = matchRoute(method, url.pathname);
+  if (!route) throw new Error(`no route for ${method} ${url.pathname}`);
+  const headers: Record<string, string> = { host: url.host, 'user-agent': 'bundles-test' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return apiGatewayEvent(route, { url, headers, body: body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) });
+}
+
+const status = (expected: number | ((s: number) => boolean), code?: string) => (answer: any) => {
+  if (typeof expected === 'number') expect(answer.statusCode, answer.body).toBe(expected);
+  else expect(expected(answer.statusCode), `status ${answer.statusCode}: ${answer.body}`).toBe(true);
+  if (code) expect(JSON.parse(answer.body).error.code).toBe(code);
+};
+const BAD = 'bad!tenant';
+const refused = status(400, 'VALIDATION_ERROR');
+
+/** Per function, in order: the invocations its one process runs. Every route of ROUTES is here. */
+function cases(): Record<string, Invocation[]> {
+  const t = `/v1/tenants/${fx.t}`;
+  const client = { clientId: 'bundle-client', clientSecret: 'bundle-secret-0123456789' };
+  return {
+    'anaf-client-put': [
+      { label: 'PUT anaf-client', event: http('PUT', `/v1/tenants/${fx.freshTenant}/anaf-client`, client), check: status(200) },
+      { label: 'PUT anaf-client, body not JSON', event: http('PUT', `/v1/tenants/${fx.freshTenant}/anaf-client`, '{nope'), check: status((s) => s === 400) },
+    ],
+    'anaf-client-get': [
+      { label: 'GET anaf-client', event: http('GET', `${t}/anaf-client`), check: status(200) },
+      { label: 'GET anaf-client, bad tenant', event: http('GET', `/v1/tenants/${BAD}/anaf-client`), check: refused },
+    ],
+    'company-put': [
+      { label: 'PUT company', event: http('PUT', `/v1/tenants/${fx.companyTenant}/companies/${CUIS[0]}`, { name: 'Bundled SRL' }), check: status(200) },
+      { label: 'PUT company, bad CUI', event: http('PUT', `/v1/tenants/${fx.companyTenant}/companies/123`, { name: 'x' }), check: status(400) },
+    ],
+    'company-get': [
+      { label: 'GET companies', event: http('GET', `${t}/companies`), check: status(200) },
+      { label: 'GET company', event: http('GET', `${t}/companies/${CUIS[0]}`), check: status(200) },
+      { label: 'GET company, bad tenant', event: http('GET', `/v1/tenants/${BAD}/companies/${CUIS[0]}`), check: refused },
+    ],
+    'company-delete': [
+      { label: 'DELETE company', event: http('DELETE', `${t}/companies/${CUIS[3]}`), check: status(204) },
+      { label: 'DELETE company, bad tenant', event: http('DELETE', `/v1/tenants/${BAD}/companies/${CUIS[3]}`), check: refused },
+    ],
+    'access-token-get': [
+      {
+        label: 'GET access-token',
+        event: http('GET', `${t}/companies/${CUIS[0]}/access-token`),
+        check: (a) => {
+          status(200)(a);
+          expect(JSON.parse(a.body).accessToken).toBeTruthy();
+        },
+      },
+      { label: 'GET access-token, bad tenant', event: http('GET', `/v1/tenants/${BAD}/companies/${CUIS[0]}/access-token`), check: refused },
+    ],
+    'connect-session-create': [
+      { label: 'POST connect-session', event: http('POST', `${t}/connect-sessions`, { cuis: [CUIS[7]] }), check: status(201) },
+      { label: 'POST connect-session, no cuis', event: http('POST', `${t}/connect-sessions`, {}), check: refused },
+    ],
+    'connect-session-get': [
+      { label: 'GET connect-session', event: http('GET', `${t}/connect-sessions/${fx.session}`), check: status(200) },
+      { label: 'GET connect-session, bad tenant', event: http('GET', `/v1/tenants/${BAD}/connect-sessions/${fx.session}`), check: refused },
+    ],
+    'token-import': [
+      { label: 'POST tokens', event: http('POST', `/v1/tenants/${fx.importTenant}/tokens`, { ...fx.pair, cuis: [CUIS[3]] }), check: status((s) => s === 200 || s === 201) },
+      { label: 'POST tokens, no pair', event: http('POST', `/v1/tenants/${fx.importTenant}/tokens`, { cuis: [CUIS[3]] }), check: refused },
+    ],
+    'token-get': [
+      { label: 'GET tokens', event: http('GET', `${t}/tokens`), check: status(200) },
+      { label: 'GET token', event: http('GET', `${t}/tokens/${fx.tokenRead}`), check: status(200) },
+      { label: 'GET token, bad tenant', event: http('GET', `/v1/tenants/${BAD}/tokens/${fx.tokenRead}`), check: refused },
+    ],
+    'token-refresh': [
+      { label: 'POST token refresh', event: http('POST', `/v1/tenants/${fx.refreshTenant}/tokens/${fx.tokenRefresh}/refresh`), check: status(200) },
+      { label: 'POST token refresh, bad tenant', event: http('POST', `/v1/tenants/${BAD}/tokens/${fx.tokenRefresh}/refresh`), check: refused },
+    ],
+    'token-delete': [
+      { label: 'DELETE token', event: http('DELETE', `/v1/tenants/${fx.deleteTenant}/tokens/${fx.tokenDelete}`), check: status((s) => s === 200 || s === 204) },
+      { label: 'DELETE token, bad tenant', event: http('DELETE', `/v1/tenants/${BAD}/tokens/${fx.tokenDelete}`), check: refused },
+    ],
+    'events-list': [
+      { label: 'GET events', event: http('GET', `${t}/events`), check: status(200) },
+      { label: 'GET events, bad tenant', event: http('GET', `/v1/tenants/${BAD}/events`), check: refused },
+    ],
+    'oauth-authorize': [
+      {
+        label: 'GET authorize',
+        event: http('GET', `/v1/oauth/authorize${fx.authorizeQuery}`),
+        check: (a) => {
+          expect(a.statusCode, a.body).toBe(302);
+          expect(a.headers.location ?? a.headers.Location).toContain(stack.emulator!.oauthBaseUrl);
+        },
+      },
+      { label: 'GET authorize, no session', event: http('GET', '/v1/oauth/authorize'), check: status((s) => s >= 400 && s < 500) },
+    ],
+    'oauth-callback': [
+      { label: 'GET callback', event: http('GET', `/v1/oauth/callback${fx.callbackQuery}`), check: status((s) => s === 200 || s === 302) },
+      { label: 'GET callback, no state', event: http('GET', '/v1/oauth/callback'), check: status((s) => s >= 400 && s < 500) },
+    ],
+    [NON_HTTP_FUNCTIONS.sweep]: [
+      {
+        label: 'scheduled sweep',
+        event: { version: '0', id: 'bundle-test', 'detail-type': 'Scheduled Event', source: 'aws.events', account: '000000000000', time: new Date().toISOString(), region: lambdaEnv.AWS_REGION, resources: [], detail: {} },
+        check: (a) => {
+          expect(typeof a.due).toBe('number');
+          expect(a.health).not.toBeNull();
+        },
+      },
+    ],
+    [NON_HTTP_FUNCTIONS.manualRefresh]: [
+      { label: 'manual refresh', event: { tenantId: fx.manualTenant, tokenId: fx.tokenManual }, check: (a) => expect(a.tokenId, JSON.stringify(a)).toBe(fx.tokenManual) },
+      { label: 'manual refresh, neither token nor CUI', event: { tenantId: fx.manualTenant }, check: (a) => expect(a.error?.code).toBe('VALIDATION_ERROR') },
+    ],
+  };
+}
+
+/** One fresh `node` per bundle (no tsx, no loader): what Lambda does on a cold start. */
+async function runBundle(name: string, invocations: Invocation[]): Promise<{ answers: any[]; output: string }> {
+  const input = join(dir, name, 'events.json');
+  const output = join(dir, name, 'answers.json');
+  await writeFile(input, JSON.stringify(invocations.map((i) => i.event)));
+  const env = { ...lambdaEnv, AWS_LAMBDA_FUNCTION_NAME: name };
+  const logs = await new Promise<string>((done, fail) => {
+    execFile(process.execPath, ['--input-type=module', '-e', RUNNER, bundles.get(name)!, input, output], { env, cwd: dir, timeout: 30_000 }, (error, stdout, stderr) => {
+      if (error) fail(new Error(`${name}: ${error.message}\n${stderr}\n${stdout}`.slice(0, 4000)));
+      else done(`${stdout}${stderr}`);
+    });
+  });
+  return { answers: JSON.parse(await readFile(output, 'utf8')), output: logs };
+}
+
+describe('every deployed bundle, run by plain node against moto and the emulator', () => {
+  it('covers every function and every route', () => {
+    const all = cases();
+    expect(Object.keys(all).sort()).toEqual([...FUNCTION_NAMES].sort());
+    const covered = new Set(
+      Object.values(all)
+        .flat()
+        .map((i) => (i.event as { routeKey?: string }).routeKey)
+        .filter(Boolean),
+    );
+    expect([...covered].sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+  });
+
+  it('each bundle loads in a fresh process and answers its success and its error', async () => {
+    const all = cases();
+    const names = Object.keys(all);
+    const results = new Map<string, Awaited<ReturnType<typeof runBundle>> | Error>();
+    // Two cores are shared: a few processes at a time.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (next < names.length) {
+          const name = names[next++]!;
+          results.set(name, await runBundle(name, all[name]!).catch((error: Error) => error));
+        }
+      }),
+    );
+    for (const name of names) {
+      const result = results.get(name)!;
+      expect.soft(result instanceof Error ? result.message : null, `${name} ran`).toBeNull();
+      if (result instanceof Error) continue;
+      all[name]!.forEach((invocation, i) => {
+        const answer = result.answers[i];
+        expect.soft(answer?.thrown, `${name}: ${invocation.label} threw\n${result.output.slice(-2000)}`).toBeUndefined();
+        if (answer && 'ok' in answer) {
+          try {
+            invocation.check(answer.ok);
+          } catch (error) {
+            expect.soft(`${(error as Error).message}\n${result.output.slice(-2000)}`, `${name}: ${invocation.label}`).toBe('');
+          }
+        }
+      });
+    }
+  }, 60_000);
+});
