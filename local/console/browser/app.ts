@@ -5,43 +5,18 @@
  * It never calls the access-token route: no token ever reaches this page.
  */
 import { normalizeCui } from '../../../shared/domain/cui.js';
+import type { AuditEvent as ApiAuditEvent, CompanyView, TokenView } from '../../../shared/domain/model.js';
+import type { toAnafClientView } from '../../../shared/services/tenants.js';
 import { ApiError, createApi } from './api.js';
 import type { ConsoleConfig } from './config.js';
 import { daysLeft, formatDateTime, formatSeconds, relativeTime, type Lang } from './format.js';
 import { DICTIONARIES, lookup, type Dict, type PlainKey } from './i18n.js';
 
-interface AnafClient {
-  clientId: string;
-  redirectUri: string;
-  updatedAt: string;
-}
-interface Company {
-  cui: string;
-  name: string | null;
-  tokenId: string | null;
-  status: 'not-connected' | 'active' | 'reauth-required';
-  accessExpiresAt: string | null;
-  refreshExpiresAt: string | null;
-  spvRights?: string;
-}
-interface Token {
-  tokenId: string;
-  status: 'active' | 'reauth-required' | 'disconnected';
-  serial: string | null;
-  cuis: string[];
-  accessExpiresAt: string;
-  refreshExpiresAt: string;
-  lastRefreshAt: string | null;
-  lastError: string | null;
-  createdAt: string;
-}
-interface AuditEvent {
-  type: string;
-  tokenId: string | null;
-  cuis: string[];
-  at: string;
-  details?: Record<string, string | number | boolean | null>;
-}
+// The API's own answer shapes (types only: nothing of shared/ but the CUI check is bundled).
+type AnafClient = ReturnType<typeof toAnafClientView>;
+type Company = CompanyView & { spvRights?: string };
+type Token = TokenView;
+type AuditEvent = Omit<ApiAuditEvent, 'tenantId'>;
 interface EmulatorState {
   authorizeMode: string;
   tokenLifetimes: { accessSeconds: number; refreshSeconds: number };
