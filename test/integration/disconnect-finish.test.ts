@@ -6,7 +6,7 @@
  */
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createDocumentClient } from '../../shared/adapters/dynamodb/client.js';
 import { createDynamoCompanyStore } from '../../shared/adapters/dynamodb/company-store.js';
 import { createDynamoTokenStore } from '../../shared/adapters/dynamodb/token-store.js';
@@ -14,24 +14,16 @@ import { TABLE_KEYS } from '../../shared/config/env-names.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
 import type { ServiceDeps } from '../../shared/services/deps.js';
 import { disconnectToken } from '../../shared/services/disconnect.js';
-import { CUIS, connect, setupTenant, startTestStack } from '../support/stack.js';
+import { CUIS, connect, setupTenant, type TestStack } from '../support/stack.js';
+import { useTestStack } from '../support/use-stack.js';
 import { connectNew, failing, freshDeps, stored, tapBus, type BusEvent } from '../support/refresh-helpers.js';
 
-type Stack = Awaited<ReturnType<typeof startTestStack>>;
-let stack: Stack;
+let stack: TestStack;
 let n = 0;
 const tenant = () => `x${++n}-${Date.now().toString(36)}`;
 const control = () => stack.emulator!.control;
 
-beforeAll(async () => {
-  stack = await startTestStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(() => {
-  control().reset();
-});
+useTestStack((started) => (stack = started));
 
 type Entry = { type: string; tokenId: string | null; cuis: string[]; details?: Record<string, unknown> };
 const trail = async (t: string) => (await stack.api.get(`/v1/tenants/${t}/events?limit=100`)).body.events as Entry[];

@@ -3,32 +3,24 @@
  * connection"), each on moto + the ANAF emulator over HTTP, with faults injected in an adapter where a
  * real one cannot be made (Secrets Manager's eventual consistency, a stalled store call, failing writes).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AnafError } from '../../shared/domain/anaf-errors.js';
 import type { StoredPair } from '../../shared/ports.js';
 import { issueAccessToken } from '../../shared/services/access.js';
 import type { ServiceDeps } from '../../shared/services/deps.js';
 import { refreshToken } from '../../shared/services/refresh.js';
-import { CUIS, follow, setupTenant, startTestStack } from '../support/stack.js';
+import { CUIS, follow, setupTenant, type TestStack } from '../support/stack.js';
+import { useTestStack } from '../support/use-stack.js';
 import { connectDueToken, freshDeps, later, stored } from '../support/refresh-helpers.js';
 
-type Stack = Awaited<ReturnType<typeof startTestStack>>;
-let stack: Stack;
+let stack: TestStack;
 let n = 0;
 const tenant = () => `s${++n}-${Date.now().toString(36)}`;
 const DAY_S = 86_400;
 const control = () => stack.emulator!.control;
 const refreshCalls = () => control().stats().tokenCalls.refresh_token;
 
-beforeAll(async () => {
-  stack = await startTestStack({ MANUAL_REFRESH_COOLDOWN_SECONDS: '0' });
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(() => {
-  control().reset();
-});
+useTestStack((started) => (stack = started), { MANUAL_REFRESH_COOLDOWN_SECONDS: '0' });
 
 const events = async (t: string) =>
   (await stack.api.get(`/v1/tenants/${t}/events?limit=100`)).body.events as Array<{ type: string; details?: Record<string, unknown> }>;

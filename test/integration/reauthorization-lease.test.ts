@@ -5,7 +5,7 @@
  * the refresh's ANAF call is held open by a wrapped adapter, and the re-authorization's wait is seen
  * through its lease attempts (no timing assumptions).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BrokerError } from '../../shared/domain/errors.js';
 import type { TokenPair } from '../../shared/domain/model.js';
 import type { AnafTokenResponse } from '../../shared/ports.js';
@@ -13,24 +13,16 @@ import { REAUTHORIZATION_WAIT_MS, completeAuthorization } from '../../shared/ser
 import type { ServiceDeps } from '../../shared/services/deps.js';
 import { JOIN_WAIT_MS, refreshToken } from '../../shared/services/refresh.js';
 import { importToken } from '../../shared/services/tokens.js';
-import { CUIS, pairObtainedByHand, startTestStack } from '../support/stack.js';
+import { CUIS, pairObtainedByHand, type TestStack } from '../support/stack.js';
+import { useTestStack } from '../support/use-stack.js';
 import { connectDueToken, freshDeps, stored } from '../support/refresh-helpers.js';
 
-type Stack = Awaited<ReturnType<typeof startTestStack>>;
-let stack: Stack;
+let stack: TestStack;
 let n = 0;
 const tenant = () => `r${++n}-${Date.now().toString(36)}`;
 const control = () => stack.emulator!.control;
 
-beforeAll(async () => {
-  stack = await startTestStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(() => {
-  control().reset();
-});
+useTestStack((started) => (stack = started));
 
 function deferred<T = void>() {
   let resolve!: (value: T) => void;

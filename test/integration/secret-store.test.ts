@@ -3,19 +3,14 @@
  * own error would quote the secret into the logs); CUIs with leading zeros are one company.
  */
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CUIS, setupTenant, startTestStack } from '../support/stack.js';
+import { describe, expect, it } from 'vitest';
+import { CUIS, setupTenant, type TestStack } from '../support/stack.js';
+import { useTestStack } from '../support/use-stack.js';
 import { connectNew, freshDeps } from '../support/refresh-helpers.js';
 
-type Stack = Awaited<ReturnType<typeof startTestStack>>;
-let stack: Stack;
+let stack: TestStack;
 
-beforeAll(async () => {
-  stack = await startTestStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+useTestStack((started) => (stack = started));
 
 describe('secret values that are not JSON', () => {
   it('fail with a fixed message that quotes nothing of the value', async () => {

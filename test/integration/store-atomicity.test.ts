@@ -4,19 +4,14 @@
  * (local/moto_server.py); this proves, through the real token-store adapter, that the refresh lease
  * has exactly one winner however many runs race for it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CUIS, startTestStack } from '../support/stack.js';
+import { describe, expect, it } from 'vitest';
+import { CUIS, type TestStack } from '../support/stack.js';
+import { useTestStack } from '../support/use-stack.js';
 import { connectDueToken, freshDeps } from '../support/refresh-helpers.js';
 
-type Stack = Awaited<ReturnType<typeof startTestStack>>;
-let stack: Stack;
+let stack: TestStack;
 
-beforeAll(async () => {
-  stack = await startTestStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
+useTestStack((started) => (stack = started));
 
 describe('conditional writes on the local store', () => {
   it('50 rounds of 20 parallel lease acquisitions on one token: exactly one winner each', async () => {

@@ -5,14 +5,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { disconnectToken } from '../../shared/services/disconnect.js';
 import { sweep } from '../../shared/services/sweep.js';
-import { CUIS, setupTenant, startTestStack } from '../support/stack.js';
+import { CUIS, setupTenant, type TestStack } from '../support/stack.js';
+import { useTestStack } from '../support/use-stack.js';
 import { connectNew, failing, freshDeps, later, stored } from '../support/refresh-helpers.js';
 
-type Stack = Awaited<ReturnType<typeof startTestStack>>;
-let stack: Stack;
+let stack: TestStack;
 let n = 0;
 const tenant = () => `o${++n}-${Date.now().toString(36)}`;
 const HOUR = 3_600_000;
@@ -21,15 +21,7 @@ const control = () => stack.emulator!.control;
 const refreshCalls = () => control().stats().tokenCalls.refresh_token;
 const forever = { remainingMs: () => Number.POSITIVE_INFINITY };
 
-beforeAll(async () => {
-  stack = await startTestStack();
-});
-afterAll(async () => {
-  await stack?.stop();
-});
-beforeEach(() => {
-  control().reset();
-});
+useTestStack((started) => (stack = started));
 
 type Entry = { type: string; tokenId: string | null; cuis: string[]; details?: Record<string, unknown> };
 const trail = async (t: string) => (await stack.api.get(`/v1/tenants/${t}/events?limit=100`)).body.events as Entry[];

@@ -57,6 +57,8 @@ export async function startTestStack(env: Record<string, string> = {}): Promise<
   return Object.assign(stack, { api: apiClient(stack) });
 }
 
+export type TestStack = Awaited<ReturnType<typeof startTestStack>>;
+
 /** Follows a redirect chain by hand (fetch with redirect: manual), returning each hop's response. */
 export async function follow(url: string, maxHops = 5): Promise<Response[]> {
   const hops: Response[] = [];
