@@ -12,6 +12,7 @@ import type {
   TokenPair,
   TokenRecord,
 } from './domain/model.js';
+import type { MessagePage, Parsed, PublicStandard, UploadStandard, UploadState } from './domain/efactura.js';
 
 /** A pair as read back, with the id of the secret version it came from. */
 export type StoredPair = TokenPair & { versionId: string };
@@ -177,6 +178,43 @@ export interface AnafTokenResponse {
 export interface AnafOAuthClient {
   exchangeCode(input: { clientId: string; clientSecret: string; code: string; redirectUri: string }): Promise<AnafTokenResponse>;
   refresh(input: { clientId: string; clientSecret: string; refreshToken: string }): Promise<AnafTokenResponse>;
+}
+
+/** Which of ANAF's e-Factura hosts a tenant's calls go to (`/prod/` or `/test/` in the API's path). */
+export type AnafEnvironment = 'test' | 'prod';
+
+/** What every authenticated e-Factura call carries; `timeoutMs` is what is left of the request's budget. */
+export interface EfacturaCall {
+  accessToken: string;
+  environment: AnafEnvironment;
+  timeoutMs: number;
+}
+
+export interface UploadInput {
+  cif: string;
+  standard: UploadStandard;
+  /** `uploadb2c` instead of `upload`. */
+  b2c: boolean;
+  /** ANAF's `extern=DA` (buyer outside Romania), `autofactura=DA` (self-billed), `executare=DA` (enforcement). */
+  extern: boolean;
+  selfBilled: boolean;
+  enforcement: boolean;
+  xml: Uint8Array;
+}
+
+/**
+ * ANAF's e-Factura REST API. Every answer, failures included, comes back typed (shared/domain/efactura.ts);
+ * nothing throws but a bug. A failure the request may have survived at ANAF is marked `uncertain`.
+ */
+export interface EfacturaClient {
+  upload(call: EfacturaCall, input: UploadInput): Promise<Parsed<{ uploadId: string }>>;
+  status(call: EfacturaCall, uploadId: string): Promise<Parsed<{ state: UploadState; downloadId?: string }>>;
+  listMessages(call: EfacturaCall, input: { cif: string; days: number; filter?: string }): Promise<Parsed<MessagePage>>;
+  listMessagesPaged(call: EfacturaCall, input: { cif: string; startMs: number; endMs: number; page: number; filter?: string }): Promise<Parsed<MessagePage>>;
+  download(call: EfacturaCall, downloadId: string): Promise<Parsed<Uint8Array>>;
+  /** On the public host (no token; production only). */
+  validate(input: { standard: PublicStandard; xml: Uint8Array; timeoutMs: number }): Promise<Parsed<{ valid: boolean; messages: string[] }>>;
+  pdf(input: { standard: PublicStandard; xml: Uint8Array; validate: boolean; timeoutMs: number }): Promise<Parsed<Uint8Array>>;
 }
 
 export interface Logger {

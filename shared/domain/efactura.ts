@@ -11,6 +11,8 @@ export interface RawAnswer {
   status: number;
   contentType: string;
   body: Uint8Array;
+  /** Seconds of a Retry-After header, when ANAF sent one. */
+  retryAfterSeconds?: number;
 }
 
 /**
@@ -36,6 +38,8 @@ export interface EfacturaFailure {
   spvScope?: 'cif' | 'message';
   /** ANAF_UNAVAILABLE after an HTTP 429 with a Retry-After header. */
   retryAfterSeconds?: number;
+  /** The request may have reached ANAF and been acted on (a read timeout, a connection broken mid-answer). */
+  uncertain?: boolean;
 }
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; failure: EfacturaFailure };
@@ -142,7 +146,10 @@ function failureOf<T>(answer: RawAnswer, shape: Shape): Parsed<T> {
   if (shape.kind === 'firewall') {
     return fail('ANAF_REJECTED', ["ANAF's firewall refused the request (The requested URL was rejected); it reacts to the document's content"]);
   }
-  if (answer.status === 429 || answer.status >= 500) return fail('ANAF_UNAVAILABLE', [`ANAF answered HTTP ${answer.status}`]);
+  if (answer.status === 429 || answer.status >= 500) {
+    const retry = answer.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: answer.retryAfterSeconds };
+    return fail('ANAF_UNAVAILABLE', [`ANAF answered HTTP ${answer.status}`], retry);
+  }
   if (shape.kind === 'json' && typeof shape.value.message === 'string') {
     // Spring's 400 body (`{timestamp, status, error, message}`): a parameter we sent is wrong.
     return fail('ANAF_REJECTED', [shape.value.message]);

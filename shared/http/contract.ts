@@ -26,7 +26,7 @@ export const ERROR_MEANINGS: Record<ErrorCode, string> = {
   TOO_MANY_CUIS: 'more than 50 companies in one request',
   CLIENT_MISMATCH: "the pair was issued to another ANAF client than the tenant's",
   IMPORT_REFRESH_REFUSED: 'ANAF refused to rotate the pasted refresh token; nothing was stored',
-  PAYLOAD_TOO_LARGE: 'the body is over 64 KB',
+  PAYLOAD_TOO_LARGE: 'the body is over 64 KB (JSON routes) or over the route\'s own limit (invoice XML: 6 MB; validate/pdf: 5 MB)',
   UNAUTHORIZED: 'no or wrong credentials (local bearer key)',
   NOT_FOUND: 'no such route',
   METHOD_NOT_ALLOWED: 'the path exists, not with this method',
@@ -45,6 +45,12 @@ export const ERROR_MEANINGS: Record<ErrorCode, string> = {
   CONFLICT: 'a concurrent change won; retry',
   ANAF_REJECTED: 'ANAF refused (client id/secret or grant)',
   ANAF_UNAVAILABLE: 'ANAF is down or slow; nothing was lost, retry later',
+  NO_SPV_RIGHTS: "the certificate holder has no SPV rights on this company (or on this message); the company's spvRights becomes not-covered",
+  MESSAGE_NOT_FOUND: 'ANAF knows no such upload or message',
+  EXPIRED_60_DAYS: 'ANAF lists the message but its 60 days of download have passed: final',
+  ANAF_DAILY_LIMIT: "ANAF's own daily limit for this call is spent; Retry-After is midnight in Romania",
+  RATE_LIMITED: "one of ANAF's published limits would be exceeded (the message names it); ANAF was not called; retry after Retry-After seconds",
+  IDEMPOTENCY_KEY_IN_USE: 'an upload with this Idempotency-Key is still under way, or the key was used for another request',
   INTERNAL_ERROR: 'an unexpected error (logged; the body says nothing more)',
 };
 
