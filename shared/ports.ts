@@ -3,14 +3,17 @@
  * implement them; tests use in-memory fakes of the same interfaces.
  */
 import type {
+  AnafEnvironment,
   AuditEvent,
   CompanyRecord,
   ConnectFailureReason,
   ConnectSession,
   OAuthStateRecord,
+  SpvRights,
   TenantClient,
   TokenPair,
   TokenRecord,
+  UploadKeyRecord,
 } from './domain/model.js';
 import type { LimitCounter } from './domain/anaf-limits.js';
 import type { MessagePage, Parsed, PublicStandard, UploadStandard, UploadState } from './domain/efactura.js';
@@ -35,6 +38,8 @@ export interface CompanyStore {
   delete(tenantId: string, cui: string): Promise<void>;
   /** Companies of the tenant linked to tokenId. */
   listByToken(tenantId: string, tokenId: string): Promise<CompanyRecord[]>;
+  /** Records what ANAF's answers taught about the token holder's rights on the company (a no-op when it is gone). */
+  setSpvRights(tenantId: string, cui: string, rights: SpvRights, at: string): Promise<void>;
   /** Clears the company's link if it still points at tokenId (a no-op otherwise, or when the company is gone). */
   unlinkToken(tenantId: string, cui: string, tokenId: string, at: string): Promise<void>;
 }
@@ -129,6 +134,16 @@ export interface LimitStore {
   take(scope: string, counters: LimitCounter[]): Promise<{ ok: true } | { ok: false; counter: LimitCounter }>;
 }
 
+/** Idempotency-Keys of uploads (tenant-scoped, kept a day). */
+export interface UploadKeyStore {
+  /** Stores `record` unless the tenant has a live record for its key (atomic); answers that record if so. */
+  claim(record: UploadKeyRecord, now: Date): Promise<{ claimed: true } | { claimed: false; existing: UploadKeyRecord }>;
+  /** The first request's outcome: ANAF's index, or `uncertain`. */
+  settle(tenantId: string, key: string, outcome: { state: 'done'; uploadId: string } | { state: 'uncertain' }): Promise<void>;
+  /** Frees the key after a failure ANAF cannot have acted on, so the same key may be sent again. */
+  release(tenantId: string, key: string): Promise<void>;
+}
+
 export interface EventPublisher {
   publish(event: AuditEvent): Promise<void>;
 }
@@ -191,8 +206,6 @@ export interface AnafOAuthClient {
   refresh(input: { clientId: string; clientSecret: string; refreshToken: string }): Promise<AnafTokenResponse>;
 }
 
-/** Which of ANAF's e-Factura hosts a tenant's calls go to (`/prod/` or `/test/` in the API's path). */
-export type AnafEnvironment = 'test' | 'prod';
 
 /** What every authenticated e-Factura call carries; `timeoutMs` is what is left of the request's budget. */
 export interface EfacturaCall {

@@ -85,6 +85,7 @@ export const tenantClient = z.strictObject({
   clientId: z.string(),
   redirectUri: z.string().check(z.describe('the callback ANAF sends the browser back to')),
   displayName: z.nullable(z.string().check(z.describe('the name the accountant sees on the result pages'))),
+  anafEnvironment: z.enum(['test', 'prod']).check(z.describe("ANAF's e-Factura environment the tenant's calls go to")),
   updatedAt: timestamp,
 });
 
@@ -95,6 +96,9 @@ export const companyView = z.strictObject({
   status: z.enum(['not-connected', 'active', 'reauth-required']),
   accessExpiresAt: z.nullable(timestamp),
   refreshExpiresAt: z.nullable(timestamp),
+  spvRights: z.enum(['unknown', 'covered', 'not-covered']).check(
+    z.describe("learned from ANAF's e-Factura answers for this company: covered after a success, not-covered after NO_SPV_RIGHTS"),
+  ),
 });
 export const companyList = z.strictObject({ companies: z.array(companyView) });
 

@@ -2,13 +2,16 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createEfacturaClient } from '../adapters/anaf/efactura-client.js';
 import { createAnafOAuthClient } from '../adapters/anaf/oauth-client.js';
 import { createDynamoAuditStore } from '../adapters/dynamodb/audit-store.js';
 import { createDocumentClient } from '../adapters/dynamodb/client.js';
 import { createDynamoCompanyStore } from '../adapters/dynamodb/company-store.js';
+import { createDynamoLimitStore } from '../adapters/dynamodb/limit-store.js';
 import { createDynamoSessionStore } from '../adapters/dynamodb/session-store.js';
 import { createDynamoTenantStore } from '../adapters/dynamodb/tenant-store.js';
 import { createDynamoTokenStore } from '../adapters/dynamodb/token-store.js';
+import { createDynamoUploadKeyStore } from '../adapters/dynamodb/upload-key-store.js';
 import { createKmsPairEscrow } from '../adapters/escrow/kms-escrow.js';
 import { createEventBridgePublisher } from '../adapters/eventbridge/event-publisher.js';
 import { createSecretsManagerStore } from '../adapters/secrets-manager/secret-store.js';
@@ -57,6 +60,9 @@ export function createRuntime(config: Config, logger: Logger = createLogger()): 
     secrets: createSecretsManagerStore({ client: secretsManager, prefix: config.secretPrefix, kmsKeyId: config.secretsKmsKeyId }),
     escrow: createKmsPairEscrow({ doc, kms, table, kmsKeyId: config.secretsKmsKeyId }),
     anaf: createAnafOAuthClient({ oauthBaseUrl: config.anafOauthBaseUrl, timeoutMs: config.anafTimeoutMs }),
+    efactura: createEfacturaClient({ apiBaseUrl: config.anafApiBaseUrl, publicApiBaseUrl: config.anafPublicApiBaseUrl }),
+    limits: createDynamoLimitStore({ doc, table }),
+    uploadKeys: createDynamoUploadKeyStore({ doc, table }),
     clock: { now: () => new Date() },
     logger,
     metrics: createMetrics(),
@@ -71,6 +77,9 @@ export function createRuntime(config: Config, logger: Logger = createLogger()): 
       manualRefreshCooldownSeconds: config.manualRefreshCooldownSeconds,
       maxRotationsPerDay: config.maxRotationsPerDay,
       anafTimeoutMs: config.anafTimeoutMs,
+      defaultAnafEnvironment: /\/test\/FCTEL\/rest$/.test(config.anafApiBaseUrl) ? 'test' : 'prod',
+      efacturaTimeoutMs: config.anafEfacturaTimeoutMs,
+      anafLimits: config.anafLimits,
     },
   };
   return { config, logger, deps, clients: { dynamodb: doc, secretsManager, eventBridge, kms } };

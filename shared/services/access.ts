@@ -21,19 +21,19 @@ const throwIfFailed = (result: RefreshResult) => {
 };
 
 /**
- * Hands a usable access token to the ERP (the one place a token leaves the service). Steps: resolve the
- * company's token; refresh first when less than the minimum validity remains; read the record's exact
- * pair (never an older one); check it is still valid; audit. The answered `expiresAt` is the one of the
- * token handed out.
+ * A usable access token of the company's token, for the ERP or for our own e-Factura calls. Steps:
+ * resolve the company's token; refresh first (`on-demand`: when less than the minimum validity remains;
+ * `manual`: now, after ANAF refused the token); read the record's exact pair (never an older one);
+ * check it is still valid. The answered `expiresAt` is the one of the token handed out.
  */
-export async function issueAccessToken(
+export async function usableAccessToken(
   deps: ServiceDeps,
   tenantId: string,
   cui: string,
-): Promise<{ accessToken: string; expiresAt: string; tokenId: string }> {
-  await requireTenant(deps, tenantId);
+  trigger: 'on-demand' | 'manual' = 'on-demand',
+): Promise<{ accessToken: string; expiresAt: string; tokenId: string; refreshed: boolean }> {
   const tokenId = await tokenIdForCompany(deps, tenantId, cui);
-  const result = await refreshToken(deps, { tenantId, tokenId, trigger: 'on-demand' });
+  const result = await refreshToken(deps, { tenantId, tokenId, trigger });
   // A failed or rate-limited refresh, or one still under way elsewhere, leaves a token that may be valid
   // for a while: it is handed out if it is (checked below).
   const transient =
@@ -51,15 +51,26 @@ export async function issueAccessToken(
     throwIfFailed(result);
     throw new BrokerError('ANAF_UNAVAILABLE', 'ANAF issued an access token that has already expired; try again later');
   }
+  return { accessToken: pair.accessToken, expiresAt, tokenId, refreshed: result.outcome === 'refreshed' };
+}
+
+/** Hands a usable access token to the ERP (the one place a token leaves the service), and audits it. */
+export async function issueAccessToken(
+  deps: ServiceDeps,
+  tenantId: string,
+  cui: string,
+): Promise<{ accessToken: string; expiresAt: string; tokenId: string }> {
+  await requireTenant(deps, tenantId);
+  const { accessToken, expiresAt, tokenId, refreshed } = await usableAccessToken(deps, tenantId, cui);
   await recordEvent(deps, {
     tenantId,
     type: 'token-issued',
     tokenId,
     cuis: [cui],
     at: deps.clock.now().toISOString(),
-    details: { refreshed: result.outcome === 'refreshed' },
+    details: { refreshed },
   });
-  return { accessToken: pair.accessToken, expiresAt, tokenId };
+  return { accessToken, expiresAt, tokenId };
 }
 
 /** Manual refresh (HTTP button, console invoke, CLI): refreshes unless just refreshed; answers metadata. */

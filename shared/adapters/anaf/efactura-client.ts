@@ -8,7 +8,8 @@ import {
   type Parsed,
   type RawAnswer,
 } from '../../domain/efactura.js';
-import type { AnafEnvironment, EfacturaCall, EfacturaClient } from '../../ports.js';
+import type { AnafEnvironment } from '../../domain/model.js';
+import type { EfacturaCall, EfacturaClient } from '../../ports.js';
 import { couldNotHaveBeenSent, retryAfterSeconds } from './oauth-client.js';
 
 /**
