@@ -5,6 +5,7 @@ import { SESSION_ID_SHAPE, TOKEN_ID_SHAPE } from '../domain/state.js';
 import type { issueAccessToken } from '../services/access.js';
 import type { createConnectSession } from '../services/authorization.js';
 import type { listEvents } from '../services/events.js';
+import type { listMessages, uploadInvoice, uploadStatus as getUploadStatus, validateInvoice } from '../services/efactura.js';
 import { TENANT_ID_SHAPE } from './params.js';
 
 /*
@@ -79,6 +80,8 @@ export const PATH_PARAMS: Record<string, z.ZodMiniType<string>> = {
   ),
   tokenId: z.string().check(z.describe('a tokenId as answered (tok_ and 24 hex digits); any other value is 404 TOKEN_NOT_FOUND')),
   sessionId: z.string().check(z.regex(SESSION_ID_SHAPE)),
+  uploadId: z.string().check(z.describe("ANAF's index_incarcare, as answered by the upload; digits (any other value is 404 MESSAGE_NOT_FOUND)")),
+  downloadId: z.string().check(z.describe("ANAF's id_descarcare (a message's id); digits (any other value is 404 MESSAGE_NOT_FOUND)")),
 };
 
 export const tenantClient = z.strictObject({
@@ -155,6 +158,43 @@ export const eventsPage = z.strictObject({
   nextCursor: z.nullable(z.string().check(z.describe('pass as ?cursor= for the next page; null on the last'))),
 });
 
+const anafId = z.string().check(z.regex(/^\d{1,20}$/));
+
+export const uploadCreated = z.strictObject({
+  uploadId: anafId.check(z.describe("ANAF's index_incarcare: ask its status with it")),
+});
+
+export const uploadStatus = z.strictObject({
+  state: z.enum(['processing', 'accepted', 'rejected', 'invalid-xml']).check(
+    z.describe('ANAF stare: in prelucrare, ok, nok, or "XML cu erori nepreluat de sistem" (final, nothing to download)'),
+  ),
+  downloadId: z.optional(anafId.check(z.describe("ANAF's id_descarcare: the ZIP with the invoice (accepted) or its errors (rejected)"))),
+});
+
+export const efacturaMessage = z.strictObject({
+  id: anafId,
+  downloadId: anafId.check(z.describe('GET …/messages/{downloadId} downloads it')),
+  uploadId: z.string().check(z.describe("ANAF's id_solicitare: the upload it answers (an index_incarcare)")),
+  createdAt: z.string().check(z.describe('when ANAF indexed it, ISO 8601 with the Europe/Bucharest offset')),
+  type: z.enum(['invoice-sent', 'invoice-received', 'errors', 'buyer-message']),
+  issuerCif: z.nullable(z.string().check(z.describe('from ANAF\'s detalii (cif_emitent, or the supplier of a self-billed invoice)'))),
+  buyerCif: z.nullable(z.string().check(z.describe("from ANAF's detalii (cif_beneficiar, or the buyer issuing a self-billed invoice)"))),
+  details: z.string().check(z.describe("ANAF's detalii, as written")),
+});
+
+export const messagesPage = z.strictObject({
+  messages: z.array(efacturaMessage),
+  page: z.optional(z.int().check(z.describe('paginated list: this page (0 when empty)'))),
+  pages: z.optional(z.int().check(z.describe('paginated list: the number of pages (500 messages each)'))),
+  from: z.optional(timestamp.check(z.describe('paginated list: the interval asked for; ask the next page with it'))),
+  to: z.optional(timestamp.check(z.describe('paginated list: the end used (clamped to a minute ago)'))),
+});
+
+export const validation = z.strictObject({
+  valid: z.boolean(),
+  messages: z.array(z.string()).check(z.describe("ANAF's messages (errors and warnings), as written")),
+});
+
 /** The browser routes take any query parameter (mail trackers, ANAF's own); these are the ones they read. */
 export const authorizeQuery = z.object({
   session: z.string().check(z.describe('the sessionId of the connect session (authorizeUrl carries it)')),
@@ -192,4 +232,8 @@ export const VIEWS_AGREE = [
   true satisfies Exactly<z.infer<typeof accessToken>, Awaited<ReturnType<typeof issueAccessToken>>>,
   true satisfies Exactly<z.infer<typeof connectSessionCreated>, Awaited<ReturnType<typeof createConnectSession>>>,
   true satisfies Exactly<z.infer<typeof connectSessionView>, ConnectSessionView>,
+  true satisfies Exactly<z.infer<typeof uploadCreated>, Awaited<ReturnType<typeof uploadInvoice>>>,
+  true satisfies Exactly<z.infer<typeof uploadStatus>, Awaited<ReturnType<typeof getUploadStatus>>>,
+  true satisfies Exactly<z.infer<typeof messagesPage>, Awaited<ReturnType<typeof listMessages>>>,
+  true satisfies Exactly<z.infer<typeof validation>, Awaited<ReturnType<typeof validateInvoice>>>,
 ] as const;
