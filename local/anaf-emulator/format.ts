@@ -24,8 +24,8 @@ export function fixture(name: string, mustContain: string[] = []): string {
 }
 export const fixtureBytes = (name: string): Buffer => readFileSync(new URL(name, FIXTURES_DIR));
 
-export const escapeXml = (value: string) =>
-  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+/** Escapes a value for a double-quoted attribute; apostrophes stay, as in ANAF's bodies. */
+export const escapeXml = (value: string) => value.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /** Romania-time parts of an instant (ANAF stamps its answers in local time). */
 function romaniaTime(ms: number) {
