@@ -463,6 +463,23 @@ export function createEfactura(now: () => number) {
     };
   }
 
+  /** The daily-limit text of a call, with the current limit (text_plain_json answers it). */
+  function limitText(endpoint: ApiEndpoint): string {
+    switch (endpoint) {
+      case 'upload':
+      case 'uploadb2c':
+        return `S-au incarcat deja ${limits.raspPerCuiPerDay} de mesaje de tip RASP pentru cui=0 in cursul zilei`;
+      case 'stareMesaj':
+        return `S-au facut deja ${limits.statusPerMessagePerDay} descarcari de mesaj in cursul zilei`;
+      case 'descarcare':
+        return `S-au facut deja ${limits.downloadsPerMessagePerDay} descarcari de mesaj in cursul zilei`;
+      case 'listaMesajePaginatieFactura':
+        return `S-au facut deja ${limits.pagedListsPerCuiPerDay} interogari de lista mesaje de catre utilizator in cursul zilei`;
+      default:
+        return `S-au facut deja ${limits.listsPerCuiPerDay} interogari de lista mesaje de catre utilizator in cursul zilei`;
+    }
+  }
+
   /** Answers of the injected failures that take the call's own shape. */
   function failureReply(kind: Extract<ApiFailureKind, 'text_plain_json' | 'garbage' | 'technical_error'>, endpoint: ApiEndpoint): Reply {
     const isXml = endpoint === 'upload' || endpoint === 'uploadb2c' || endpoint === 'stareMesaj';
@@ -471,7 +488,7 @@ export function createEfactura(now: () => number) {
       const type = isXml ? 'application/xml;charset=UTF-8' : endpoint === 'descarcare' ? 'application/zip' : 'application/json;charset=UTF-8';
       return { status: 200, headers: { 'content-type': type }, body: '\u0000emulator: not an ANAF answer <<<{' };
     }
-    if (kind === 'text_plain_json') return textPlain(JSON.stringify({ eroare: 'S-au facut deja 100 descarcari de mesaj in cursul zilei', titlu }));
+    if (kind === 'text_plain_json') return textPlain(JSON.stringify({ eroare: limitText(endpoint), titlu }));
     const technical = 'A aparut o eroare tehnica. Cod: XXX';
     if (endpoint === 'upload' || endpoint === 'uploadb2c') return xmlText(f.uploadTechnical.replace(/dateResponse="\d{12}"/, `dateResponse="${compactTime(now())}"`));
     if (endpoint === 'stareMesaj') return stareError(technical);

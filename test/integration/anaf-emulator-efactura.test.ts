@@ -413,7 +413,9 @@ describe('failure switches', () => {
     expect(garbage.headers.get('content-type')).toBe('application/zip');
     expect(Buffer.from(await garbage.arrayBuffer()).subarray(0, 2).toString()).not.toBe('PK');
     emulator.control.failNext('text_plain_json', 1, { target: 'stareMesaj' });
-    expect((await call('stareMesaj?id_incarcare=1')).headers.get('content-type')).toMatch(/^text\/plain/);
+    const plain = await call('stareMesaj?id_incarcare=1');
+    expect(plain.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await plain.json()).toEqual({ eroare: 'S-au facut deja 100 descarcari de mesaj in cursul zilei', titlu: 'Stare Mesaj' });
     emulator.control.failNext('firewall', 1, { target: 'validare' });
     expect(await (await fetch(`${emulator.publicApiBaseUrl}/validare/FACT1`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: invoice() })).text()).toContain('rejected');
   });
