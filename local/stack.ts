@@ -134,8 +134,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [ENV.publicBaseUrl]: env[ENV.publicBaseUrl] || apiUrl,
       [ENV.anafOauthBaseUrl]: oauthBase || emulator!.oauthBaseUrl,
       [ENV.anafApiBaseUrl]: apiBase || emulator!.apiBaseUrl,
-      // validare / transformare: the emulator's public host unless configured (never the real one by accident).
-      [ENV.anafPublicApiBaseUrl]: env[ENV.anafPublicApiBaseUrl] || (emulator ? `${emulator.url}/public/prod/FCTEL/rest` : ''),
       [ENV.tableName]: tableName,
       [ENV.secretPrefix]: env[ENV.secretPrefix] || LOCAL_DEFAULTS.secretPrefix,
       [ENV.eventBusName]: eventBusName,
