@@ -97,14 +97,15 @@ async function learnSpvRights(deps: ServiceDeps, ctx: CompanyCall, result: Parse
 }
 
 /**
- * One authenticated e-Factura call. Steps: take the call's limits (over one → 429, ANAF not called); get
- * a usable access token (refreshing first when it is about to expire); call ANAF; on HTTP 401, one refresh
+ * One authenticated e-Factura call. Steps: get a usable access token (refreshing first when it is about
+ * to expire; a company that cannot get one spends no limit unit); take the call's limits (over one → 429,
+ * ANAF not called); call ANAF; on HTTP 401, one refresh
  * through the refresh service and one retry (its own limit units: ANAF counts it); learn the company's
  * SPV rights from the answer. Answers the typed result; the caller decides what a failure means.
  */
 async function withToken<T>(deps: ServiceDeps, ctx: CompanyCall, limit: AnafCall, run: (call: EfacturaCall) => Promise<Parsed<T>>): Promise<Parsed<T>> {
-  await takeLimits(deps, ctx.tenantId, limit);
   let token = await usableAccessToken(deps, ctx.tenantId, ctx.cui);
+  await takeLimits(deps, ctx.tenantId, limit);
   const call = (accessToken: string) => run({ accessToken, environment: ctx.environment, timeoutMs: remainingMs(deps, ctx.startedMs) });
   let result = await call(token.accessToken);
   if (!result.ok && result.failure.code === 'unauthorized') {

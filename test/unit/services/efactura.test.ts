@@ -100,6 +100,14 @@ describe('e-Factura service (fakes)', () => {
     expect(company().spvRights).toBeUndefined();
   });
 
+  it('a company whose token cannot be used spends no limit unit and makes no ANAF call', async () => {
+    const { w, efactura } = await world();
+    for (const [id, record] of w.tokens.records) w.tokens.records.set(id, { ...record, status: 'reauth-required' });
+    expect(await codeOf(uploadStatus(w.deps, { tenantId: T, cui: A, uploadId: '1' }))).toBe('REAUTH_REQUIRED');
+    expect((w.deps.limits as unknown as { takes: unknown[] }).takes).toHaveLength(0);
+    expect(efactura.calls).toHaveLength(0);
+  });
+
   it('no ANAF call starts with less than a second of the request budget left', async () => {
     const { w, efactura } = await world();
     w.deps.settings = { ...w.deps.settings, efacturaTimeoutMs: 1_000 };
