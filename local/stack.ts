@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { ConfigError } from '../shared/config/config.js';
 import { ENV } from '../shared/config/env-names.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
+import { ALL_ADAPTERS } from '../shared/runtime/adapters/index.js';
 import { sweep, type SweepSummary } from '../shared/services/sweep.js';
 import { EMULATOR_DEFAULT_CLIENT, startAnafEmulator, type AnafEmulator, type AuthorizeMode } from './anaf-emulator/server.js';
 import { bootstrapLocalResources } from './bootstrap.js';
@@ -117,7 +118,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     let runSweep: () => Promise<SweepSummary> = () => Promise.reject(new Error('the stack is still starting'));
     const localConsole = createConsole({
       apiKey,
-      settings: () => getRuntime().config,
+      settings: () => getRuntime(...ALL_ADAPTERS).config,
       emulatorUrl: () => emulator?.url ?? null,
       emulatorClient: () => (emulator ? { ...EMULATOR_DEFAULT_CLIENT } : null),
       runSweep: () => runSweep(),
@@ -140,7 +141,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [ENV.secretsKmsKeyId]: env[ENV.secretsKmsKeyId] || kmsKeyId,
     });
     // Parse configuration now, so a bad variable stops start-up with its message instead of a 500 later.
-    const runtime = getRuntime();
+    const runtime = getRuntime(...ALL_ADAPTERS);
 
     runSweep = () => sweep(runtime.deps, { remainingMs: () => Number.POSITIVE_INFINITY });
     if (options.scheduleSweep) {

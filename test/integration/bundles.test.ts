@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { esbuildOptionsFor, FUNCTION_ENV_EXTRA } from '../../infra/constructs/broker-function.js';
+import { PERMISSIONS } from '../../infra/permissions.js';
 import { functionEnvironment } from '../../infra/service-stack.js';
 import { resolveStageConfig } from '../../infra/stages.js';
 import { apiGatewayEvent, matchRoute } from '../../local/gateway.js';
@@ -56,6 +57,8 @@ type Stack = Awaited<ReturnType<typeof startTestStack>>;
 let stack: Stack;
 let dir: string;
 const bundles = new Map<string, string>();
+/** Per function, the npm packages its bundle holds (esbuild's metafile). */
+const packages = new Map<string, Set<string>>();
 let lambdaEnv: Record<string, string>;
 let n = 0;
 const tenant = () => `bu${++n}-${Date.now().toString(36)}`;
@@ -72,8 +75,10 @@ beforeAll(async () => {
   const built = Promise.all(
     FUNCTION_NAMES.map(async (name) => {
       const outfile = join(dir, name, 'index.mjs');
-      await build({ ...esbuildOptionsFor(join(ROOT, 'functions', name, 'handler.ts'), outfile), logLevel: 'silent' });
+      const result = await build({ ...esbuildOptionsFor(join(ROOT, 'functions', name, 'handler.ts'), outfile), logLevel: 'silent', metafile: true });
       bundles.set(name, outfile);
+      const inputs = Object.keys(result.metafile.inputs);
+      packages.set(name, new Set(inputs.map((path) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1]).filter((p): p is string => Boolean(p))));
     }),
   );
   stack = await startTestStack();
@@ -285,6 +290,24 @@ describe('every deployed bundle, run by plain node against moto and the emulator
         .filter(Boolean),
     );
     expect([...covered].sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+  });
+
+  it('each bundle holds the SDK clients its IAM grants name, no more, no fewer, and not the default credential chain', () => {
+    // grants.test.ts holds the grants to the calls each function's paths make (in one process, where every
+    // handler's adapter kits are installed); this holds each bundle's clients to the grants, so that a
+    // handler that leaves out a kit its path needs fails here, not on that path in AWS.
+    for (const name of FUNCTION_NAMES) {
+      const grants = PERMISSIONS[name]!;
+      const expected = [
+        '@aws-sdk/client-dynamodb',
+        ...(grants.secrets.length > 0 || grants.listSecrets ? ['@aws-sdk/client-secrets-manager'] : []),
+        ...(grants.putEvents ? ['@aws-sdk/client-eventbridge'] : []),
+        ...(grants.pairEscrow.length > 0 ? ['@aws-sdk/client-kms'] : []),
+      ].sort();
+      const held = [...packages.get(name)!].filter((p) => p.startsWith('@aws-sdk/client-')).sort();
+      expect.soft(held, name).toEqual(expected);
+      expect.soft(packages.get(name)!.has('@aws-sdk/credential-provider-node'), `${name}: the default credential chain`).toBe(false);
+    }
   });
 
   it('each bundle loads in a fresh process and answers its success and its error', async () => {
