@@ -25,7 +25,7 @@ import type { ServiceDeps } from './deps.js';
 import { recordEvent } from './audit.js';
 import { requireRegisteredCompanies } from './companies.js';
 import { JOIN_POLL_MS, leaseSecondsFor, newLeaseOwner, writePairDurably } from './refresh.js';
-import { requireTenant } from './tenants.js';
+import { clientCredentials, requireTenant } from './tenants.js';
 
 export const DEFAULT_SESSION_TTL_SECONDS = 1800;
 export const MAX_SESSION_TTL_SECONDS = 7 * 86_400;
@@ -233,9 +233,9 @@ export async function completeAuthorization(
   }
   if (!query.code) return failAttempt(deps, session, 'ANAF_REJECTED');
 
-  const tenant = await deps.tenants.get(session.tenantId);
-  const clientSecret = tenant ? await deps.secrets.getClientSecret(session.tenantId) : null;
-  if (!tenant || !clientSecret) return invalid;
+  const client = await clientCredentials(deps, session.tenantId);
+  if (!client) return invalid;
+  const { tenant, clientSecret } = client;
   let pair;
   try {
     pair = await deps.anaf.exchangeCode({ clientId: tenant.clientId, clientSecret, code: query.code, redirectUri: tenant.redirectUri });

@@ -10,6 +10,18 @@ export async function requireTenant(deps: Pick<ServiceDeps, 'tenants'>, tenantId
   return tenant;
 }
 
+/**
+ * The tenant's ANAF client and its secret, read at once (one round trip instead of two: the secret's
+ * name needs only the tenant id), or null when either is missing.
+ */
+export async function clientCredentials(
+  deps: Pick<ServiceDeps, 'tenants' | 'secrets'>,
+  tenantId: string,
+): Promise<{ tenant: TenantClient; clientSecret: string } | null> {
+  const [tenant, clientSecret] = await Promise.all([deps.tenants.get(tenantId), deps.secrets.getClientSecret(tenantId)]);
+  return tenant && clientSecret ? { tenant, clientSecret } : null;
+}
+
 export const MAX_DISPLAY_NAME_LENGTH = 100;
 
 /** A name a person reads on a page: not blank, not too long, no control characters (line breaks included). */
