@@ -12,7 +12,7 @@ import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
 import { createActionRecorder, type SentCall } from '../support/aws-actions.js';
 import { connectDueToken } from '../support/refresh-helpers.js';
-import { CUIS, connect, follow, setupTenant, type TestStack } from '../support/stack.js';
+import { CUIS, EMULATOR_DEFAULT_CLIENT, connect, follow, setupTenant, type TestStack } from '../support/stack.js';
 import { useTestStack } from '../support/use-stack.js';
 
 let stack: TestStack;
@@ -70,7 +70,7 @@ describe('round trips', () => {
     expect(again.steps).toEqual([['GetItem CLIENT', 'GetItem COMPANY'], ['GetItem TOKEN'], ['GetItem ESCROW', 'GetSecretValue tokens']]);
   });
 
-  it('manual refresh: the tenant and the token at once, read once; the client and its secret at once; no lease release after the write that released it', async () => {
+  it('manual refresh: the tenant and the token at once, read once; the client secret from memory (the connect read it); no lease release after the write that released it', async () => {
     const { t, tokenId } = await connectDueToken(stack, tenant(), [CUIS[1]]);
     const { answer, steps: seen } = await invoke('manual-refresh', { tenantId: t, tokenId });
     expect(answer.tokenId, JSON.stringify(answer)).toBe(tokenId);
@@ -78,7 +78,7 @@ describe('round trips', () => {
       ['GetItem CLIENT', 'GetItem TOKEN'],
       ['UpdateItem TOKEN'],
       ['GetItem ESCROW', 'GetSecretValue tokens'],
-      ['GetItem CLIENT', 'GetSecretValue anaf-client'],
+      ['GetItem CLIENT'],
       ['UpdateItem TOKEN'],
       ['PutSecretValue tokens'],
       ['PutItem TOKEN'],
@@ -88,7 +88,20 @@ describe('round trips', () => {
     ]);
   });
 
-  it('callback: the client and its secret at once', async () => {
+  it('the tenant\'s client secret: kept in memory for the next refresh, read again once the client is stored anew', async () => {
+    const { t, tokenId } = await connectDueToken(stack, tenant(), [CUIS[3]]);
+    const clientReads = (seen: string[][]) => seen.filter((step) => (step.includes('GetItem CLIENT') || step.includes('GetSecretValue anaf-client')) && !step.includes('GetItem TOKEN'));
+    const refresh = async () => (await invoke('manual-refresh', { tenantId: t, tokenId })).steps;
+
+    // the connect's callback read the secret; the cool-down is 0 here: every manual refresh goes to ANAF
+    expect(clientReads(await refresh())).toEqual([['GetItem CLIENT']]);
+    const put = await stack.api.put(`/v1/tenants/${t}/anaf-client`, { clientId: EMULATOR_DEFAULT_CLIENT.clientId, clientSecret: EMULATOR_DEFAULT_CLIENT.clientSecret });
+    expect(put.status).toBe(200);
+    expect(clientReads(await refresh())).toEqual([['GetItem CLIENT'], ['GetSecretValue anaf-client']]);
+    expect(clientReads(await refresh())).toEqual([['GetItem CLIENT']]);
+  });
+
+  it('callback, a tenant new to this container: the client and its secret at once', async () => {
     const t = tenant();
     await setupTenant(stack.api, t, [CUIS[2]]);
     const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[2]] });
