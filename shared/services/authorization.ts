@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AnafError } from '../domain/anaf-errors.js';
 import { BrokerError } from '../domain/errors.js';
 import { readPairFacts, type PairFacts } from '../domain/pair-facts.js';
-import type { ConnectFailureReason, ConnectSession, ConnectSessionView, TokenRecord } from '../domain/model.js';
+import type { ConnectFailureReason, ConnectSession, ConnectSessionView, TenantClient, TokenRecord } from '../domain/model.js';
 import { connectSessionStatus, toConnectSessionView } from '../domain/views.js';
 import { computeDueAt, rotationsInWindow } from '../domain/refresh-policy.js';
 import {
@@ -105,14 +105,17 @@ export type FlowOutcome =
 
 const isOpen = (session: ConnectSession, now: Date) => connectSessionStatus(session, now) === 'open';
 
-/** Reads what a page says about a session; a company deleted since the session was minted is left out. */
-async function describeSession(deps: ServiceDeps, session: ConnectSession): Promise<FlowContext> {
-  const [tenant, companies] = await Promise.all([
-    deps.tenants.get(session.tenantId),
+/**
+ * Reads what a page says about a session; a company deleted since the session was minted is left out.
+ * `tenant`: the tenant item when the caller has just read it.
+ */
+async function describeSession(deps: ServiceDeps, session: ConnectSession, tenant?: TenantClient): Promise<FlowContext> {
+  const [client, companies] = await Promise.all([
+    tenant ?? deps.tenants.get(session.tenantId),
     Promise.all(session.cuis.map((cui) => deps.companies.get(session.tenantId, cui))),
   ]);
   return {
-    requester: tenant?.displayName ?? null,
+    requester: client?.displayName ?? null,
     companies: companies.filter((c) => c !== null).map((c) => ({ cui: c.cui, name: c.name })),
     expiresAt: session.expiresAt,
   };
@@ -277,9 +280,9 @@ export async function completeAuthorization(
   }
   if (otherCertificate) {
     deps.logger.warn('a session minted for a token was completed with another certificate; no company moved', { tenantId: session.tenantId, tokenId: session.forTokenId });
-    return { kind: 'other-certificate', tokenId: token.tokenId, context: await describeSession(deps, session) };
+    return { kind: 'other-certificate', tokenId: token.tokenId, context: await describeSession(deps, session, tenant) };
   }
-  return { kind: 'connected', tokenId: token.tokenId, returnUrl: session.returnUrl, context: await describeSession(deps, session) };
+  return { kind: 'connected', tokenId: token.tokenId, returnUrl: session.returnUrl, context: await describeSession(deps, session, tenant) };
 }
 
 /**
@@ -377,22 +380,28 @@ export async function storeAuthorization(deps: ServiceDeps, input: StoreAuthoriz
       if (error instanceof BrokerError && error.code === 'CONFLICT' && attempt < 2) continue;
       throw error;
     }
-    const linked = (await deps.companies.listByToken(input.tenantId, token.tokenId)).map((c) => c.cui);
-    await recordEvent(deps, {
-      tenantId: input.tenantId,
-      type: 'connected',
-      tokenId: token.tokenId,
-      cuis: linked,
-      at: now,
-      details: { serial, reauthorization: Boolean(existing), source: input.source },
-    });
-    await announceMoves(deps, token, present.filter((c): c is NonNullable<typeof c> => c !== null && cuis.includes(c.cui)), now);
-    if (input.sessionId) {
-      // The holder is back: the token's other links (older warnings) have nothing left to do.
+    const announce = async () => {
+      // A new token's links are the ones its transaction just wrote; a re-authorized one keeps its others too.
+      const linked = existing ? (await deps.companies.listByToken(input.tenantId, token.tokenId)).map((c) => c.cui) : cuis;
+      await recordEvent(deps, {
+        tenantId: input.tenantId,
+        type: 'connected',
+        tokenId: token.tokenId,
+        cuis: linked,
+        at: now,
+        details: { serial, reauthorization: Boolean(existing), source: input.source },
+      });
+      await announceMoves(deps, token, present.filter((c): c is NonNullable<typeof c> => c !== null && cuis.includes(c.cui)), now);
+    };
+    // The holder is back: the token's other links (older warnings) have nothing left to do. Independent
+    // of the events, so both go out at once.
+    const closeOthers = async () => {
+      if (!input.sessionId || !existing) return;
       await deps.sessions.closeOpenFor(input.tenantId, token.tokenId, input.sessionId, now).catch((error: unknown) =>
         deps.logger.warn('closing the token\'s other connect sessions failed', { tenantId: input.tenantId, tokenId: token.tokenId, errorName: (error as Error)?.name }),
       );
-    }
+    };
+    await Promise.all([announce(), closeOthers()]);
     return token;
   }
 }
