@@ -220,6 +220,10 @@ export async function completeAuthorization(
   const { record } = consumed;
   const now = deps.clock.now();
   const sessionId = openSessionId(state, record.sealedSessionId ?? '');
+  // A first use with a code will exchange it: the client is read beside the session (the state names the
+  // tenant), wasted only when the session turns out unusable.
+  const early = consumed.firstUse && query.code && !query.error && Date.parse(record.expiresAt) > now.getTime() ? clientCredentials(deps, record.tenantId) : null;
+  early?.catch(() => undefined);
   const session = sessionId ? await deps.sessions.get(sessionId) : null;
   if (!session || session.tenantId !== record.tenantId) return invalid;
   // A reload, Back, or a second tab after a success: nothing left to do, and the page says so.
@@ -236,7 +240,7 @@ export async function completeAuthorization(
   }
   if (!query.code) return failAttempt(deps, session, 'ANAF_REJECTED');
 
-  const client = await clientCredentials(deps, session.tenantId);
+  const client = await (early ?? clientCredentials(deps, session.tenantId));
   if (!client) return invalid;
   const { tenant, clientSecret } = client;
   let pair;
@@ -368,9 +372,11 @@ export async function storeAuthorization(deps: ServiceDeps, input: StoreAuthoriz
   for (let attempt = 0; ; attempt++) {
     const now = deps.clock.now().toISOString();
     // A company deleted since the session was minted is skipped rather than failing the connection.
-    const present = await Promise.all(input.cuis.map((cui) => deps.companies.get(input.tenantId, cui)));
+    const [present, existing] = await Promise.all([
+      Promise.all(input.cuis.map((cui) => deps.companies.get(input.tenantId, cui))),
+      serial ? deps.tokens.findBySerial(input.tenantId, serial) : null,
+    ]);
     const cuis = input.cuis.filter((_, i) => present[i]);
-    const existing = serial ? await deps.tokens.findBySerial(input.tenantId, serial) : null;
     let token: TokenRecord;
     try {
       token = existing

@@ -101,7 +101,7 @@ describe('round trips', () => {
     expect(clientReads(await refresh())).toEqual([['GetItem CLIENT']]);
   });
 
-  it('callback, a tenant new to this container: the client and its secret at once', async () => {
+  it('callback, a tenant new to this container: the session, the client and its secret at once; the companies and the certificate\'s token at once', async () => {
     const t = tenant();
     await setupTenant(stack.api, t, [CUIS[2]]);
     const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[2]] });
@@ -109,6 +109,16 @@ describe('round trips', () => {
     const back = new URL((await fetch(toAnaf, { redirect: 'manual' })).headers.get('location')!);
     const { answer, steps: seen } = await invoke('oauth-callback', get(`${back.pathname}${back.search}`));
     expect(answer.statusCode, answer.body).toBe(200);
-    expect(seen.filter((step) => step.includes('GetSecretValue anaf-client'))).toEqual([['GetItem CLIENT', 'GetSecretValue anaf-client']]);
+    // No query for the new token's links or its other connect links, no second read of the tenant.
+    expect(seen).toEqual([
+      ['UpdateItem STATE'],
+      ['GetItem CLIENT', 'GetItem SESSION', 'GetSecretValue anaf-client'],
+      ['GetItem COMPANY', 'GetItem SERIAL'],
+      ['PutSecretValue tokens'],
+      ['CreateSecret undefined'],
+      ['TransactWriteItems'],
+      ['PutEvents', 'PutItem AUDIT'],
+      ['GetItem COMPANY'],
+    ]);
   });
 });
