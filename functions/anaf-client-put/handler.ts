@@ -3,6 +3,8 @@ import { httpHandler } from '../../shared/http/handler.js';
 import { parseWith, tenantIdParam } from '../../shared/http/params.js';
 import { json } from '../../shared/http/responses.js';
 import { putAnafClient, toAnafClientView } from '../../shared/services/tenants.js';
+import { dynamoStores } from '../../shared/runtime/adapters/dynamodb.js';
+import { secretStore } from '../../shared/runtime/adapters/secrets-manager.js';
 
 export const body = z.strictObject({
   clientId: z.string().check(z.minLength(1), z.maxLength(256)),
@@ -18,4 +20,4 @@ export const handler = httpHandler(async (request, deps) => {
   const input = parseWith(body, request.body);
   const client = await putAnafClient(deps, { tenantId, ...input });
   return json(200, toAnafClientView(client, deps.settings.defaultAnafEnvironment));
-}, { body: true });
+}, { body: true, adapters: [dynamoStores, secretStore] });

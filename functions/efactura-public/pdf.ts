@@ -4,6 +4,7 @@ import { httpHandler } from '../../shared/http/handler.js';
 import { parseWith } from '../../shared/http/params.js';
 import { binary } from '../../shared/http/responses.js';
 import { invoicePdf } from '../../shared/services/efactura.js';
+import { anafEfactura, limitStore } from '../../shared/runtime/adapters/efactura.js';
 
 export const query = z.object({
   standard: z.enum(['FACT1', 'FCN']).check(z.describe('FACT1 invoice, FCN credit note')),
@@ -15,4 +16,4 @@ export const route = httpHandler(async (request, deps) => {
   const q = parseWith(query, request.query);
   const pdf = await invoicePdf(deps, { standard: q.standard, xml: request.xml!, validate: q.validate === 'true' });
   return binary(200, 'application/pdf', pdf, 'invoice.pdf');
-}, { xml: { maxBytes: MAX_PUBLIC_DOCUMENT_BYTES }, query: ['standard', 'validate'] });
+}, { adapters: [limitStore, anafEfactura], xml: { maxBytes: MAX_PUBLIC_DOCUMENT_BYTES }, query: ['standard', 'validate'] });

@@ -4,6 +4,7 @@ import { httpHandler } from '../../shared/http/handler.js';
 import { parseWith } from '../../shared/http/params.js';
 import { json } from '../../shared/http/responses.js';
 import { validateInvoice } from '../../shared/services/efactura.js';
+import { anafEfactura, limitStore } from '../../shared/runtime/adapters/efactura.js';
 
 export const query = z.object({
   standard: z.enum(['FACT1', 'FCN']).check(z.describe('FACT1 invoice, FCN credit note')),
@@ -13,4 +14,4 @@ export const query = z.object({
 export const route = httpHandler(async (request, deps) => {
   const { standard } = parseWith(query, request.query);
   return json(200, await validateInvoice(deps, { standard, xml: request.xml! }));
-}, { xml: { maxBytes: MAX_PUBLIC_DOCUMENT_BYTES }, query: ['standard'] });
+}, { adapters: [limitStore, anafEfactura], xml: { maxBytes: MAX_PUBLIC_DOCUMENT_BYTES }, query: ['standard'] });

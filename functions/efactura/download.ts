@@ -4,6 +4,7 @@ import { httpHandler } from '../../shared/http/handler.js';
 import { cuiParam, parseWith, tenantIdParam } from '../../shared/http/params.js';
 import { binary } from '../../shared/http/responses.js';
 import { downloadMessage } from '../../shared/services/efactura.js';
+import { EFACTURA } from '../../shared/runtime/adapters/index.js';
 
 export const query = z.object({
   part: z.optional(z.enum(['invoice', 'signature']).check(z.describe("one member of ANAF's ZIP, its exact bytes: <index>.xml or semnatura_<index>.xml"))),
@@ -17,4 +18,4 @@ export const route = httpHandler(async (request, deps) => {
   const { part } = parseWith(query, request.query);
   const file = await downloadMessage(deps, { tenantId, cui, downloadId, ...(part ? { part } : {}) });
   return binary(200, file.contentType, file.bytes, file.fileName);
-}, { query: ['part'] });
+}, { adapters: EFACTURA, query: ['part'] });

@@ -4,6 +4,7 @@ import { httpHandler } from '../../shared/http/handler.js';
 import { cuiParam, integerInRange, parseWith, tenantIdParam } from '../../shared/http/params.js';
 import { json } from '../../shared/http/responses.js';
 import { listMessages, MAX_LIST_DAYS, type MessagesQuery } from '../../shared/services/efactura.js';
+import { EFACTURA } from '../../shared/runtime/adapters/index.js';
 
 const instant = z.iso.datetime({ offset: true }).check(z.describe('ISO 8601 time with an offset or Z'));
 
@@ -31,4 +32,4 @@ export const route = httpHandler(async (request, deps) => {
     throw new BrokerError('VALIDATION_ERROR', 'days (1–60) or from (with optional to and page) is required');
   }
   return json(200, await listMessages(deps, { tenantId, cui, query: messagesQuery }));
-}, { query: ['days', 'from', 'to', 'page', 'filter'] });
+}, { adapters: EFACTURA, query: ['days', 'from', 'to', 'page', 'filter'] });

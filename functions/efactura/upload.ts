@@ -4,6 +4,7 @@ import { httpHandler } from '../../shared/http/handler.js';
 import { cuiParam, parseWith, tenantIdParam } from '../../shared/http/params.js';
 import { json } from '../../shared/http/responses.js';
 import { uploadInvoice } from '../../shared/services/efactura.js';
+import { EFACTURA } from '../../shared/runtime/adapters/index.js';
 
 export const query = z.object({
   standard: z.enum(['UBL', 'CN', 'CII', 'RASP']).check(z.describe('UBL invoice, CN credit note, CII, or RASP (a buyer message)')),
@@ -33,5 +34,5 @@ export const route = httpHandler(
     });
     return json(201, answer);
   },
-  { xml: { maxBytes: MAX_INVOICE_BYTES }, query: ['standard', 'extern', 'selfBilled', 'enforcement', 'b2c'] },
+  { adapters: EFACTURA, xml: { maxBytes: MAX_INVOICE_BYTES }, query: ['standard', 'extern', 'selfBilled', 'enforcement', 'b2c'] },
 );

@@ -4,6 +4,7 @@
  * (concurrency 1) measured in the same run, so the figures do not depend on the machine's speed.
  */
 import { getRuntime } from '../../shared/runtime/runtime.js';
+import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
 import { sweep } from '../../shared/services/sweep.js';
 import { cuiFrom } from '../../test/support/refresh-helpers.js';
 import { apiClient, connect, setupTenant } from '../../test/support/stack.js';
@@ -36,7 +37,7 @@ try {
     await connect(api, 'bench', [cuis[i]!]);
   }
   control.setLatency(ANAF_LATENCY_MS);
-  const runtime = getRuntime();
+  const runtime = getRuntime(...ALL_ADAPTERS);
   const timings = new Map<number, number[]>(CONCURRENCIES.map((c) => [c, []]));
   for (let r = 0; r < REPEATS; r++) {
     for (const concurrency of CONCURRENCIES) {

@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { getRuntime } from '../runtime/runtime.js';
+import { getRuntime, type AdapterKit } from '../runtime/runtime.js';
 import type { ServiceDeps } from '../services/deps.js';
 import { accessLog, errorMapper, flushMetrics, jsonBody, onlyDeclaredInput, type JsonEvent, type RouteInput } from './middleware.js';
 import { errorResult, type HttpResult } from './responses.js';
@@ -14,16 +14,30 @@ export interface HttpRequest {
   headers: Record<string, string | undefined>;
 }
 
+/** What a route reads besides its path, and the adapter kits its code path uses (its composition). */
+export interface RouteOptions extends RouteInput {
+  /**
+   * The kits that provide the ports the route's service calls, each imported from its own module under
+   * shared/runtime/adapters/ (or a group from shared/runtime/adapters/index.ts): only these SDK clients
+   * go into the function's bundle. A port left out throws on use; bundles.test.ts checks the bundle
+   * against the function's IAM grants.
+   */
+  adapters: readonly AdapterKit[];
+}
+
 /**
  * Wraps a route function with the house middleware: JSON body parsing with limits, refusal of input the
- * route does not declare in `input` (by default: no body, no query parameters), one access-log line,
- * and the error→status mapping. The route function gets the request and the service deps.
+ * route does not declare (by default: no body, no query parameters), one access-log line, and the
+ * error→status mapping. The route function gets the request and the service deps, built from the kits
+ * in `options.adapters`.
  */
-export function httpHandler(run: (request: HttpRequest, deps: ServiceDeps) => Promise<HttpResult>, input: RouteInput = {}) {
-  const logger = () => getRuntime().logger;
+export function httpHandler(run: (request: HttpRequest, deps: ServiceDeps) => Promise<HttpResult>, options: RouteOptions) {
+  const { adapters, ...input } = options;
+  const runtime = () => getRuntime(...adapters);
+  const logger = () => runtime().logger;
   return middy<JsonEvent, HttpResult, Error, Context>()
     // middy runs onError in reverse order: the mapper sets the response, then the access log sees it.
-    .use(flushMetrics(() => getRuntime().deps.metrics))
+    .use(flushMetrics(() => runtime().deps.metrics))
     .use(accessLog(logger))
     .use(errorMapper(logger))
     .use(jsonBody(input))
@@ -37,7 +51,7 @@ export function httpHandler(run: (request: HttpRequest, deps: ServiceDeps) => Pr
           xml: event.xmlBody,
           headers: event.headers ?? {},
         },
-        getRuntime().deps,
+        runtime().deps,
       ),
     );
 }

@@ -104,13 +104,13 @@ async function learnSpvRights(deps: ServiceDeps, ctx: CompanyCall, result: Parse
  * SPV rights from the answer. Answers the typed result; the caller decides what a failure means.
  */
 async function withToken<T>(deps: ServiceDeps, ctx: CompanyCall, limit: AnafCall, run: (call: EfacturaCall) => Promise<Parsed<T>>): Promise<Parsed<T>> {
-  let token = await usableAccessToken(deps, ctx.tenantId, ctx.cui);
+  let token = await usableAccessToken(deps, ctx.tenantId, ctx.company.tokenId!);
   await takeLimits(deps, ctx.tenantId, limit);
   const call = (accessToken: string) => run({ accessToken, environment: ctx.environment, timeoutMs: remainingMs(deps, ctx.startedMs) });
   let result = await call(token.accessToken);
   if (!result.ok && result.failure.code === 'unauthorized') {
     deps.logger.warn('ANAF refused the access token; refreshing once', { tenantId: ctx.tenantId, tokenId: token.tokenId });
-    token = await usableAccessToken(deps, ctx.tenantId, ctx.cui, 'manual');
+    token = await usableAccessToken(deps, ctx.tenantId, ctx.company.tokenId!, 'manual');
     await takeLimits(deps, ctx.tenantId, limit);
     result = await call(token.accessToken);
   }

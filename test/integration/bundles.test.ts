@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { esbuildOptionsFor, FUNCTION_ENV_EXTRA } from '../../infra/constructs/broker-function.js';
+import { FUNCTION_ENV_EXTRA } from '../../infra/constructs/broker-function.js';
+import { PERMISSIONS } from '../../infra/permissions.js';
 import { functionEnvironment } from '../../infra/service-stack.js';
 import { resolveStageConfig } from '../../infra/stages.js';
+import { buildFunctionBundles, type FunctionBundles } from '../../local/bundles.js';
 import { apiGatewayEvent, matchRoute } from '../../local/gateway.js';
 import { ENV } from '../../shared/config/env-names.js';
 import { FUNCTION_NAMES, NON_HTTP_FUNCTIONS, ROUTES } from '../../shared/http/routes.js';
@@ -20,8 +20,6 @@ import { CUIS, connect, follow, pairObtainedByHand, setupTenant, startTestStack 
  * error per HTTP route, the sweep and the manual refresh with their events. The fixtures are made through
  * the local gateway (the TypeScript); only the invocations under test run the bundles.
  */
-
-const ROOT = resolve(import.meta.dirname, '../..');
 
 /** Runs in the child: imports the bundle, calls its handler once per event, writes the answers to a file. */
 const RUNNER = `
@@ -55,7 +53,7 @@ interface Invocation {
 type Stack = Awaited<ReturnType<typeof startTestStack>>;
 let stack: Stack;
 let dir: string;
-const bundles = new Map<string, string>();
+let bundles: FunctionBundles;
 let lambdaEnv: Record<string, string>;
 let n = 0;
 const tenant = () => `bu${++n}-${Date.now().toString(36)}`;
@@ -67,17 +65,11 @@ const fx = {
 };
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bundles-'));
   // All bundles at once, while the stack starts: esbuild runs them in parallel itself.
-  const built = Promise.all(
-    FUNCTION_NAMES.map(async (name) => {
-      const outfile = join(dir, name, 'index.mjs');
-      await build({ ...esbuildOptionsFor(join(ROOT, 'functions', name, 'handler.ts'), outfile), logLevel: 'silent' });
-      bundles.set(name, outfile);
-    }),
-  );
+  const built = buildFunctionBundles();
   stack = await startTestStack();
-  await built;
+  bundles = await built;
+  dir = bundles.dir;
 
   const config = resolveStageConfig((key) => (key === 'stage' ? 'dev' : undefined));
   lambdaEnv = {
@@ -141,7 +133,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await bundles?.remove();
 });
 
 /** A payload-v2 event of the route that serves `method path` (bearer header like the gateway passes on). */
@@ -304,7 +296,7 @@ async function runBundle(name: string, invocations: Invocation[]): Promise<{ ans
   await writeFile(input, JSON.stringify(invocations.map((i) => i.event)));
   const env = { ...lambdaEnv, AWS_LAMBDA_FUNCTION_NAME: name };
   const logs = await new Promise<string>((done, fail) => {
-    execFile(process.execPath, ['--input-type=module', '-e', RUNNER, bundles.get(name)!, input, output], { env, cwd: dir, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--input-type=module', '-e', RUNNER, bundles.files.get(name)!, input, output], { env, cwd: dir, timeout: 30_000 }, (error, stdout, stderr) => {
       if (error) fail(new Error(`${name}: ${error.message}\n${stderr}\n${stdout}`.slice(0, 4000)));
       else done(`${stdout}${stderr}`);
     });
@@ -323,6 +315,24 @@ describe('every deployed bundle, run by plain node against moto and the emulator
         .filter(Boolean),
     );
     expect([...covered].sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+  });
+
+  it('each bundle holds the SDK clients its IAM grants name, no more, no fewer, and not the default credential chain', () => {
+    // grants.test.ts holds the grants to the calls each function's paths make (in one process, where every
+    // handler's adapter kits are installed); this holds each bundle's clients to the grants, so that a
+    // handler that leaves out a kit its path needs fails here, not on that path in AWS.
+    for (const name of FUNCTION_NAMES) {
+      const grants = PERMISSIONS[name]!;
+      const expected = [
+        '@aws-sdk/client-dynamodb',
+        ...(grants.secrets.length > 0 || grants.listSecrets ? ['@aws-sdk/client-secrets-manager'] : []),
+        ...(grants.putEvents ? ['@aws-sdk/client-eventbridge'] : []),
+        ...(grants.pairEscrow.length > 0 ? ['@aws-sdk/client-kms'] : []),
+      ].sort();
+      const held = [...bundles.packages.get(name)!].filter((p) => p.startsWith('@aws-sdk/client-')).sort();
+      expect.soft(held, name).toEqual(expected);
+      expect.soft(bundles.packages.get(name)!.has('@aws-sdk/credential-provider-node'), `${name}: the default credential chain`).toBe(false);
+    }
   });
 
   it('each bundle loads in a fresh process and answers its success and its error', async () => {

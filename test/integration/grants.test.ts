@@ -19,6 +19,7 @@ import { apiGatewayEvent, lambdaContext, matchRoute } from '../../local/gateway.
 import type { RouteDef } from '../../shared/http/routes.js';
 import { FUNCTION_NAMES } from '../../shared/http/routes.js';
 import { getRuntime, type Runtime } from '../../shared/runtime/runtime.js';
+import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
 import type { ServiceDeps } from '../../shared/services/deps.js';
 import type { StoredPair } from '../../shared/ports.js';
 import { functionRolePath } from '../../infra/names.js';
@@ -55,7 +56,7 @@ const control = () => stack.emulator!.control;
 beforeAll(async () => {
   stack = await startTestStack({ MANUAL_REFRESH_COOLDOWN_SECONDS: '0' });
   // The runtime the handlers use (the gateway's too): its clients get the recorder.
-  runtime = getRuntime();
+  runtime = getRuntime(...ALL_ADAPTERS);
   recorder.attach(Object.values(runtime.clients));
   const region = process.env.AWS_REGION!;
   const keyId = process.env.SECRETS_KMS_KEY_ID;
