@@ -3,12 +3,14 @@ import type { Context } from 'aws-lambda';
 import { getRuntime, type AdapterKit } from '../runtime/runtime.js';
 import type { ServiceDeps } from '../services/deps.js';
 import { accessLog, errorMapper, flushMetrics, jsonBody, onlyDeclaredInput, type JsonEvent, type RouteInput } from './middleware.js';
-import type { HttpResult } from './responses.js';
+import { errorResult, type HttpResult } from './responses.js';
 
 export interface HttpRequest {
   params: Record<string, string | undefined>;
   query: Record<string, string | undefined>;
   body: unknown;
+  /** The XML document of a route that takes one (`input.xml`). */
+  xml: Buffer | undefined;
   headers: Record<string, string | undefined>;
 }
 
@@ -38,7 +40,7 @@ export function httpHandler(run: (request: HttpRequest, deps: ServiceDeps) => Pr
     .use(flushMetrics(() => runtime().deps.metrics))
     .use(accessLog(logger))
     .use(errorMapper(logger))
-    .use(jsonBody())
+    .use(jsonBody(input))
     .use(onlyDeclaredInput(input))
     .handler(async (event) =>
       run(
@@ -46,9 +48,24 @@ export function httpHandler(run: (request: HttpRequest, deps: ServiceDeps) => Pr
           params: event.pathParameters ?? {},
           query: event.queryStringParameters ?? {},
           body: event.jsonBody,
+          xml: event.xmlBody,
           headers: event.headers ?? {},
         },
         runtime().deps,
       ),
     );
+}
+
+type RouteHandler = (event: JsonEvent, context: Context) => Promise<HttpResult>;
+
+/**
+ * One Lambda behind several routes that share their adapters (the e-Factura calls): the route's own
+ * handler by API Gateway's `routeKey` (`METHOD /path`), each with its own declared input.
+ */
+export function routeDispatcher(routes: Record<string, RouteHandler>) {
+  return async (event: JsonEvent, context: Context): Promise<HttpResult> => {
+    const route = routes[event.routeKey];
+    if (!route) return errorResult('NOT_FOUND', 'no such route');
+    return route(event, context);
+  };
 }

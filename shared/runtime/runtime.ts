@@ -44,8 +44,8 @@ export interface AdapterKit {
   build(context: KitContext): Partial<ServiceDeps>;
 }
 
-type AdapterPort = 'tenants' | 'companies' | 'tokens' | 'sessions' | 'audit' | 'events' | 'secrets' | 'escrow' | 'anaf';
-const ADAPTER_PORTS: readonly AdapterPort[] = ['tenants', 'companies', 'tokens', 'sessions', 'audit', 'events', 'secrets', 'escrow', 'anaf'];
+type AdapterPort = 'tenants' | 'companies' | 'tokens' | 'sessions' | 'audit' | 'events' | 'secrets' | 'escrow' | 'anaf' | 'efactura' | 'limits' | 'uploadKeys';
+const ADAPTER_PORTS: readonly AdapterPort[] = ['tenants', 'companies', 'tokens', 'sessions', 'audit', 'events', 'secrets', 'escrow', 'anaf', 'efactura', 'limits', 'uploadKeys'];
 
 /** A port no kit of this function provides: any use fails loudly, naming the kit to add. */
 function notWired(port: AdapterPort): object {
@@ -84,6 +84,9 @@ export function createRuntime(config: Config, kits: readonly AdapterKit[] = [], 
       manualRefreshCooldownSeconds: config.manualRefreshCooldownSeconds,
       maxRotationsPerDay: config.maxRotationsPerDay,
       anafTimeoutMs: config.anafTimeoutMs,
+      defaultAnafEnvironment: /\/test\/FCTEL\/rest$/.test(config.anafApiBaseUrl) ? 'test' : 'prod',
+      efacturaTimeoutMs: config.anafEfacturaTimeoutMs,
+      anafLimits: config.anafLimits,
     },
   } as ServiceDeps;
   const context: KitContext = {

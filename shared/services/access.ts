@@ -52,19 +52,19 @@ const throwIfFailed = (result: RefreshResult) => {
 };
 
 /**
- * Hands a usable access token to the ERP (the one place a token leaves the service). Steps: check the
- * tenant and resolve the company's token (one round trip); refresh first when less than the minimum
- * validity remains; read the record's exact pair (never an older one); check it is still valid; audit
- * the first hand-out of this access token for this company. The answered `expiresAt` is the one of the
- * token handed out.
+ * A usable access token of a company's token (`tokenId`), for the ERP or for the broker's own e-Factura
+ * calls. Steps: refresh first (`on-demand`: when less than the minimum validity remains; `manual`: now,
+ * after ANAF refused the token); read the record's exact pair (never an older one); check it is still
+ * valid. The answered `expiresAt` is the one of the token handed out, `versionId` the secret version it
+ * came from.
  */
-export async function issueAccessToken(
+export async function usableAccessToken(
   deps: ServiceDeps,
   tenantId: string,
-  cui: string,
-): Promise<{ accessToken: string; expiresAt: string; tokenId: string }> {
-  const tokenId = await tenantsCompanyToken(deps, tenantId, cui);
-  const result = await refreshToken(deps, { tenantId, tokenId, trigger: 'on-demand' });
+  tokenId: string,
+  trigger: 'on-demand' | 'manual' = 'on-demand',
+): Promise<{ accessToken: string; expiresAt: string; tokenId: string; refreshed: boolean; versionId: string }> {
+  const result = await refreshToken(deps, { tenantId, tokenId, trigger });
   // A failed or rate-limited refresh, or one still under way elsewhere, leaves a token that may be valid
   // for a while: it is handed out if it is (checked below).
   const transient =
@@ -82,18 +82,33 @@ export async function issueAccessToken(
     throwIfFailed(result);
     throw new BrokerError('ANAF_UNAVAILABLE', 'ANAF issued an access token that has already expired; try again later');
   }
+  return { accessToken: pair.accessToken, expiresAt, tokenId, refreshed: result.outcome === 'refreshed', versionId: pair.versionId };
+}
+
+/**
+ * Hands a usable access token to the ERP (the one place a token leaves the service). Steps: check the
+ * tenant and resolve the company's token (one round trip); get a usable access token (above); audit the
+ * first hand-out of this access token for this company.
+ */
+export async function issueAccessToken(
+  deps: ServiceDeps,
+  tenantId: string,
+  cui: string,
+): Promise<{ accessToken: string; expiresAt: string; tokenId: string }> {
+  const tokenId = await tenantsCompanyToken(deps, tenantId, cui);
+  const { accessToken, expiresAt, refreshed, versionId } = await usableAccessToken(deps, tenantId, tokenId);
   // The secret version names the access token handed out.
-  if (firstHandOut(deps, `${tenantId}/${tokenId}/${pair.versionId}/${cui}`)) {
+  if (firstHandOut(deps, `${tenantId}/${tokenId}/${versionId}/${cui}`)) {
     await recordEvent(deps, {
       tenantId,
       type: 'token-issued',
       tokenId,
       cuis: [cui],
       at: deps.clock.now().toISOString(),
-      details: { refreshed: result.outcome === 'refreshed' },
+      details: { refreshed },
     });
   }
-  return { accessToken: pair.accessToken, expiresAt, tokenId };
+  return { accessToken, expiresAt, tokenId };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { BrokerError } from '../domain/errors.js';
-import type { TenantClient } from '../domain/model.js';
+import type { AnafEnvironment, TenantClient } from '../domain/model.js';
 import { isAcceptableRedirectUri } from '../domain/urls.js';
 import type { ServiceDeps } from './deps.js';
 
@@ -68,22 +68,27 @@ export const isAcceptableDisplayName = (name: string): boolean =>
   name.length > 0 && name.length <= MAX_DISPLAY_NAME_LENGTH && !/\p{Cc}/u.test(name);
 
 /** The client as the ERP sees it: never the secret. */
-export const toAnafClientView = (client: TenantClient) => ({
+export const toAnafClientView = (client: TenantClient, defaultEnvironment: AnafEnvironment) => ({
   clientId: client.clientId,
   redirectUri: client.redirectUri,
   displayName: client.displayName ?? null,
+  anafEnvironment: anafEnvironmentOf(client, defaultEnvironment),
   updatedAt: client.updatedAt,
 });
 
+/** The tenant's e-Factura environment: its own choice, else the stage's default. */
+export const anafEnvironmentOf = (client: TenantClient, defaultEnvironment: AnafEnvironment): AnafEnvironment =>
+  client.anafEnvironment ?? defaultEnvironment;
+
 /**
- * Stores or replaces a tenant's ANAF OAuth client (a PUT replaces all of it: an omitted `redirectUri`
- * or `displayName` goes back to its default). Steps: check the redirect URI; refuse a client id
+ * Stores or replaces a tenant's ANAF OAuth client (a PUT replaces all of it: an omitted `redirectUri`,
+ * `displayName` or `anafEnvironment` goes back to its default). Steps: check the redirect URI; refuse a client id
  * change while tokens issued to the old client are active; write the secret first, then the metadata,
  * so a tenant that exists always has its secret.
  */
 export async function putAnafClient(
   deps: ServiceDeps,
-  input: { tenantId: string; clientId: string; clientSecret: string; redirectUri?: string; displayName?: string },
+  input: { tenantId: string; clientId: string; clientSecret: string; redirectUri?: string; displayName?: string; anafEnvironment?: AnafEnvironment },
 ): Promise<TenantClient> {
   const redirectUri = input.redirectUri ?? deps.settings.callbackUrl;
   if (!isAcceptableRedirectUri(redirectUri)) {
@@ -110,6 +115,7 @@ export async function putAnafClient(
     clientId: input.clientId,
     redirectUri,
     displayName,
+    anafEnvironment: input.anafEnvironment ?? null,
     createdAt: existing?.createdAt ?? now,
     updatedAt: now,
   };

@@ -79,6 +79,7 @@ beforeAll(async () => {
         // The stack's own values: the emulator instead of ANAF, the prefix the local stack uses.
         anafOauthBaseUrl: stack.emulator!.oauthBaseUrl,
         anafApiBaseUrl: stack.emulator!.apiBaseUrl,
+        anafPublicApiBaseUrl: stack.emulator!.publicApiBaseUrl,
         secretPrefix: process.env[ENV.secretPrefix]!,
       },
       {
@@ -144,6 +145,14 @@ function http(method: string, pathAndQuery: string, body?: unknown): unknown {
   if (body !== undefined) headers['content-type'] = 'application/json';
   return apiGatewayEvent(route, { url, headers, body: body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) });
 }
+
+/** The same with an XML document as the body (the e-Factura routes). */
+function xmlHttp(method: string, pathAndQuery: string, xml: string): unknown {
+  const url = new URL(pathAndQuery, stack.apiUrl);
+  const route = matchRoute(method, url.pathname)!;
+  return apiGatewayEvent(route, { url, headers: { host: url.host, 'content-type': 'application/xml' }, body: Buffer.from(xml) });
+}
+const INVOICE_XML = '<?xml version="1.0" encoding="UTF-8"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>';
 
 const status = (expected: number | ((s: number) => boolean), code?: string) => (answer: any) => {
   if (typeof expected === 'number') expect(answer.statusCode, answer.body).toBe(expected);
@@ -233,6 +242,35 @@ function cases(): Record<string, Invocation[]> {
     'oauth-callback': [
       { label: 'GET callback', event: http('GET', `/v1/oauth/callback${fx.callbackQuery}`), check: status((s) => s === 200 || s === 302) },
       { label: 'GET callback, no state', event: http('GET', '/v1/oauth/callback'), check: status((s) => s >= 400 && s < 500) },
+    ],
+    efactura: [
+      { label: 'POST invoice', event: xmlHttp('POST', `${t}/companies/${CUIS[0]}/invoices?standard=UBL`, INVOICE_XML), check: status(201) },
+      { label: 'POST invoice, bad standard', event: xmlHttp('POST', `${t}/companies/${CUIS[0]}/invoices?standard=XML`, INVOICE_XML), check: refused },
+      { label: 'GET status, unknown upload', event: http('GET', `${t}/companies/${CUIS[0]}/invoices/1/status`), check: status(404, 'MESSAGE_NOT_FOUND') },
+      { label: 'GET messages', event: http('GET', `${t}/companies/${CUIS[0]}/messages?days=1`), check: status(200) },
+      {
+        // The real production ZIP the emulator always holds (the certificate's rights cover every CIF by default).
+        label: 'GET message ZIP (binary, base64)',
+        event: http('GET', `${t}/companies/${CUIS[0]}/messages/3001500000`),
+        check: (a) => {
+          status(200)(a);
+          expect(a.isBase64Encoded).toBe(true);
+          expect(a.headers['content-type']).toBe('application/zip');
+        },
+      },
+    ],
+    'efactura-public': [
+      { label: 'POST validate', event: xmlHttp('POST', '/v1/validate?standard=FACT1', INVOICE_XML), check: status(200) },
+      {
+        label: 'POST pdf',
+        event: xmlHttp('POST', '/v1/pdf?standard=FACT1', INVOICE_XML),
+        check: (a) => {
+          status(200)(a);
+          expect(a.isBase64Encoded).toBe(true);
+          expect(Buffer.from(a.body, 'base64').subarray(0, 5).toString()).toBe('%PDF-');
+        },
+      },
+      { label: 'POST validate, bad standard', event: xmlHttp('POST', '/v1/validate?standard=UBL', INVOICE_XML), check: refused },
     ],
     [NON_HTTP_FUNCTIONS.sweep]: [
       {

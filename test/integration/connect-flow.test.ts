@@ -76,7 +76,7 @@ describe('connect flow end to end (moto + emulator over HTTP)', () => {
     expect((await stack.api.get(`/v1/tenants/${t}/anaf-client`)).body.displayName).toBeNull();
     const put = await stack.api.put(`/v1/tenants/${t}/anaf-client`, { ...EMULATOR_DEFAULT_CLIENT, displayName: '  Contabilitate Plus ERP ' });
     expect(put.status).toBe(200);
-    expect(put.body).toEqual({ clientId: EMULATOR_DEFAULT_CLIENT.clientId, redirectUri: expect.any(String), displayName: 'Contabilitate Plus ERP', updatedAt: expect.any(String) });
+    expect(put.body).toEqual({ clientId: EMULATOR_DEFAULT_CLIENT.clientId, redirectUri: expect.any(String), displayName: 'Contabilitate Plus ERP', anafEnvironment: 'prod', updatedAt: expect.any(String) });
     expect(JSON.stringify(put.body)).not.toContain(EMULATOR_DEFAULT_CLIENT.clientSecret);
     expect((await stack.api.get(`/v1/tenants/${t}/anaf-client`)).body).toMatchObject({ displayName: 'Contabilitate Plus ERP' });
     await stack.api.put(`/v1/tenants/${t}/companies/${CUIS[0]}`, { name: 'Exemplu Distribuție SRL' });
