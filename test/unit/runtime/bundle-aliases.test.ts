@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { BUNDLE_ALIASES } from '../../../infra/constructs/broker-function.js';
 import * as noEventStreams from '../../../shared/runtime/no-event-streams.js';
 import LRUCache from '../../../shared/runtime/lru-cache.js';
+import * as native from '../../../shared/runtime/native-checksum.js';
 
 /*
  * esbuild fails the build when a static import names something an alias target lacks; a dynamic
@@ -49,5 +50,46 @@ describe('the bundles’ module stand-ins', () => {
     expect(cache.peek('c')).toBe(3);
     cache.clear();
     expect(cache.size).toBe(0);
+  });
+});
+
+describe('the native checksums stand-in', () => {
+  const inputs = ['', 'abc', 'ünïcode ✓', new Uint8Array([0, 1, 2, 255]), new Uint8Array(70_000).fill(7)];
+
+  it('computes what the SDK’s own SHA-256, HMAC-SHA-256 and CRC-32 compute, in one piece or in parts', async () => {
+    const sdk = await import('@smithy/core/checksum');
+    for (const input of inputs) {
+      for (const secret of [undefined, 'key', new Uint8Array([9, 8, 7])]) {
+        const [ours, theirs] = [new native.Sha256(secret), new sdk.Sha256(secret)];
+        ours.update(input);
+        theirs.update(input as Uint8Array);
+        ours.update('tail');
+        theirs.update(Buffer.from('tail'));
+        expect(await ours.digest(), `sha256 ${String(secret)}`).toEqual(await theirs.digest());
+      }
+      const [ours, theirs] = [new native.Crc32(), new sdk.Crc32()];
+      ours.update(input);
+      theirs.update(input as Uint8Array);
+      expect(ours.digestSync()).toBe(theirs.digestSync());
+      expect(await ours.digest()).toEqual(await theirs.digest());
+    }
+  });
+
+  it('a plain hash goes on after a digest, an HMAC does not, and reset starts again', async () => {
+    const hash = new native.Sha256();
+    hash.update('a');
+    await hash.digest();
+    hash.update('b');
+    const ab = new native.Sha256();
+    ab.update('ab');
+    expect(await hash.digest()).toEqual(await ab.digest());
+    const hmac = new native.Sha256('k');
+    await hmac.digest();
+    expect(() => hmac.update('x')).toThrow(/finished/);
+    hmac.reset();
+    hmac.update('x');
+    const fresh = new native.Sha256('k');
+    fresh.update('x');
+    expect(await hmac.digest()).toEqual(await fresh.digest());
   });
 });
