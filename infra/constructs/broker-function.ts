@@ -15,12 +15,16 @@ export const CREATE_REQUIRE_BANNER =
   "import{createRequire}from'module';const require=createRequire(import.meta.url);";
 
 /**
- * Modules the bundles replace: the SDK's default credential chain by the environment's credentials
- * (shared/runtime/lambda-credentials.ts says why). An alias target missing a name the SDK imports fails
- * the build, not a cold start.
+ * Modules the bundles replace (each target's comment says why): the SDK's default credential chain by
+ * the environment's credentials, the event-stream codec no client of ours uses, mnemonist's LRU cache by
+ * a Map, the checksums by Node's native ones alone. An alias target missing a name the SDK imports
+ * fails the build, not a cold start.
  */
 export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
   '@aws-sdk/credential-provider-node': resolve(import.meta.dirname, '../../shared/runtime/lambda-credentials.ts'),
+  '@smithy/core/event-streams': resolve(import.meta.dirname, '../../shared/runtime/no-event-streams.ts'),
+  'mnemonist/lru-cache': resolve(import.meta.dirname, '../../shared/runtime/lru-cache.ts'),
+  '@smithy/core/checksum': resolve(import.meta.dirname, '../../shared/runtime/native-checksum.ts'),
 };
 
 /**

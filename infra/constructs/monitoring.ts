@@ -10,9 +10,9 @@ import { pascal } from '../names.js';
 import type { StageConfig } from '../stages.js';
 
 /**
- * The metric contract with the code (Powertools Metrics, EMF). Powertools adds a `service` dimension
- * to every metric; the stack sets POWERTOOLS_SERVICE_NAME and POWERTOOLS_METRICS_NAMESPACE on every
- * function so that code which does not override them emits exactly these dimension sets.
+ * The metric contract with the code (EMF lines, shared/runtime/metrics.ts). The code adds a `service`
+ * dimension to every metric; the stack sets POWERTOOLS_SERVICE_NAME and POWERTOOLS_METRICS_NAMESPACE on
+ * every function so that code which does not override them emits exactly these dimension sets.
  */
 export const METRICS = {
   namespace: 'AnafBroker',
