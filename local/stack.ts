@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { ConfigError } from '../shared/config/config.js';
 import { ENV } from '../shared/config/env-names.js';
+import type { Clock } from '../shared/ports.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 import { sweep, type SweepSummary } from '../shared/services/sweep.js';
 import { EMULATOR_DEFAULT_CLIENT, startAnafEmulator, type AnafEmulator, type AuthorizeMode } from './anaf-emulator/server.js';
@@ -50,6 +51,11 @@ export interface LocalStackOptions {
   /** Warnings and errors go to the log always; with this (or LOCAL_LOG=requests) also a line per request and per sweep. */
   verbose?: boolean;
   log?: (line: string) => void;
+  /**
+   * One clock for the services (the `Clock` port) and the emulator (`npm run simulate` moves it by
+   * days); default the wall clock.
+   */
+  clock?: Clock;
 }
 
 /**
@@ -107,6 +113,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         host,
         authorizeMode: settings.authorizeMode,
         clients: settings.emulatorClients,
+        ...(options.clock ? { now: () => options.clock!.now().getTime() } : {}),
         log: verbose ? (line) => log(`emulator: ${line}`) : undefined,
       });
       stops.push(() => emulator!.close());
@@ -141,6 +148,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     // Parse configuration now, so a bad variable stops start-up with its message instead of a 500 later.
     const runtime = getRuntime();
+    if (options.clock) runtime.deps.clock = options.clock;
 
     runSweep = () => sweep(runtime.deps, { remainingMs: () => Number.POSITIVE_INFINITY });
     if (options.scheduleSweep) {
