@@ -35,9 +35,14 @@ export async function issueAccessToken(
   const tokenId = await tokenIdForCompany(deps, tenantId, cui);
   const result = await refreshToken(deps, { tenantId, tokenId, trigger: 'on-demand' });
   // A failed or rate-limited refresh, or one still under way elsewhere, leaves a token that may be valid
-  // for a while: it is handed out if it is (checked below).
+  // for a while: it is handed out if it is (checked below). So does a verdict of reauth-required: the
+  // access token ANAF issued before it keeps the companies working while a person reconnects (the
+  // reauth-required event went out with a link); once it expires, 409 REAUTH_REQUIRED.
   const transient =
-    (result.outcome === 'failed' && result.error?.code !== 'TOKEN_DISCONNECTED') || result.outcome === 'busy' || result.outcome === 'limited';
+    (result.outcome === 'failed' && result.error?.code !== 'TOKEN_DISCONNECTED') ||
+    result.outcome === 'busy' ||
+    result.outcome === 'limited' ||
+    result.outcome === 'reauth-required';
   if (!transient) throwIfFailed(result);
   const read = await readPair(deps, result.token);
   if (read.kind === 'missing') throw new BrokerError('REAUTH_REQUIRED', 'the stored token pair is missing; connect the company again');
@@ -57,7 +62,7 @@ export async function issueAccessToken(
     tokenId,
     cuis: [cui],
     at: deps.clock.now().toISOString(),
-    details: { refreshed: result.outcome === 'refreshed' },
+    details: { refreshed: result.outcome === 'refreshed', ...(result.token.status === 'reauth-required' ? { reauthRequired: true } : {}) },
   });
   return { accessToken: pair.accessToken, expiresAt, tokenId };
 }
