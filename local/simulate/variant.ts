@@ -1,0 +1,14 @@
+/**
+ * One run in a process of its own (the runtime is built once per process, against one moto): started by
+ * `simulate.ts` with the options as JSON in argv; reports each day and the result over IPC.
+ */
+import type { SimulationOptions } from './options.js';
+import { runSimulation } from './run.js';
+
+const options = JSON.parse(process.argv[2] ?? '{}') as SimulationOptions;
+try {
+  const result = await runSimulation(options, (day) => process.send?.({ day }));
+  process.send?.({ result }, () => process.exit(0));
+} catch (error) {
+  process.send?.({ error: (error as Error)?.stack ?? String(error) }, () => process.exit(1));
+}
