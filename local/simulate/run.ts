@@ -10,7 +10,6 @@ import type { AuditEvent, CompanyRecord, TokenRecord } from '../../shared/domain
 import type { Clock } from '../../shared/ports.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
 import { issueAccessToken, manualRefresh } from '../../shared/services/access.js';
-import { refreshToken } from '../../shared/services/refresh.js';
 import { cuiFrom } from '../../test/support/refresh-helpers.js';
 import { apiClient, follow, type Api } from '../../test/support/stack.js';
 import type { RefreshVerdict } from '../anaf-emulator/oauth-state.js';
@@ -102,7 +101,12 @@ const serialOf = (index: number, generation: number) => {
   return `5e:${generation.toString(16).padStart(2, '0')}:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`;
 };
 
-export async function runSimulation(options: SimulationOptions, onDay?: (day: number) => void): Promise<SimulationResult> {
+/** `onStarted` receives the stack's stop, for a caller that must tear it down early (its parent went away). */
+export async function runSimulation(
+  options: SimulationOptions,
+  onDay?: (day: number) => void,
+  onStarted?: (stop: () => Promise<void>) => void,
+): Promise<SimulationResult> {
   const started = performance.now();
   const rng = createRng(options.seed);
   const clock = new VirtualClock();
@@ -117,6 +121,7 @@ export async function runSimulation(options: SimulationOptions, onDay?: (day: nu
     },
     clock,
   });
+  onStarted?.(stack.stop);
   try {
     return await simulate(options, rng, clock, stack.emulator!.control, apiClient(stack), onDay, started);
   } finally {
@@ -275,19 +280,20 @@ async function simulate(
       });
     }
   }
+  // The sweep rotated each token every (access lifetime − margin) since its login: the pair it holds on
+  // day 0 is the one of the last of those rotations, so the login is made then, with the refresh token's
+  // end the first login gave it when ANAF keeps that end (the rotation count before day 0 is not kept).
+  const cadence = (90 - deps.settings.refreshMarginDays) * DAY_MS;
+  const yearS = 365 * 86_400;
   for (const sim of sims) {
     const login = SIMULATION_START - rng.int(1, Math.max(1, options.historyDays)) * DAY_MS - rng.int(0, 23) * HOUR_MS;
-    clock.set(login);
+    const lastRotation = login + Math.max(0, Math.floor((SIMULATION_START - DAY_MS - login) / cadence)) * cadence;
+    clock.set(lastRotation);
+    const refreshSeconds = options.refreshWindow === 'fixed' ? yearS - Math.round((lastRotation - login) / 1000) : yearS;
+    control.setTokenLifetimes({ refreshSeconds });
     await connectWith(sim, null);
-    // The sweep rotated it every (access lifetime − margin) since; only the last of those rotations is
-    // replayed (the earlier ones would change nothing but the emulator's rotation count).
-    const cadence = (90 - deps.settings.refreshMarginDays) * DAY_MS;
-    const rotationsBefore = Math.floor((SIMULATION_START - DAY_MS - login) / cadence);
-    if (rotationsBefore > 0) {
-      clock.set(login + rotationsBefore * cadence);
-      await refreshToken(deps, { tenantId: sim.tenantId, tokenId: sim.tokenId, trigger: 'sweep' });
-    }
   }
+  control.setTokenLifetimes({ refreshSeconds: yearS });
 
   /** The whole connect flow through a link (a warning's, or a fresh one the ERP mints); answers the problem, or null when it worked. */
   async function connectWith(sim: SimToken, link: string | null): Promise<string | null> {

@@ -29,7 +29,7 @@ describe('emulator switches for the simulation (admin API)', () => {
   it('clock: {nowMs} sets it, {advanceMs} moves it; issued tokens and the state follow it', async () => {
     const start = Date.parse('2027-06-01T00:00:00Z');
     expect((await admin('clock', { nowMs: start })).status).toBe(200);
-    const moved = await (await admin('clock', { advanceMs: 86_400_000 })).json();
+    const moved = (await (await admin('clock', { advanceMs: 86_400_000 })).json()) as { clock: string };
     expect(Math.abs(Date.parse(moved.clock) - (start + 86_400_000))).toBeLessThan(5_000);
     const pair = await login();
     expect(Math.abs(exp(pair.access_token) * 1000 - (start + 86_400_000 + 90 * 86_400_000))).toBeLessThan(5_000);
@@ -47,12 +47,13 @@ describe('emulator switches for the simulation (admin API)', () => {
 
   it('revoke-certificate: the holder’s grants are refused with the configured error (a renewed certificate)', async () => {
     const pair = await login();
-    const serial = (await (await fetch(`${emulator.url}/__emulator/state`)).json()).certificate.serial as string;
+    const state = (await (await fetch(`${emulator.url}/__emulator/state`)).json()) as { certificate: { serial: string } };
+    const serial = state.certificate.serial;
     await admin('token-behaviour', { refusedRefreshError: 'invalid_request', refreshWindow: 'fixed', maxRotations: 64 });
     expect((await admin('revoke-certificate', { serial })).status).toBe(200);
     const refused = await token({ grant_type: 'refresh_token', refresh_token: pair.refresh_token });
     expect(refused.status).toBe(400);
-    expect((await refused.json()).error).toBe('invalid_request');
+    expect(((await refused.json()) as { error: string }).error).toBe('invalid_request');
     expect((await admin('token-behaviour', { refreshWindow: 'sliding' })).status).toBe(400);
     expect((await admin('token-behaviour', { maxRotations: -1 })).status).toBe(400);
   });
