@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { ConfigError } from '../shared/config/config.js';
 import { ENV } from '../shared/config/env-names.js';
 import { NON_HTTP_FUNCTIONS } from '../shared/http/routes.js';
+import type { Clock } from '../shared/ports.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
 import { ALL_ADAPTERS } from '../shared/runtime/adapters/index.js';
 import { sweep, type SweepSummary } from '../shared/services/sweep.js';
@@ -60,6 +61,11 @@ export interface LocalStackOptions {
    * instead of the sources: the gateway and the scheduled sweep load them in plain ESM, as Lambda does.
    */
   bundles?: boolean;
+  /**
+   * One clock for the services (the `Clock` port) and the emulator (`npm run simulate` moves it by
+   * days); default the wall clock.
+   */
+  clock?: Clock;
 }
 
 /**
@@ -122,6 +128,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         host,
         authorizeMode: settings.authorizeMode,
         clients: settings.emulatorClients,
+        ...(options.clock ? { now: () => options.clock!.now().getTime() } : {}),
         log: verbose ? (line) => log(`emulator: ${line}`) : undefined,
       });
       stops.push(() => emulator!.close());
@@ -162,6 +169,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     // Parse configuration now, so a bad variable stops start-up with its message instead of a 500 later.
     const runtime = getRuntime(...ALL_ADAPTERS);
+    if (options.clock) runtime.deps.clock = options.clock;
 
     runSweep = bundles
       ? async () => (await bundles.load<(event: object) => Promise<SweepSummary>>(NON_HTTP_FUNCTIONS.sweep))({})

@@ -45,6 +45,16 @@ interface RefreshRecord {
   exp: number;
 }
 
+/** One authorization (a code exchange and the rotations after it). */
+interface ChainRecord {
+  /** The refresh-token end of the first login: what `refreshWindow: 'fixed'` keeps for every rotation. */
+  firstRefreshExp: number;
+  rotations: number;
+}
+
+/** Why a refresh token would be refused now (`refreshVerdict`); 'answer-lost': the answer that rotated it was dropped. */
+export type RefreshVerdict = 'live' | 'unknown' | 'spent' | 'answer-lost' | 'expired' | 'revoked' | 'rotation-cap';
+
 interface AccessRecord {
   exp: number;
   certificate: EmulatorCertificate;
@@ -90,8 +100,21 @@ export interface TokenBehaviour {
   format: 'jwt' | 'opaque';
   omitRefreshToken: boolean;
   refusedRefreshError: 'invalid_grant' | 'invalid_request';
+  /**
+   * Whether a rotation restarts the refresh token's 365 days ('rolling') or keeps the end of the first
+   * login ('fixed'): ANAF's behaviour is unconfirmed (`npm run simulate` runs both).
+   */
+  refreshWindow: 'rolling' | 'fixed';
+  /** Rotations one authorization allows (one vendor claims ANAF stops at 64; unverified); null: no cap. */
+  maxRotations: number | null;
 }
-export const DEFAULT_TOKEN_BEHAVIOUR: TokenBehaviour = { format: 'jwt', omitRefreshToken: false, refusedRefreshError: 'invalid_grant' };
+export const DEFAULT_TOKEN_BEHAVIOUR: TokenBehaviour = {
+  format: 'jwt',
+  omitRefreshToken: false,
+  refusedRefreshError: 'invalid_grant',
+  refreshWindow: 'rolling',
+  maxRotations: null,
+};
 
 export function createOAuthState(options: { now: () => number; codeTtlSeconds: number }) {
   const { now, codeTtlSeconds } = options;
@@ -102,6 +125,11 @@ export function createOAuthState(options: { now: () => number; codeTtlSeconds: n
   const refreshTokens = new Map<string, RefreshRecord>();
   const liveByChain = new Map<string, string>();
   const accessTokens = new Map<string, AccessRecord>();
+  const chains = new Map<string, ChainRecord>();
+  /** Certificates renewed (revoked): their grants no longer refresh. */
+  const revokedSerials = new Set<string>();
+  /** Refresh tokens issued in an answer that was dropped before it reached the client. */
+  const lostAnswers = new Set<string>();
   const issued: string[] = [];
   const spent: string[] = [];
   let lifetimes = { accessSeconds: DEFAULT_ACCESS_SECONDS, refreshSeconds: DEFAULT_REFRESH_SECONDS };
@@ -114,7 +142,10 @@ export function createOAuthState(options: { now: () => number; codeTtlSeconds: n
   function issuePair(clientId: string, certificate: EmulatorCertificate, chainId: string, keepRefresh = false): TokenResponseBody {
     const iat = nowSeconds();
     const accessExp = iat + lifetimes.accessSeconds;
-    const refreshExp = iat + lifetimes.refreshSeconds;
+    const chain = chains.get(chainId) ?? { firstRefreshExp: iat + lifetimes.refreshSeconds, rotations: -1 };
+    chain.rotations += 1;
+    chains.set(chainId, chain);
+    const refreshExp = behaviour.refreshWindow === 'fixed' ? chain.firstRefreshExp : iat + lifetimes.refreshSeconds;
     const accessToken = mint({ use: 'access', clientId, certificate, iat, exp: accessExp });
     accessTokens.set(accessToken, { exp: accessExp, certificate });
     issued.push(accessToken);
@@ -132,6 +163,27 @@ export function createOAuthState(options: { now: () => number; codeTtlSeconds: n
     ok: false,
     body: { error: behaviour.refusedRefreshError, error_description: description },
   });
+
+  /** What a refresh with this token would meet now, without spending anything. */
+  function refreshVerdict(refreshToken: string): RefreshVerdict {
+    const record = refreshTokens.get(refreshToken);
+    if (!record) return 'unknown';
+    const live = liveByChain.get(record.chainId);
+    if (live !== refreshToken) return live !== undefined && lostAnswers.has(live) ? 'answer-lost' : 'spent';
+    if (record.exp <= nowSeconds()) return 'expired';
+    if (revokedSerials.has(record.certificate.serial)) return 'revoked';
+    const cap = behaviour.maxRotations;
+    if (cap !== null && (chains.get(record.chainId)?.rotations ?? 0) >= cap) return 'rotation-cap';
+    return 'live';
+  }
+  const REFUSALS: Record<Exclude<RefreshVerdict, 'live'>, string> = {
+    unknown: 'Invalid refresh token',
+    spent: 'Refresh token already used',
+    'answer-lost': 'Refresh token already used',
+    expired: 'Refresh token expired',
+    revoked: 'The certificate of this authorization is no longer valid',
+    'rotation-cap': 'Refresh token rotation limit reached',
+  };
 
   return {
     clients,
@@ -181,10 +233,9 @@ export function createOAuthState(options: { now: () => number; codeTtlSeconds: n
     /** grant_type=refresh_token: rotates both tokens; the presented refresh token is spent. */
     refresh(clientId: string, refreshToken: string): GrantResult {
       const record = refreshTokens.get(refreshToken);
-      if (!record) return refusedRefresh('Invalid refresh token');
-      if (record.clientId !== clientId) return refusedRefresh('Refresh token was issued to another client');
-      if (liveByChain.get(record.chainId) !== refreshToken) return refusedRefresh('Refresh token already used');
-      if (record.exp <= nowSeconds()) return refusedRefresh('Refresh token expired');
+      if (record && record.clientId !== clientId) return refusedRefresh('Refresh token was issued to another client');
+      const verdict = refreshVerdict(refreshToken);
+      if (verdict !== 'live' || !record) return refusedRefresh(REFUSALS[verdict === 'live' ? 'unknown' : verdict]);
       if (behaviour.omitRefreshToken) return { ok: true, body: issuePair(clientId, record.certificate, record.chainId, true) };
       spent.push(refreshToken);
       return { ok: true, body: issuePair(clientId, record.certificate, record.chainId) };
@@ -197,10 +248,18 @@ export function createOAuthState(options: { now: () => number; codeTtlSeconds: n
     },
 
     isRefreshTokenLive(refreshToken: string): boolean {
-      const record = refreshTokens.get(refreshToken);
-      return (
-        record !== undefined && liveByChain.get(record.chainId) === refreshToken && record.exp > nowSeconds()
-      );
+      return refreshVerdict(refreshToken) === 'live';
+    },
+    refreshVerdict,
+
+    /** Every grant of this certificate stops refreshing (a renewed certificate needs a new authorization). */
+    revokeCertificate(serial: string): void {
+      revokedSerials.add(serial);
+    },
+
+    /** The answer carrying this refresh token never reached the client (`drop`). */
+    noteAnswerLost(refreshToken: string): void {
+      lostAnswers.add(refreshToken);
     },
 
     setLifetimes(l: { accessSeconds?: number; refreshSeconds?: number }): void {
@@ -229,6 +288,9 @@ export function createOAuthState(options: { now: () => number; codeTtlSeconds: n
       refreshTokens.clear();
       liveByChain.clear();
       accessTokens.clear();
+      chains.clear();
+      revokedSerials.clear();
+      lostAnswers.clear();
       issued.length = 0;
       spent.length = 0;
       lifetimes = { accessSeconds: DEFAULT_ACCESS_SECONDS, refreshSeconds: DEFAULT_REFRESH_SECONDS };

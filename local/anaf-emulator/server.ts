@@ -141,6 +141,7 @@ function formDecode(value: string): string {
 
 /** Starts the emulator; resolves once it listens. */
 export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}): Promise<AnafEmulator> {
+  // ---- virtual clock (npm run simulate): the injected clock moved by an offset ----
   const baseNow = options.now ?? Date.now;
   let clockOffsetMs = 0;
   const now = () => baseNow() + clockOffsetMs;
@@ -161,6 +162,8 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
   let failures: TokenFailureKind[] = [];
   /** Queued e-Factura/public failures per target (`any` is taken after the endpoint's own queue). */
   let apiFailures = new Map<FailureTarget, { kind: ApiFailureKind; ms: number }[]>();
+  /** While set, every `/token` call fails this way (an outage), after any queued `failNext`. */
+  let outage: TokenFailureKind | null = null;
   const freshStats = (): EmulatorStats => ({ tokenCalls: { authorization_code: 0, refresh_token: 0 }, refusedRefreshes: 0, authorizeCalls: 0 });
   let stats = freshStats();
   const freshApiStats = (): EmulatorApiStats => ({
@@ -285,7 +288,32 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
       }
       oauth.setLifetimes(l);
     },
+    setClock(nowMs) {
+      if (typeof nowMs !== 'number' || !Number.isFinite(nowMs)) throw new EmulatorInputError('nowMs must be a number (epoch milliseconds)');
+      clockOffsetMs = nowMs - baseNow();
+    },
+    now: () => now(),
+    setTokenOutage(kind) {
+      if (kind !== null && !TOKEN_FAILURE_KINDS.includes(kind)) {
+        throw new EmulatorInputError(`kind must be null or one of ${TOKEN_FAILURE_KINDS.join(', ')}`);
+      }
+      outage = kind;
+    },
+    clearFailures() {
+      failures = [];
+    },
+    revokeCertificate(serial) {
+      if (typeof serial !== 'string' || !SERIAL.test(serial)) throw new EmulatorInputError('serial must be colon-separated hex');
+      oauth.revokeCertificate(serial);
+    },
+    refreshVerdict: (refreshToken) => oauth.refreshVerdict(refreshToken),
     setTokenBehaviour(b) {
+      if (b?.refreshWindow !== undefined && b.refreshWindow !== 'rolling' && b.refreshWindow !== 'fixed') {
+        throw new EmulatorInputError("refreshWindow must be 'rolling' or 'fixed'");
+      }
+      if (b?.maxRotations !== undefined && b.maxRotations !== null && !(Number.isInteger(b.maxRotations) && b.maxRotations >= 0)) {
+        throw new EmulatorInputError('maxRotations must be a non-negative integer or null');
+      }
       if (b?.format !== undefined && b.format !== 'jwt' && b.format !== 'opaque') throw new EmulatorInputError("format must be 'jwt' or 'opaque'");
       if (b?.omitRefreshToken !== undefined && typeof b.omitRefreshToken !== 'boolean') throw new EmulatorInputError('omitRefreshToken must be a boolean');
       if (b?.refusedRefreshError !== undefined && b.refusedRefreshError !== 'invalid_grant' && b.refusedRefreshError !== 'invalid_request') {
@@ -314,6 +342,7 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
       clockOffsetMs = 0;
       failures = [];
       apiFailures = new Map();
+      outage = null;
       stats = freshStats();
       apiStats = freshApiStats();
       oauth.clearTokens();
@@ -484,11 +513,12 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
     const form = isForm && !tooLarge ? new URLSearchParams(body.toString('utf8')) : null;
     const grantType = form?.get('grant_type');
     if (grantType === 'authorization_code' || grantType === 'refresh_token') stats.tokenCalls[grantType] += 1;
-    const failure = failures.shift();
+    const failure = failures.shift() ?? outage ?? undefined;
     if (failure === 'hang') return; // the socket stays open until the client gives up or close()
     await delay(latencyMs);
     if (failure === 'drop') {
-      grant(req, form); // ANAF acted (a refresh rotates)...
+      const acted = grant(req, form); // ANAF acted (a refresh rotates)...
+      if ('ok' in acted && acted.ok && acted.body.refresh_token) oauth.noteAnswerLost(acted.body.refresh_token);
       req.socket.destroy(); // ...and the answer is lost
       return;
     }
@@ -571,6 +601,8 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
     pendingApiFailures: Object.fromEntries([...apiFailures].filter(([, q]) => q.length > 0).map(([t, q]) => [t, q.map((x) => x.kind)])),
     clockOffsetSeconds: clockOffsetMs / 1000,
     efactura: efactura.view(),
+    tokenOutage: outage,
+    clock: new Date(now()).toISOString(),
     clients: [...oauth.clients].map(([clientId, c]) => ({ clientId, redirectUris: c.redirectUris })),
     stats,
     apiStats,
@@ -612,7 +644,9 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
           });
           break;
         case 'clock':
-          control.advanceClock(input.advanceSeconds as number);
+          // {advanceSeconds} or {advanceMs} moves the emulator's time forward; {nowMs} sets it.
+          if (input.advanceSeconds !== undefined) control.advanceClock(input.advanceSeconds as number);
+          else control.setClock(typeof input.advanceMs === 'number' ? now() + input.advanceMs : (input.nowMs as number));
           break;
         case 'spv-rights':
           control.setSpvRights((input.serial as string | undefined) ?? certificate.serial, input.cifs as string[] | null);
@@ -633,6 +667,12 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
           break;
         case 'token-lifetimes':
           control.setTokenLifetimes(input as { accessSeconds?: number; refreshSeconds?: number });
+          break;
+        case 'token-outage':
+          control.setTokenOutage((input.kind ?? null) as TokenFailureKind | null);
+          break;
+        case 'revoke-certificate':
+          control.revokeCertificate(input.serial as string);
           break;
         case 'token-behaviour':
           control.setTokenBehaviour(input as Parameters<EmulatorControl['setTokenBehaviour']>[0]);

@@ -208,7 +208,27 @@ export interface EmulatorControl {
    * stays live); `refusedRefreshError` is the OAuth error a spent, expired or unknown refresh token gets.
    * reset() restores JWTs, rotation and `invalid_grant`.
    */
-  setTokenBehaviour(b: { format?: 'jwt' | 'opaque'; omitRefreshToken?: boolean; refusedRefreshError?: 'invalid_grant' | 'invalid_request' }): void;
+  setTokenBehaviour(b: {
+    format?: 'jwt' | 'opaque';
+    omitRefreshToken?: boolean;
+    refusedRefreshError?: 'invalid_grant' | 'invalid_request';
+    /** 'fixed': every rotation keeps the first login's refresh-token end (default 'rolling': 365 days from each rotation). */
+    refreshWindow?: 'rolling' | 'fixed';
+    /** Rotations one authorization allows; past it a refresh gets `refusedRefreshError`. null (default): no cap. */
+    maxRotations?: number | null;
+  }): void;
+  /** Sets the emulator's clock (epoch ms); it runs on from there. reset() returns to the injected clock. */
+  setClock(nowMs: number): void;
+  /** The emulator's time (epoch ms). */
+  now(): number;
+  /** While set, every `/token` call fails this way (after queued `failNext` ones); null ends the outage. */
+  setTokenOutage(kind: TokenFailureKind | null): void;
+  /** Drops the queued `failNext` failures. */
+  clearFailures(): void;
+  /** The certificate was renewed: its grants no longer refresh (answered with `refusedRefreshError`). */
+  revokeCertificate(serial: string): void;
+  /** What presenting this refresh token would meet now, spending nothing ('live' = it would rotate). */
+  refreshVerdict(refreshToken: string): import('./oauth-state.js').RefreshVerdict;
   /** Registers (or replaces) a client; without redirect URIs it accepts any http(s) redirect_uri. */
   addClient(clientId: string, clientSecret: string, redirectUris?: string[]): void;
   stats(): EmulatorStats;

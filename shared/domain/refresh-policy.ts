@@ -47,7 +47,7 @@ export function computeDueAt(
 export type RefreshTrigger = 'sweep' | 'manual' | 'on-demand';
 
 export type RefreshDecision =
-  | { action: 'refresh'; reason: 'access-expiring' | 'retry' | 'manual' | 'below-min-validity' | 'recovery-attempt' }
+  | { action: 'refresh'; reason: 'access-expiring' | 'retry' | 'manual' | 'below-min-validity' | 'recovery-attempt' | 'refresh-window' }
   | { action: 'skip'; reason: 'not-due' | 'cooldown' | 'fresh-enough' }
   /** The token rotated MAX_ROTATIONS_PER_DAY times in the last 24 h; `retryAt` is when a slot frees. */
   | { action: 'limit'; reason: 'rotations-per-day'; retryAt: string }
@@ -120,11 +120,25 @@ export function decideRefresh(token: DecisionInput, trigger: RefreshTrigger, now
       break;
     case 'sweep':
       if (accessLeftMs <= policy.refreshMarginDays * DAY_MS) decision = { action: 'refresh', reason: 'access-expiring' };
+      else if (enteredWarningWindowUnrotated(token, t)) decision = { action: 'refresh', reason: 'refresh-window' };
       else if (token.failedAttempts > 0 && token.dueAt && Date.parse(token.dueAt) <= t) decision = { action: 'refresh', reason: 'retry' };
       else decision = { action: 'skip', reason: 'not-due' };
       break;
   }
   return decision.action === 'refresh' ? (limited(token, now, policy) ?? decision) : decision;
+}
+
+/**
+ * The refresh token's end is within the widest warning and the pair predates that window: if ANAF renews
+ * the 365 days on rotation (unconfirmed), one rotation moves the end and no warning is needed; if it
+ * does not, the warning goes out after it (the sweep warns on the record the rotation left). Once per
+ * window: a pair issued inside it is only warned about.
+ */
+function enteredWarningWindowUnrotated(token: Pick<TokenRecord, 'refreshExpiresAt' | 'lastRefreshAt' | 'accessIssuedAt'>, t: number): boolean {
+  const windowStart = Date.parse(token.refreshExpiresAt) - Math.max(...REFRESH_EXPIRY_WARNING_DAYS) * DAY_MS;
+  if (t < windowStart) return false;
+  const issued = token.lastRefreshAt ?? token.accessIssuedAt;
+  return issued === null || Date.parse(issued) < windowStart;
 }
 
 function limited(token: Pick<TokenRecord, 'rotations'>, now: Date, policy: RefreshPolicy): RefreshDecision | null {

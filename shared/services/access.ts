@@ -63,12 +63,17 @@ export async function usableAccessToken(
   tenantId: string,
   tokenId: string,
   trigger: 'on-demand' | 'manual' = 'on-demand',
-): Promise<{ accessToken: string; expiresAt: string; tokenId: string; refreshed: boolean; versionId: string }> {
+): Promise<{ accessToken: string; expiresAt: string; tokenId: string; refreshed: boolean; versionId: string; reauthRequired: boolean }> {
   const result = await refreshToken(deps, { tenantId, tokenId, trigger });
   // A failed or rate-limited refresh, or one still under way elsewhere, leaves a token that may be valid
-  // for a while: it is handed out if it is (checked below).
+  // for a while: it is handed out if it is (checked below). So does a verdict of reauth-required: the
+  // access token ANAF issued before it keeps the companies working while a person reconnects (the
+  // reauth-required event went out with a link); once it expires, 409 REAUTH_REQUIRED.
   const transient =
-    (result.outcome === 'failed' && result.error?.code !== 'TOKEN_DISCONNECTED') || result.outcome === 'busy' || result.outcome === 'limited';
+    (result.outcome === 'failed' && result.error?.code !== 'TOKEN_DISCONNECTED') ||
+    result.outcome === 'busy' ||
+    result.outcome === 'limited' ||
+    result.outcome === 'reauth-required';
   if (!transient) throwIfFailed(result);
   const read = await readPair(deps, result.token);
   if (read.kind === 'missing') throw new BrokerError('REAUTH_REQUIRED', 'the stored token pair is missing; connect the company again');
@@ -82,7 +87,14 @@ export async function usableAccessToken(
     throwIfFailed(result);
     throw new BrokerError('ANAF_UNAVAILABLE', 'ANAF issued an access token that has already expired; try again later');
   }
-  return { accessToken: pair.accessToken, expiresAt, tokenId, refreshed: result.outcome === 'refreshed', versionId: pair.versionId };
+  return {
+    accessToken: pair.accessToken,
+    expiresAt,
+    tokenId,
+    refreshed: result.outcome === 'refreshed',
+    versionId: pair.versionId,
+    reauthRequired: result.token.status === 'reauth-required',
+  };
 }
 
 /**
@@ -96,7 +108,7 @@ export async function issueAccessToken(
   cui: string,
 ): Promise<{ accessToken: string; expiresAt: string; tokenId: string }> {
   const tokenId = await tenantsCompanyToken(deps, tenantId, cui);
-  const { accessToken, expiresAt, refreshed, versionId } = await usableAccessToken(deps, tenantId, tokenId);
+  const { accessToken, expiresAt, refreshed, versionId, reauthRequired } = await usableAccessToken(deps, tenantId, tokenId);
   // The secret version names the access token handed out.
   if (firstHandOut(deps, `${tenantId}/${tokenId}/${versionId}/${cui}`)) {
     await recordEvent(deps, {
@@ -105,7 +117,7 @@ export async function issueAccessToken(
       tokenId,
       cuis: [cui],
       at: deps.clock.now().toISOString(),
-      details: { refreshed },
+      details: { refreshed, ...(reauthRequired ? { reauthRequired: true } : {}) },
     });
   }
   return { accessToken, expiresAt, tokenId };

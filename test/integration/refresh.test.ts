@@ -233,7 +233,10 @@ describe('ANAF refusals', () => {
     const [event] = await events(t);
     expect(event).toMatchObject({ type: 'reauth-required' });
     expect(event!.connectUrl).toMatch(/\/v1\/oauth\/authorize\?session=cs_/);
-    expect((await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}/access-token`)).body.error.code).toBe('REAUTH_REQUIRED');
+    // Its access token is still valid: handed out (without calling ANAF) while the holder reconnects.
+    const stillValid = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}/access-token`);
+    expect(stillValid.status).toBe(200);
+    expect(stillValid.body).toMatchObject({ tokenId, expiresAt: (await stored(t, tokenId)).record.accessExpiresAt });
     expect((await stack.runSweep()).refreshed).toBe(0);
     expect(refreshCalls()).toBe(1);
     // the injected refusal spent nothing: the verdict was wrong, and a manual refresh undoes it

@@ -201,6 +201,32 @@ describe('scheduled sweep (moto + emulator)', () => {
     expect((await stored(t, x.tokenId)).record).toMatchObject({ status: 'active', warningsSent: [] });
   }, 30_000);
 
+  it.each([
+    ['rolling', 0],
+    ['fixed', 1],
+  ] as const)(
+    'a refresh token entering its warning window is rotated once; warned only when the end did not move (ANAF window %s)',
+    async (window, expectedWarnings) => {
+      const t = await newTenant();
+      // Access long enough that the margin is not what makes it due: only the refresh token's end is near.
+      const x = await newToken(t, 200, 100);
+      control().setTokenBehaviour({ refreshWindow: window });
+      // The emulator's clock is not shifted: the rotated pair's access token must outlast the shift too.
+      control().setTokenLifetimes({ accessSeconds: 200 * DAY_S });
+      const before = (await stored(t, x.tokenId)).record.refreshExpiresAt;
+      await sweep(later(freshDeps(), 71 * DAY), duePassOnly);
+      expect(refreshCalls()).toBe(1);
+      const after = (await stored(t, x.tokenId)).record;
+      expect(after.refreshExpiresAt === before).toBe(window === 'fixed');
+      await sweep(later(freshDeps(), 72 * DAY), duePassOnly);
+      expect(refreshCalls()).toBe(1);
+      const warnings = (await trail(t)).filter((e) => e.type === 'expiring');
+      expect(warnings).toHaveLength(expectedWarnings);
+      if (expectedWarnings) expect(warnings[0]!.details).toMatchObject({ reason: 'REFRESH_TOKEN_ENDING', thresholdDays: 30, refreshExpiresAt: before });
+    },
+    30_000,
+  );
+
   it('the refresh-sweep Lambda: refreshes what is due, and stops taking work when its time is nearly up', async () => {
     const { handler } = await import('../../functions/refresh-sweep/handler.js');
     const t = await newTenant();

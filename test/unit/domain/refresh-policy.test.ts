@@ -47,7 +47,15 @@ describe('decideRefresh (fixed clock)', () => {
     ['sweep, margin from the policy', 'sweep', { accessExpiresAt: at(10 * DAY) }, { action: 'skip', reason: 'not-due' }, { refreshMarginDays: 7 }],
     ['sweep, failed before and retry time reached', 'sweep', { failedAttempts: 2, dueAt: at(-SECOND) }, { action: 'refresh', reason: 'retry' }],
     ['sweep, failed before, retry time not reached', 'sweep', { failedAttempts: 2, dueAt: at(HOUR) }, { action: 'skip', reason: 'not-due' }],
-    ['sweep, due only for a warning: no refresh', 'sweep', { refreshExpiresAt: at(20 * DAY), dueAt: at(-DAY) }, { action: 'skip', reason: 'not-due' }],
+    // inside the refresh token's warning window: one rotation, in case ANAF renews the window on rotation
+    ['sweep, refresh token ends in 20 days, pair from before the window: one rotation', 'sweep', { refreshExpiresAt: at(20 * DAY), dueAt: at(-DAY) }, { action: 'refresh', reason: 'refresh-window' }],
+    ['sweep, refresh token ends in exactly 30 days, pair from before: one rotation', 'sweep', { refreshExpiresAt: at(30 * DAY) }, { action: 'refresh', reason: 'refresh-window' }],
+    ['sweep, refresh token ends in 31 days: not yet', 'sweep', { refreshExpiresAt: at(31 * DAY) }, { action: 'skip', reason: 'not-due' }],
+    ['sweep, refresh token ends in 20 days, rotated inside the window already: warn only', 'sweep', { refreshExpiresAt: at(20 * DAY), lastRefreshAt: at(-5 * DAY), accessIssuedAt: at(-5 * DAY), dueAt: at(-DAY) }, { action: 'skip', reason: 'not-due' }],
+    ['sweep, refresh token ends in 20 days, never refreshed, issued inside the window: warn only', 'sweep', { refreshExpiresAt: at(20 * DAY), lastRefreshAt: null, accessIssuedAt: at(-2 * DAY) }, { action: 'skip', reason: 'not-due' }],
+    ['sweep, refresh token ends in 20 days, never refreshed, issued before the window: one rotation', 'sweep', { refreshExpiresAt: at(20 * DAY), lastRefreshAt: null, accessIssuedAt: at(-40 * DAY) }, { action: 'refresh', reason: 'refresh-window' }],
+    ['sweep, refresh token ends in 20 days, nothing known of its issue: one rotation', 'sweep', { refreshExpiresAt: at(20 * DAY), lastRefreshAt: null, accessIssuedAt: null }, { action: 'refresh', reason: 'refresh-window' }],
+    ['manual and on-demand are not moved by the window', 'on-demand', { refreshExpiresAt: at(20 * DAY) }, { action: 'skip', reason: 'fresh-enough' }],
     // manual: the sweep minus "not due", plus the cool-down
     ['manual, not due: refreshes anyway', 'manual', {}, { action: 'refresh', reason: 'manual' }],
     ['manual, never refreshed', 'manual', { lastRefreshAt: null }, { action: 'refresh', reason: 'manual' }],

@@ -72,8 +72,22 @@ describe('issueAccessToken (GET …/access-token)', () => {
     await expect(issueAccessToken(world.deps, T, B)).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
     await expect(issueAccessToken(world.deps, T, '13548146')).rejects.toMatchObject({ code: 'COMPANY_NOT_FOUND' });
     await expect(issueAccessToken(world.deps, 'nobody', A)).rejects.toMatchObject({ code: 'TENANT_NOT_FOUND' });
-    world.tokens.records.set(`${T}/${token.tokenId}`, { ...record(world, token), status: 'reauth-required' });
+    world.tokens.records.set(`${T}/${token.tokenId}`, { ...record(world, token), status: 'reauth-required', accessExpiresAt: new Date(world.clock.now().getTime() - 1000).toISOString() });
     await expect(issueAccessToken(world.deps, T, A)).rejects.toMatchObject({ code: 'REAUTH_REQUIRED' });
+  });
+
+  it('reauth-required with an access token still valid: handed out until it expires (the companies keep working while the holder reconnects), never refreshed', async () => {
+    const world = createFakeWorld();
+    const token = await world.connect({ tenantId: T, cuis: [A] });
+    world.tokens.records.set(`${T}/${token.tokenId}`, { ...record(world, token), status: 'reauth-required', lastError: 'INVALID_GRANT' });
+    world.clock.advance(89 * DAY);
+    const answer = await issueAccessToken(world.deps, T, A);
+    expect(answer).toEqual({ accessToken: pairOf(world, token).accessToken, expiresAt: token.accessExpiresAt, tokenId: token.tokenId });
+    expect(world.anaf.refreshCalls).toBe(0);
+    expect(world.audit.find((e) => e.type === 'token-issued')?.details).toMatchObject({ refreshed: false, reauthRequired: true });
+    world.clock.advance(DAY);
+    await expect(issueAccessToken(world.deps, T, A)).rejects.toMatchObject({ code: 'REAUTH_REQUIRED' });
+    expect(world.anaf.refreshCalls).toBe(0);
   });
 });
 

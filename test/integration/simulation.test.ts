@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { defaultOptions, variantsOf } from '../../local/simulate/options.js';
+import { goalsOf, variantName } from '../../local/simulate/report.js';
+import { simulateVariants } from '../../local/simulate/simulate.js';
+
+/**
+ * Two runs in parallel, each with its own moto: 8 minutes measured on two cores under a load of ~9
+ * (estimated about a minute alone), hence the generous timeout.
+ * The short run of `npm run simulate` (its own moto and emulator per run, in child processes): the real
+ * sweep handler, access-token and manual-refresh services and connect links on a virtual clock.
+ */
+describe('a simulated run (50 tokens, 120 days, a 10-day outage, both refresh-window behaviours)', () => {
+  it('loses no company-day by our fault, and warns every loss a person must prevent ≥ 30 days ahead with a link that works', async () => {
+    const base = {
+      ...defaultOptions(50, 120, 7),
+      outages: [{ startDay: 40, days: 10 }],
+      // Kept lean: no slow days and no timeouts (each costs ANAF_TIMEOUT_MS per call). Certificate renewals are left to the full run: a renewal is learnt only
+      // when ANAF refuses the refresh, so its lead is the access token's time left (bench/simulation.md).
+      slowRate: 0,
+      blipRate: 0,
+      renewalShare: 0,
+    };
+    const results = await simulateVariants(variantsOf({ base, refreshWindows: ['rolling', 'fixed'], rotationCaps: [64], outDir: '', json: false }));
+    for (const result of results) {
+      const goals = goalsOf(result);
+      expect(goals.causedByUs, variantName(result)).toBe(0);
+      expect(goals.late, variantName(result)).toEqual([]);
+      expect(goals.brokenLink, variantName(result)).toEqual([]);
+      expect(result.days).toHaveLength(120);
+      expect(result.totals.rotations).toBeGreaterThan(0);
+    }
+    // With the window fixed from the first login some authorizations near their end within the run: they
+    // are warned and reconnected through the links (a loss is left only where nobody reconnects in time).
+    const fixed = results[1]!;
+    expect(fixed.options.refreshWindow).toBe('fixed');
+    expect(fixed.events.expiring ?? 0).toBeGreaterThan(0);
+    expect(fixed.totals.reconnects).toBeGreaterThan(0);
+    expect(fixed.events.connected ?? 0).toBeGreaterThan(0);
+  }, 1_200_000);
+});
