@@ -1,27 +1,20 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { esbuildOptionsFor, FUNCTION_ENV_EXTRA } from '../../infra/constructs/broker-function.js';
-import { functionEnvironment } from '../../infra/service-stack.js';
-import { resolveStageConfig } from '../../infra/stages.js';
-import { apiGatewayEvent, matchRoute } from '../../local/gateway.js';
-import { ENV } from '../../shared/config/env-names.js';
+import { buildBundles, bundleEnvironment, routeEvent } from '../../local/bundles.js';
 import { FUNCTION_NAMES, NON_HTTP_FUNCTIONS, ROUTES } from '../../shared/http/routes.js';
 import { CUIS, connect, follow, pairObtainedByHand, setupTenant, startTestStack } from '../support/stack.js';
 
 /*
  * The code that deploys is the code that is tested: every function is bundled with the esbuild options
- * of infra/constructs/broker-function.ts (the object the construct hands to NodejsFunction), each bundle
- * is loaded by a plain `node` (no tsx) in a process of its own with the environment the service stack
+ * of infra/constructs/broker-function.ts (the object the construct hands to NodejsFunction; local/bundles.ts),
+ * each bundle is loaded by a plain `node` (no tsx) in a process of its own with the environment the service stack
  * gives it (functionEnvironment, pointed at this file's moto and emulator), and invoked: a success and an
  * error per HTTP route, the sweep and the manual refresh with their events. The fixtures are made through
  * the local gateway (the TypeScript); only the invocations under test run the bundles.
  */
-
-const ROOT = resolve(import.meta.dirname, '../..');
 
 /** Runs in the child: imports the bundle, calls its handler once per event, writes the answers to a file. */
 const RUNNER = `
@@ -68,44 +61,16 @@ const fx = {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'bundles-'));
-  // All bundles at once, while the stack starts: esbuild runs them in parallel itself.
-  const built = Promise.all(
-    FUNCTION_NAMES.map(async (name) => {
-      const outfile = join(dir, name, 'index.mjs');
-      await build({ ...esbuildOptionsFor(join(ROOT, 'functions', name, 'handler.ts'), outfile), logLevel: 'silent' });
-      bundles.set(name, outfile);
-    }),
-  );
+  // Built while the stack starts.
+  const built = buildBundles(dir);
   stack = await startTestStack();
-  await built;
-
-  const config = resolveStageConfig((key) => (key === 'stage' ? 'dev' : undefined));
-  lambdaEnv = {
-    ...functionEnvironment(
-      {
-        ...config,
-        // The stack's own values: the emulator instead of ANAF, the prefix the local stack uses.
-        anafOauthBaseUrl: stack.emulator!.oauthBaseUrl,
-        anafApiBaseUrl: stack.emulator!.apiBaseUrl,
-        secretPrefix: process.env[ENV.secretPrefix]!,
-      },
-      {
-        tableName: process.env[ENV.tableName]!,
-        eventBusName: process.env[ENV.eventBusName]!,
-        secretsKmsKeyId: process.env[ENV.secretsKmsKeyId]!,
-        publicBaseUrl: stack.apiUrl,
-        returnUrlAllowlist: new URL(stack.apiUrl).origin,
-      },
-    ),
-    ...FUNCTION_ENV_EXTRA,
-    // What the Lambda runtime sets, with moto's endpoint for every AWS client.
-    AWS_REGION: process.env.AWS_REGION!,
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_ENDPOINT_URL: stack.moto.endpoint,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    TZ: 'UTC',
-  };
+  for (const [name, file] of await built) bundles.set(name, file);
+  lambdaEnv = bundleEnvironment({
+    apiUrl: stack.apiUrl,
+    motoEndpoint: stack.moto.endpoint,
+    anafOauthBaseUrl: stack.emulator!.oauthBaseUrl,
+    anafApiBaseUrl: stack.emulator!.apiBaseUrl,
+  });
 
   const api = stack.api;
   fx.t = tenant();
@@ -143,15 +108,8 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** A payload-v2 event of the route that serves `method path` (bearer header like the gateway passes on). */
-function http(method: string, pathAndQuery: string, body?: unknown): unknown {
-  const url = new URL(pathAndQuery, stack.apiUrl);
-  const route = matchRoute(method, url.pathname);
-  if (!route) throw new Error(`no route for ${method} ${url.pathname}`);
-  const headers: Record<string, string> = { host: url.host, 'user-agent': 'bundles-test' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  return apiGatewayEvent(route, { url, headers, body: body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) });
-}
+/** A payload-v2 event of the route that serves `method path`. */
+const http = (method: string, pathAndQuery: string, body?: unknown): unknown => routeEvent(stack.apiUrl, method, pathAndQuery, body);
 
 const status = (expected: number | ((s: number) => boolean), code?: string) => (answer: any) => {
   if (typeof expected === 'number') expect(answer.statusCode, answer.body).toBe(expected);
