@@ -16,6 +16,8 @@ export interface AwsCallCounts {
   scans: number;
   /** Epoch ms of the first call of each shape. */
   firstAt: Record<string, number>;
+  /** Summed round-trip time of each shape as the proxy saw it (moto's time plus the hop), ms. */
+  msByShape: Record<string, number>;
 }
 
 export interface CountingProxy {
@@ -25,7 +27,7 @@ export interface CountingProxy {
   close(): Promise<void>;
 }
 
-const fresh = (): AwsCallCounts => ({ calls: {}, indexReadsByShape: {}, indexItemsRead: 0, itemsRead: 0, scans: 0, firstAt: {} });
+const fresh = (): AwsCallCounts => ({ calls: {}, indexReadsByShape: {}, indexItemsRead: 0, itemsRead: 0, scans: 0, firstAt: {}, msByShape: {} });
 
 /** Items a DynamoDB answer carries (read from its JSON), split into index lookups and the rest. */
 function itemsOf(operation: string, requestBody: any, answer: any): { index: number; other: number } {
@@ -69,6 +71,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
       const shape = parsed.IndexName ? `${amzTarget} ${parsed.IndexName} ${parsed.KeyConditionExpression ?? ''}`.trim() : amzTarget;
       counts.calls[shape] = (counts.calls[shape] ?? 0) + 1;
       counts.firstAt[shape] ??= Date.now();
+      const sent = performance.now();
       const forward = request(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
         (answer) => {
@@ -76,6 +79,7 @@ export async function startCountingProxy(target: string): Promise<CountingProxy>
           answer.on('data', (chunk: Buffer) => parts.push(chunk));
           answer.on('end', () => {
             const payload = Buffer.concat(parts);
+            counts.msByShape[shape] = (counts.msByShape[shape] ?? 0) + (performance.now() - sent);
             if (amzTarget.startsWith('DynamoDB_') && (answer.statusCode ?? 500) < 300) {
               try {
                 const operation = amzTarget.split('.')[1]!;

@@ -39,6 +39,8 @@ function commit(): string {
 
 async function runBench(options: BenchOptions, log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<string> {
   const loadStart = loadavg()[0]!;
+  // The code measured is the code at the start (edits made while a long run goes on are not in it).
+  const measured = commit();
   const dir = await mkdtemp(join(tmpdir(), 'bench-'));
   const stack = await startLocalStack({ env: { PORT: '0', ANAF_EMULATOR_AUTHORIZE_MODE: 'approve', POWERTOOLS_LOG_LEVEL: 'ERROR', ...REPEATABLE } });
   const rows: Row[] = [];
@@ -54,7 +56,7 @@ async function runBench(options: BenchOptions, log: (line: string) => void = (li
     }
     if (options.only.includes('overhead')) {
       log('request overhead…');
-      rows.push(...(await overheadSection({ stack: bench, bundles, envFor, repeats: options.repeats, log })));
+      rows.push(...(await overheadSection({ stack: bench, motoEndpoint: stack.moto.endpoint, bundles, envFor, repeats: options.repeats, log })));
     }
     if (options.only.includes('sweep')) {
       log('sweep…');
@@ -84,7 +86,7 @@ async function runBench(options: BenchOptions, log: (line: string) => void = (li
   const cpu = cpus();
   return renderResults(
     {
-      commit: commit(),
+      commit: measured,
       date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       cores: cpu.length,
       cpu: cpu[0]?.model.trim() ?? 'unknown',
