@@ -9,9 +9,10 @@
 export type TableAction = 'GetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'ConditionCheckItem';
 /**
  * Partition-key prefixes of the table (shared/adapters/dynamodb/keys.ts): a tenant's own items (client,
- * companies, tokens, serial pointers), connect sessions, OAuth states, a tenant's audit trail.
+ * companies, tokens, serial pointers), connect sessions, OAuth states, a tenant's audit trail, the ANAF
+ * limit counters.
  */
-export type KeyPrefix = 'TENANT#' | 'SESSION#' | 'STATE#' | 'EVENTS#';
+export type KeyPrefix = 'TENANT#' | 'SESSION#' | 'STATE#' | 'EVENTS#' | 'LIMIT#';
 /** Partition keys of the due index (DUE_PARTITION, REAUTH_PARTITION); IAM checks an index query's own partition key. */
 export type DueIndexPartition = 'DUE' | 'REAUTH';
 export type TableGrants = Readonly<Partial<Record<KeyPrefix, readonly TableAction[]>>>;
@@ -70,6 +71,13 @@ export function kmsActionsFor(secrets: readonly SecretAction[]): string[] {
   if (reads) return ['kms:Decrypt'];
   return [];
 }
+
+/**
+ * What a function that calls ANAF's e-Factura API needs for the limiter
+ * (shared/adapters/dynamodb/limit-store.ts): UpdateItem on the counters only (a transaction of several
+ * counters is authorized as one UpdateItem per counter). Spread into that function's `table`.
+ */
+export const LIMITER_TABLE_GRANTS: TableGrants = { 'LIMIT#': ['UpdateItem'] };
 
 /** Reads one item (the tenant, a company, a token) or one partition's items (a tenant's companies, tokens, events). */
 const read: FunctionPermissions = {

@@ -66,6 +66,12 @@ export function functionEnvironment(config: StageConfig, resources: FunctionReso
     [ENV.anafTimeoutMs]: String(config.anafTimeoutMs),
     [ENV.manualRefreshCooldownSeconds]: String(config.manualRefreshCooldownSeconds),
     [ENV.maxRotationsPerDay]: String(config.maxRotationsPerDay),
+    [ENV.anafLimitCallsPerMinute]: String(config.anafLimits.callsPerMinute),
+    [ENV.anafLimitStatusPerMessagePerDay]: String(config.anafLimits.statusPerMessagePerDay),
+    [ENV.anafLimitDownloadsPerMessagePerDay]: String(config.anafLimits.downloadsPerMessagePerDay),
+    [ENV.anafLimitListsPerCuiPerDay]: String(config.anafLimits.listsPerCuiPerDay),
+    [ENV.anafLimitPagedListsPerCuiPerDay]: String(config.anafLimits.pagedListsPerCuiPerDay),
+    [ENV.anafLimitRaspPerCuiPerDay]: String(config.anafLimits.raspPerCuiPerDay),
     ...EXTRA_ENV,
   } satisfies Partial<Record<EnvName, string>> & typeof EXTRA_ENV;
 }

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { DEFAULT_LIMITS, type LimitConfig } from '../shared/domain/anaf-limits.js';
 
 /**
  * Per-stage deployment settings. `-c stage=dev|prod` picks the defaults below; a few values that differ
@@ -41,6 +42,8 @@ export interface StageConfig {
   anafTimeoutMs: number;
   manualRefreshCooldownSeconds: number;
   maxRotationsPerDay: number;
+  /** ANAF's call limits the functions enforce before calling (the ANAF_LIMIT_* variables); edit STAGE_DEFAULTS to change them. */
+  anafLimits: LimitConfig;
   /** prod: RETAIN + deletion protection on table, key and logs; dev: DESTROY. */
   retainData: boolean;
   /** Name prefix of every secret the functions create (IAM is scoped to it). */
@@ -86,6 +89,7 @@ const COMMON = {
   anafTimeoutMs: 10_000,
   manualRefreshCooldownSeconds: 600,
   maxRotationsPerDay: 24,
+  anafLimits: DEFAULT_LIMITS,
   reservedConcurrency: false,
   sweepReservedConcurrency: 2,
   alarms: { refreshFailures: 1, reauthRequiredTokens: 0, api5xx: 5 },
@@ -192,6 +196,14 @@ const schema = z.object({
   anafTimeoutMs: int(1000, MAX_ANAF_TIMEOUT_MS),
   manualRefreshCooldownSeconds: int(0, 3600),
   maxRotationsPerDay: int(1, 1000),
+  anafLimits: z.object({
+    callsPerMinute: int(1, 1_000_000),
+    statusPerMessagePerDay: int(1, 1_000_000),
+    downloadsPerMessagePerDay: int(1, 1_000_000),
+    listsPerCuiPerDay: int(1, 1_000_000),
+    pagedListsPerCuiPerDay: int(1, 1_000_000),
+    raspPerCuiPerDay: int(1, 1_000_000),
+  }),
   retainData: z.boolean(),
   secretPrefix: z.string().check(
     z.regex(/^[A-Za-z0-9/_+=.@-]{1,200}\/$/, 'must use secret-name characters only and end with "/"'),

@@ -138,6 +138,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [ENV.secretPrefix]: env[ENV.secretPrefix] || LOCAL_DEFAULTS.secretPrefix,
       [ENV.eventBusName]: eventBusName,
       [ENV.secretsKmsKeyId]: env[ENV.secretsKmsKeyId] || kmsKeyId,
+      // validare / transformare (no token) go to the emulator's public host unless one is given (issue 9).
+      ...(emulator && !env.ANAF_PUBLIC_API_BASE_URL ? { ANAF_PUBLIC_API_BASE_URL: emulator.publicApiBaseUrl } : {}),
     });
     // Parse configuration now, so a bad variable stops start-up with its message instead of a 500 later.
     const runtime = getRuntime();

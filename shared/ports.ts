@@ -12,6 +12,7 @@ import type {
   TokenPair,
   TokenRecord,
 } from './domain/model.js';
+import type { LimitCounter } from './domain/anaf-limits.js';
 
 /** A pair as read back, with the id of the secret version it came from. */
 export type StoredPair = TokenPair & { versionId: string };
@@ -115,6 +116,16 @@ export interface AuditStore {
   /** Appends an entry; with `id`, an entry with that id is stored at most once (a repeat is a no-op). */
   append(event: AuditEvent, options?: { id?: string }): Promise<void>;
   list(tenantId: string, limit: number, cursor?: string): Promise<{ events: AuditEvent[]; nextCursor: string | null }>;
+}
+
+/** Counters of ANAF's call limits, shared by every Lambda (shared/domain/anaf-limits.ts decides which). */
+export interface LimitStore {
+  /**
+   * Takes one unit from every counter, all or none, atomically: a counter at its limit never goes over,
+   * and of callers racing for a last unit exactly one gets it. `scope` separates the budgets (a tenantId,
+   * or PUBLIC_SCOPE); on refusal, answers the counter that was full.
+   */
+  take(scope: string, counters: LimitCounter[]): Promise<{ ok: true } | { ok: false; counter: LimitCounter }>;
 }
 
 export interface EventPublisher {

@@ -2,7 +2,8 @@
  * Standalone ANAF emulator: `npx tsx local/anaf-emulator/main.ts`.
  * Env: ANAF_EMULATOR_PORT (default 0 = a free port), ANAF_EMULATOR_CLIENTS (`id:secret,id2:secret2`),
  * ANAF_EMULATOR_AUTHORIZE_MODE (interactive | approve | deny; default interactive).
- * Listens on 127.0.0.1 and prints the base URLs to put in ANAF_OAUTH_BASE_URL / ANAF_API_BASE_URL.
+ * Listens on 127.0.0.1 and prints the base URLs to put in ANAF_OAUTH_BASE_URL / ANAF_API_BASE_URL /
+ * ANAF_PUBLIC_API_BASE_URL.
  */
 import { AUTHORIZE_MODES, EMULATOR_DEFAULT_CLIENT, parseClientsEnv, startAnafEmulator, type AuthorizeMode } from './server.js';
 
@@ -35,6 +36,7 @@ const emulator = await startAnafEmulator({
 console.log(`ANAF emulator: ${emulator.url} (authorize mode: ${mode})`);
 console.log(`ANAF_OAUTH_BASE_URL=${emulator.oauthBaseUrl}`);
 console.log(`ANAF_API_BASE_URL=${emulator.apiBaseUrl}`);
+console.log(`ANAF_PUBLIC_API_BASE_URL=${emulator.publicApiBaseUrl}`);
 console.log(`Admin: ${emulator.url}/__emulator/state`);
 console.log(`Clients: ${[EMULATOR_DEFAULT_CLIENT.clientId, ...Object.keys(clients)].join(', ')}`);
 

@@ -6,14 +6,25 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createEfactura, type Reply } from './efactura.js';
+import { createPublicApi, MAX_PUBLIC_BYTES } from './public-api.js';
 import { createOAuthState, type GrantResult, type OAuthErrorBody } from './oauth-state.js';
 import { errorPage, loginPage, type AuthorizeParams } from './pages.js';
+import { firewallPage } from './format.js';
 import {
+  API_ENDPOINTS,
+  API_FAILURE_KINDS,
   AUTHORIZE_MODES,
+  SEED_MESSAGE_TYPES,
   TOKEN_FAILURE_KINDS,
+  UPLOAD_OUTCOMES,
+  DEFAULT_LIMITS,
   type AnafEmulator,
+  type ApiEndpoint,
+  type ApiFailureKind,
+  type FailureTarget,
   type AuthorizeMode,
   type EmulatorCertificate,
+  type EmulatorApiStats,
   type EmulatorControl,
   type EmulatorStats,
   type StartAnafEmulatorOptions,
@@ -22,6 +33,15 @@ import {
 
 export type {
   AnafEmulator,
+  ApiEndpoint,
+  ApiFailureKind,
+  EmulatorApiStats,
+  EmulatorLimits,
+  FailureTarget,
+  SeededMessage,
+  SeedMessagesInput,
+  SeedMessageType,
+  UploadOutcome,
   AuthorizeMode,
   EmulatorCertificate,
   EmulatorControl,
@@ -29,7 +49,8 @@ export type {
   StartAnafEmulatorOptions,
   TokenFailureKind,
 } from './types.js';
-export { AUTHORIZE_MODES, TOKEN_FAILURE_KINDS } from './types.js';
+export { API_ENDPOINTS, API_FAILURE_KINDS, AUTHORIZE_MODES, DEFAULT_LIMITS, TOKEN_FAILURE_KINDS } from './types.js';
+export { REAL_PROD_ZIP } from './efactura.js';
 
 /** The client the emulator always accepts (obviously fake values). */
 export const EMULATOR_DEFAULT_CLIENT = {
@@ -46,6 +67,7 @@ export const EMULATOR_CERTIFICATES: readonly EmulatorCertificate[] = [
 
 export const OAUTH_PATH = '/anaf-oauth2/v1';
 export const API_PATH = '/prod/FCTEL/rest';
+export const PUBLIC_API_PATH = '/public/prod/FCTEL/rest';
 export const ADMIN_PATH = '/__emulator';
 
 /** Thrown by `control` methods for invalid arguments (the admin API answers them with 400). */
@@ -67,6 +89,8 @@ export function parseClientsEnv(value: string | undefined): Record<string, strin
 }
 
 const SERIAL = /^[0-9a-f]{2}(:[0-9a-f]{2})+$/i;
+const CIF = /^[0-9]{1,13}$/;
+const isCount = (value: unknown, max: number): value is number => Number.isInteger(value) && (value as number) >= 0 && (value as number) <= max;
 const TOKEN_BODY_LIMIT = 64 * 1024;
 const JSON_TYPE = 'application/json;charset=UTF-8';
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
@@ -117,12 +141,15 @@ function formDecode(value: string): string {
 
 /** Starts the emulator; resolves once it listens. */
 export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}): Promise<AnafEmulator> {
-  const now = options.now ?? Date.now;
+  const baseNow = options.now ?? Date.now;
+  let clockOffsetMs = 0;
+  const now = () => baseNow() + clockOffsetMs;
   const log = options.log ?? (() => {});
   const startMode = options.authorizeMode ?? 'approve';
   if (!AUTHORIZE_MODES.includes(startMode)) throw new EmulatorInputError(`Unknown authorize mode ${startMode}`);
   const oauth = createOAuthState({ now, codeTtlSeconds: options.codeTtlSeconds ?? 60 });
   const efactura = createEfactura(now);
+  const publicApi = createPublicApi(now);
   const startupClients = new Map<string, string>([
     [EMULATOR_DEFAULT_CLIENT.clientId, EMULATOR_DEFAULT_CLIENT.clientSecret],
     ...Object.entries(options.clients ?? {}),
@@ -132,8 +159,15 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
   let certificate: EmulatorCertificate = { ...EMULATOR_CERTIFICATES[0]! };
   let latencyMs = 0;
   let failures: TokenFailureKind[] = [];
+  /** Queued e-Factura/public failures per target (`any` is taken after the endpoint's own queue). */
+  let apiFailures = new Map<FailureTarget, { kind: ApiFailureKind; ms: number }[]>();
   const freshStats = (): EmulatorStats => ({ tokenCalls: { authorization_code: 0, refresh_token: 0 }, refusedRefreshes: 0, authorizeCalls: 0 });
   let stats = freshStats();
+  const freshApiStats = (): EmulatorApiStats => ({
+    calls: Object.fromEntries(API_ENDPOINTS.map((e) => [e, 0])) as Record<ApiEndpoint, number>,
+    rateLimited: 0,
+  });
+  let apiStats = freshApiStats();
 
   function restoreClients(): void {
     oauth.clients.clear();
@@ -157,14 +191,85 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
       }
       certificate = { serial: cert.serial, holder: cert.holder };
     },
-    failNext(kind, count = 1) {
-      if (!TOKEN_FAILURE_KINDS.includes(kind)) {
-        throw new EmulatorInputError(`kind must be one of ${TOKEN_FAILURE_KINDS.join(', ')}`);
+    failNext(kind, count = 1, options = {}) {
+      const target = options.target ?? 'token';
+      if (target !== 'token' && target !== 'any' && !API_ENDPOINTS.includes(target)) {
+        throw new EmulatorInputError(`target must be token, any or one of ${API_ENDPOINTS.join(', ')}`);
       }
       if (!Number.isInteger(count) || count < 1 || count > 10_000) {
         throw new EmulatorInputError('count must be an integer from 1 to 10000');
       }
-      failures.push(...Array<TokenFailureKind>(count).fill(kind));
+      if (target === 'token') {
+        if (!TOKEN_FAILURE_KINDS.includes(kind as TokenFailureKind)) {
+          throw new EmulatorInputError(`kind must be one of ${TOKEN_FAILURE_KINDS.join(', ')}`);
+        }
+        failures.push(...Array<TokenFailureKind>(count).fill(kind as TokenFailureKind));
+        return;
+      }
+      if (!API_FAILURE_KINDS.includes(kind as ApiFailureKind)) {
+        throw new EmulatorInputError(`kind must be one of ${API_FAILURE_KINDS.join(', ')} for an API target`);
+      }
+      const ms = options.ms ?? 0;
+      if (kind === 'slow' && (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0 || ms > 600_000)) {
+        throw new EmulatorInputError('slow needs ms, a number of milliseconds from 1 to 600000');
+      }
+      const queue = apiFailures.get(target) ?? [];
+      for (let i = 0; i < count; i++) queue.push({ kind: kind as ApiFailureKind, ms });
+      apiFailures.set(target, queue);
+    },
+    advanceClock(seconds) {
+      if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) {
+        throw new EmulatorInputError('seconds must be a non-negative number');
+      }
+      clockOffsetMs += seconds * 1000;
+    },
+    setSpvRights(serial, cifs) {
+      if (typeof serial !== 'string' || !SERIAL.test(serial)) {
+        throw new EmulatorInputError('serial must be colon-separated hex, like 3a:00:00:00:12:ab:cd');
+      }
+      if (cifs !== null && (!Array.isArray(cifs) || !cifs.every((c) => typeof c === 'string' && CIF.test(c)))) {
+        throw new EmulatorInputError('cifs must be null (all) or a list of digits-only CIFs');
+      }
+      efactura.setSpvRights(serial, cifs);
+    },
+    setUploadOutcome(o) {
+      if (!UPLOAD_OUTCOMES.includes(o?.outcome)) throw new EmulatorInputError(`outcome must be one of ${UPLOAD_OUTCOMES.join(', ')}`);
+      if (o.index !== undefined && typeof o.index !== 'string') throw new EmulatorInputError('index must be a string');
+      if (o.processingSeconds !== undefined && !isCount(o.processingSeconds, 10_000_000)) {
+        throw new EmulatorInputError('processingSeconds must be a non-negative integer');
+      }
+      if (o.errorMessage !== undefined && (typeof o.errorMessage !== 'string' || o.errorMessage === '')) {
+        throw new EmulatorInputError('errorMessage must be a non-empty string');
+      }
+      if (!efactura.setUploadOutcome(o)) throw new EmulatorInputError(`No upload with index ${o.index}`);
+    },
+    seedMessages(input) {
+      if (typeof input?.cif !== 'string' || !CIF.test(input.cif)) throw new EmulatorInputError('cif must be digits only');
+      if (!SEED_MESSAGE_TYPES.includes(input.type)) throw new EmulatorInputError(`type must be one of ${SEED_MESSAGE_TYPES.join(', ')}`);
+      if (input.count !== undefined && (!isCount(input.count, 20_000) || input.count < 1)) {
+        throw new EmulatorInputError('count must be an integer from 1 to 20000');
+      }
+      for (const name of ['ageSeconds', 'spacingSeconds'] as const) {
+        if (input[name] !== undefined && !isCount(input[name], 400 * 24 * 3600)) throw new EmulatorInputError(`${name} must be a non-negative integer`);
+      }
+      if (input.counterpartCif !== undefined && (typeof input.counterpartCif !== 'string' || !CIF.test(input.counterpartCif))) {
+        throw new EmulatorInputError('counterpartCif must be digits only');
+      }
+      return efactura.seedMessages(input);
+    },
+    expireDownload(id) {
+      if (typeof id !== 'string' || !efactura.expireDownload(id)) throw new EmulatorInputError(`No message with id ${String(id)}`);
+    },
+    setLimits(l) {
+      for (const [name, value] of Object.entries(l ?? {})) {
+        if (!(name in DEFAULT_LIMITS)) throw new EmulatorInputError(`Unknown limit ${name}`);
+        if (name === 'xmlCallLimitAnswer') {
+          if (value !== 'xml' && value !== 'text-plain-json') throw new EmulatorInputError("xmlCallLimitAnswer must be 'xml' or 'text-plain-json'");
+        } else if (!isCount(value, 10_000_000)) {
+          throw new EmulatorInputError(`${name} must be a non-negative integer`);
+        }
+      }
+      efactura.setLimits(l);
     },
     setLatency(ms) {
       if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
@@ -198,6 +303,7 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
       oauth.clients.set(clientId, { secret: clientSecret, redirectUris: [...redirectUris] });
     },
     stats: () => structuredClone(stats),
+    apiStats: () => structuredClone(apiStats),
     issuedTokens: () => oauth.issuedTokens(),
     spentRefreshTokens: () => oauth.spentRefreshTokens(),
     isRefreshTokenLive: (refreshToken) => oauth.isRefreshTokenLive(refreshToken),
@@ -205,8 +311,11 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
       mode = startMode;
       certificate = { ...EMULATOR_CERTIFICATES[0]! };
       latencyMs = 0;
+      clockOffsetMs = 0;
       failures = [];
+      apiFailures = new Map();
       stats = freshStats();
+      apiStats = freshApiStats();
       oauth.clearTokens();
       efactura.reset();
       restoreClients();
@@ -388,13 +497,67 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
     send(res, failure ? injectedReply(failure, path) : tokenReply(result!));
   }
 
-  // ---- e-Factura ----
+  // ---- e-Factura and the public host ----
+  function takeApiFailure(endpoint: ApiEndpoint): { kind: ApiFailureKind; ms: number } | undefined {
+    return apiFailures.get(endpoint)?.shift() ?? apiFailures.get('any')?.shift();
+  }
+
+  /**
+   * One e-Factura or public call: counts it, applies a queued failure, then `answer` (null for an
+   * unknown path, which only gets latency). `drop` lets `answer` act and loses its reply.
+   */
+  async function apiCall(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    endpoint: ApiEndpoint | null,
+    answer: () => Reply,
+  ): Promise<void> {
+    const failure = endpoint ? takeApiFailure(endpoint) : undefined;
+    if (endpoint) apiStats.calls[endpoint] += 1;
+    if (failure?.kind === 'hang') return; // the socket stays open until the client gives up or close()
+    await delay(latencyMs + (failure?.kind === 'slow' ? failure.ms : 0));
+    switch (failure?.kind) {
+      case 'server_error':
+      case 'unavailable':
+      case 'rate_limited':
+        return send(res, injectedReply(failure.kind, new URL(req.url ?? '/', 'http://x').pathname));
+      case 'unauthorized':
+        return send(res, efactura.unauthorized());
+      case 'firewall':
+        return send(res, firewallPage());
+      case 'text_plain_json':
+      case 'garbage':
+      case 'technical_error':
+        return send(res, efactura.failureReply(failure.kind, endpoint!));
+      case 'drop':
+        answer();
+        req.socket.destroy();
+        return;
+    }
+    const reply = answer();
+    if (reply.status === 429) apiStats.rateLimited += 1;
+    send(res, reply);
+  }
+
+  const asEndpoint = (name: string): ApiEndpoint | null => (API_ENDPOINTS.includes(name as ApiEndpoint) ? (name as ApiEndpoint) : null);
+
   async function api(req: http.IncomingMessage, res: http.ServerResponse, endpoint: string, query: URLSearchParams) {
     const { body, tooLarge } = await readBody(req, efactura.maxUploadBytes);
-    await delay(latencyMs);
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (!bearer || oauth.accessTokenHolder(bearer) === null) return send(res, efactura.unauthorized());
-    send(res, efactura.handle(req.method ?? 'GET', endpoint, query, body, tooLarge));
+    const known = endpoint === 'validare' || endpoint === 'transformare' ? null : asEndpoint(endpoint);
+    await apiCall(req, res, known, () => {
+      const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+      const holder = bearer ? oauth.accessTokenHolder(bearer) : null;
+      if (holder === null) return efactura.unauthorized();
+      return efactura.handle(req.method ?? 'GET', endpoint, query, body, tooLarge, { serial: holder.serial });
+    });
+  }
+
+  async function publicCall(req: http.IncomingMessage, res: http.ServerResponse, env: string, rest: string) {
+    const { body, tooLarge } = await readBody(req, MAX_PUBLIC_BYTES);
+    const endpoint = env === 'prod' ? asEndpoint(rest.split('/')[0]!) : null;
+    await apiCall(req, res, endpoint === 'validare' || endpoint === 'transformare' ? endpoint : null, () =>
+      publicApi.handle(req.method ?? 'GET', env, rest, req.headers['content-type'] ?? '', body, tooLarge),
+    );
   }
 
   // ---- admin ----
@@ -405,15 +568,21 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
     tokenLifetimes: oauth.lifetimes(),
     tokenBehaviour: oauth.behaviour(),
     pendingFailures: [...failures],
+    pendingApiFailures: Object.fromEntries([...apiFailures].filter(([, q]) => q.length > 0).map(([t, q]) => [t, q.map((x) => x.kind)])),
+    clockOffsetSeconds: clockOffsetMs / 1000,
+    efactura: efactura.view(),
     clients: [...oauth.clients].map(([clientId, c]) => ({ clientId, redirectUris: c.redirectUris })),
     stats,
+    apiStats,
     counts: oauth.counts(),
     oauthBaseUrl: `${baseUrl}${OAUTH_PATH}`,
     apiBaseUrl: `${baseUrl}${API_PATH}`,
+    publicApiBaseUrl: `${baseUrl}${PUBLIC_API_PATH}`,
   });
 
   async function admin(req: http.IncomingMessage, action: string): Promise<Reply> {
     if (req.method === 'GET' && action === 'state') return jsonReply(200, stateView());
+    if (req.method === 'GET' && action === 'stats') return jsonReply(200, { ...stats, api: apiStats });
     if (req.method !== 'POST') return jsonReply(405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'Use POST' } });
     const { body, tooLarge } = await readBody(req, TOKEN_BODY_LIMIT);
     let parsed: unknown = {};
@@ -437,7 +606,27 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
           control.setCertificate(input as unknown as EmulatorCertificate);
           break;
         case 'fail-next':
-          control.failNext(input.kind as TokenFailureKind, (input.count as number | undefined) ?? 1);
+          control.failNext(input.kind as TokenFailureKind, (input.count as number | undefined) ?? 1, {
+            target: input.target as FailureTarget | undefined,
+            ms: input.ms as number | undefined,
+          });
+          break;
+        case 'clock':
+          control.advanceClock(input.advanceSeconds as number);
+          break;
+        case 'spv-rights':
+          control.setSpvRights((input.serial as string | undefined) ?? certificate.serial, input.cifs as string[] | null);
+          break;
+        case 'upload-outcome':
+          control.setUploadOutcome(input as unknown as Parameters<EmulatorControl['setUploadOutcome']>[0]);
+          break;
+        case 'messages':
+          return jsonReply(200, { messages: control.seedMessages(input as unknown as Parameters<EmulatorControl['seedMessages']>[0]) });
+        case 'message-expired':
+          control.expireDownload(input.id as string);
+          break;
+        case 'limits':
+          control.setLimits(input as Parameters<EmulatorControl['setLimits']>[0]);
           break;
         case 'latency':
           control.setLatency(input.ms as number);
@@ -492,6 +681,8 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
     }
     const apiMatch = /^\/(?:prod|test)\/FCTEL\/rest\/([A-Za-z0-9/]+)$/.exec(path);
     if (apiMatch) return api(req, res, apiMatch[1]!, url.searchParams);
+    const publicMatch = /^\/public\/(prod|test)\/FCTEL\/rest\/([A-Za-z0-9/]+)$/.exec(path);
+    if (publicMatch) return publicCall(req, res, publicMatch[1]!, publicMatch[2]!);
     if (path.startsWith(`${ADMIN_PATH}/`)) return send(res, await admin(req, path.slice(ADMIN_PATH.length + 1)));
     if (path === '/' && method === 'GET') {
       return send(
@@ -500,6 +691,7 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
           name: 'ANAF emulator (local, fake)',
           oauthBaseUrl: `${baseUrl}${OAUTH_PATH}`,
           apiBaseUrl: `${baseUrl}${API_PATH}`,
+          publicApiBaseUrl: `${baseUrl}${PUBLIC_API_PATH}`,
           state: `${baseUrl}${ADMIN_PATH}/state`,
         }),
       );
@@ -537,6 +729,7 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
     url: baseUrl,
     oauthBaseUrl: `${baseUrl}${OAUTH_PATH}`,
     apiBaseUrl: `${baseUrl}${API_PATH}`,
+    publicApiBaseUrl: `${baseUrl}${PUBLIC_API_PATH}`,
     control,
     close() {
       closing ??= new Promise<void>((resolve) => {

@@ -39,6 +39,119 @@ export const TOKEN_FAILURE_KINDS: readonly TokenFailureKind[] = [
 
 export const AUTHORIZE_MODES: readonly AuthorizeMode[] = ['interactive', 'approve', 'deny'];
 
+/** The e-Factura calls (bearer host) and the public ones (`validare`, `transformare`, no token). */
+export type ApiEndpoint =
+  | 'upload'
+  | 'uploadb2c'
+  | 'stareMesaj'
+  | 'listaMesajeFactura'
+  | 'listaMesajePaginatieFactura'
+  | 'descarcare'
+  | 'validare'
+  | 'transformare';
+
+export const API_ENDPOINTS: readonly ApiEndpoint[] = [
+  'upload',
+  'uploadb2c',
+  'stareMesaj',
+  'listaMesajeFactura',
+  'listaMesajePaginatieFactura',
+  'descarcare',
+  'validare',
+  'transformare',
+];
+
+/**
+ * Failures `failNext` injects into e-Factura and public calls (README "Making ANAF misbehave"):
+ * `server_error` 500, `unavailable` 503 HTML, `rate_limited` 429, `unauthorized` 401 (token untouched),
+ * `hang` never answers (not processed), `drop` processes the call (an upload is accepted!) and closes the
+ * socket, `slow` answers normally after `ms`, `firewall` HTTP 200 text/html "The requested URL was
+ * rejected", `text_plain_json` HTTP 200 text/plain JSON (the call's daily-limit text) even on XML calls,
+ * `garbage` HTTP 200 in the call's content type with a body of no known shape, `technical_error` ANAF's
+ * "A aparut o eroare tehnica" body in the call's shape.
+ */
+export type ApiFailureKind =
+  | 'server_error'
+  | 'unavailable'
+  | 'rate_limited'
+  | 'unauthorized'
+  | 'hang'
+  | 'drop'
+  | 'slow'
+  | 'firewall'
+  | 'text_plain_json'
+  | 'garbage'
+  | 'technical_error';
+
+export const API_FAILURE_KINDS: readonly ApiFailureKind[] = [
+  'server_error',
+  'unavailable',
+  'rate_limited',
+  'unauthorized',
+  'hang',
+  'drop',
+  'slow',
+  'firewall',
+  'text_plain_json',
+  'garbage',
+  'technical_error',
+];
+
+/** Where a failure is queued: `/token` (the default), one API call, or `any` e-Factura/public call. */
+export type FailureTarget = 'token' | 'any' | ApiEndpoint;
+
+/** How an upload ends: `xml-errors` is "XML cu erori nepreluat de sistem" (no download, no message). */
+export type UploadOutcome = 'ok' | 'nok' | 'xml-errors';
+export const UPLOAD_OUTCOMES: readonly UploadOutcome[] = ['ok', 'nok', 'xml-errors'];
+
+/** Kinds of seeded messages; `self-billed` lists twice (sent and received) with one `id_solicitare`. */
+export type SeedMessageType = 'invoice-sent' | 'invoice-received' | 'errors' | 'buyer-message' | 'self-billed';
+export const SEED_MESSAGE_TYPES: readonly SeedMessageType[] = ['invoice-sent', 'invoice-received', 'errors', 'buyer-message', 'self-billed'];
+
+export interface SeedMessagesInput {
+  cif: string;
+  type: SeedMessageType;
+  /** Default 1, at most 20000. */
+  count?: number;
+  /** The newest message's age in seconds on the emulator clock (default 60). */
+  ageSeconds?: number;
+  /** Seconds between consecutive messages, going back in time (default 60). */
+  spacingSeconds?: number;
+  /** The other party's CIF in `detalii` (default 3, like ANAF's examples). */
+  counterpartCif?: string;
+}
+
+/** One seeded (or uploaded) message as the lists show it. */
+export interface SeededMessage {
+  id: string;
+  id_solicitare: string;
+  tip: string;
+  data_creare: string;
+}
+
+/** ANAF's published limits, counted on the emulator clock (days are Romania days). */
+export interface EmulatorLimits {
+  /** All bearer calls per minute (then HTTP 429); default 1000. */
+  callsPerMinute: number;
+  statusPerMessagePerDay: number;
+  downloadsPerMessagePerDay: number;
+  listsPerCuiPerDay: number;
+  pagedListsPerCuiPerDay: number;
+  raspPerCuiPerDay: number;
+  /** How an over-limit `stareMesaj` / RASP `upload` answers: ANAF's XML, or text/plain JSON (seen live). */
+  xmlCallLimitAnswer: 'xml' | 'text-plain-json';
+}
+
+export const DEFAULT_LIMITS: EmulatorLimits = {
+  callsPerMinute: 1000,
+  statusPerMessagePerDay: 100,
+  downloadsPerMessagePerDay: 10,
+  listsPerCuiPerDay: 1500,
+  pagedListsPerCuiPerDay: 100_000,
+  raspPerCuiPerDay: 1000,
+  xmlCallLimitAnswer: 'xml',
+};
+
 export interface EmulatorStats {
   /** Every `/token` request whose body named this grant type, failed or not (injected failures included). */
   tokenCalls: { authorization_code: number; refresh_token: number };
@@ -51,15 +164,42 @@ export interface EmulatorStats {
   authorizeCalls: number;
 }
 
+/** Counts of the e-Factura and public calls (tests assert "ANAF was not called" with these). */
+export interface EmulatorApiStats {
+  /** Every request that reached the endpoint (401s, limit answers and injected failures included). */
+  calls: Record<ApiEndpoint, number>;
+  /** Calls refused with HTTP 429 by the per-minute limit. */
+  rateLimited: number;
+}
+
 export interface EmulatorControl {
   /** Default 'approve' for `startAnafEmulator`; `main.ts` defaults to 'interactive'. */
   setAuthorizeMode(mode: AuthorizeMode): void;
   /** Certificate used by 'approve' mode (and preselected on the interactive page). */
   setCertificate(cert: EmulatorCertificate): void;
-  /** The next `count` (default 1) `/token` calls fail this way; calls queue up in order. */
-  failNext(kind: TokenFailureKind, count?: number): void;
+  /**
+   * The next `count` (default 1) calls to `target` fail this way; calls queue up in order. Target
+   * `token` (the default) takes a TokenFailureKind; an API endpoint or `any` takes an ApiFailureKind
+   * (`ms` is the delay of `slow`). A call takes its endpoint's queue first, then `any`'s.
+   */
+  failNext(kind: TokenFailureKind | ApiFailureKind, count?: number, options?: { target?: FailureTarget; ms?: number }): void;
   /** Delay before answering `/token` and e-Factura calls. */
   setLatency(ms: number): void;
+  /** Moves the emulator clock forward (tokens, processing, daily counters, 60-day rules); reset() rewinds it. */
+  advanceClock(seconds: number): void;
+  /** Which CIFs a certificate serial has SPV rights for; `null` = all (the default), `[]` = none. */
+  setSpvRights(serial: string, cifs: string[] | null): void;
+  /**
+   * How uploads end and how long they stay "in prelucrare" (emulator-clock seconds): for one upload
+   * (`index`), else the default for uploads from now on (default ok after 0 s). A marker in the XML
+   * (`emulator:outcome=nok`, `emulator:processing-seconds=30`) wins over the default, not over `index`.
+   */
+  setUploadOutcome(o: { index?: string; outcome: UploadOutcome; processingSeconds?: number; errorMessage?: string }): void;
+  /** Adds messages to a CIF's lists (downloadable); answers them newest first. */
+  seedMessages(input: SeedMessagesInput): SeededMessage[];
+  /** The message stays listed but `descarcare` answers "a trecut perioada de 60 de zile". */
+  expireDownload(id: string): void;
+  setLimits(l: Partial<EmulatorLimits>): void;
   /** Lifetimes of tokens issued from now on; defaults 90 days / 365 days. Zero or negative issues already-expired tokens. */
   setTokenLifetimes(l: { accessSeconds?: number; refreshSeconds?: number }): void;
   /**
@@ -72,13 +212,17 @@ export interface EmulatorControl {
   /** Registers (or replaces) a client; without redirect URIs it accepts any http(s) redirect_uri. */
   addClient(clientId: string, clientSecret: string, redirectUris?: string[]): void;
   stats(): EmulatorStats;
+  apiStats(): EmulatorApiStats;
   /** Every access and refresh token string ever issued (leak tests search logs for these). */
   issuedTokens(): string[];
   /** Refresh tokens that were spent by a rotation (presenting one again = invalid_grant). */
   spentRefreshTokens(): string[];
   /** Whether a refresh token is the current (unspent, unexpired) one of its grant chain. */
   isRefreshTokenLive(refreshToken: string): boolean;
-  /** Back to defaults: clears codes, tokens, uploads, stats, failures; keeps only the start-up clients. */
+  /**
+   * Back to defaults: clears codes, tokens, uploads, messages, counters, rights, limits, clock offset,
+   * stats and failures; keeps only the start-up clients and re-seeds the real production ZIP.
+   */
   reset(): void;
 }
 
@@ -89,6 +233,8 @@ export interface AnafEmulator {
   oauthBaseUrl: string;
   /** `${url}/prod/FCTEL/rest` (`/test/FCTEL/rest` is served too). */
   apiBaseUrl: string;
+  /** `${url}/public/prod/FCTEL/rest`: `validare` and `transformare` without a token (ANAF_PUBLIC_API_BASE_URL). */
+  publicApiBaseUrl: string;
   control: EmulatorControl;
   /** Stops listening and destroys every open socket (hanging ones included). */
   close(): Promise<void>;

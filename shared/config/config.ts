@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { DEFAULT_LIMITS, type LimitConfig } from '../domain/anaf-limits.js';
 import { describeIssue } from '../domain/validation.js';
 import { ENV } from './env-names.js';
 
@@ -44,6 +45,12 @@ const schema = z.object({
   [ENV.secretPrefix]: z.string().check(z.minLength(1)),
   [ENV.eventBusName]: z._default(z.string().check(z.minLength(1)), 'default'),
   [ENV.secretsKmsKeyId]: z.optional(z.string().check(z.minLength(1))),
+  [ENV.anafLimitCallsPerMinute]: int(1, DEFAULT_LIMITS.callsPerMinute),
+  [ENV.anafLimitStatusPerMessagePerDay]: int(1, DEFAULT_LIMITS.statusPerMessagePerDay),
+  [ENV.anafLimitDownloadsPerMessagePerDay]: int(1, DEFAULT_LIMITS.downloadsPerMessagePerDay),
+  [ENV.anafLimitListsPerCuiPerDay]: int(1, DEFAULT_LIMITS.listsPerCuiPerDay),
+  [ENV.anafLimitPagedListsPerCuiPerDay]: int(1, DEFAULT_LIMITS.pagedListsPerCuiPerDay),
+  [ENV.anafLimitRaspPerCuiPerDay]: int(1, DEFAULT_LIMITS.raspPerCuiPerDay),
 });
 
 /** Runtime configuration, parsed once from the environment. */
@@ -66,6 +73,8 @@ export interface Config {
   secretPrefix: string;
   eventBusName: string;
   secretsKmsKeyId: string | undefined;
+  /** ANAF's call limits (ANAF_LIMIT_*), enforced before each e-Factura call. */
+  anafLimits: LimitConfig;
 }
 
 /** Variables whose values never appear in a message. */
@@ -139,6 +148,14 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     secretPrefix: c[ENV.secretPrefix],
     eventBusName: c[ENV.eventBusName],
     secretsKmsKeyId: c[ENV.secretsKmsKeyId],
+    anafLimits: {
+      callsPerMinute: c[ENV.anafLimitCallsPerMinute],
+      statusPerMessagePerDay: c[ENV.anafLimitStatusPerMessagePerDay],
+      downloadsPerMessagePerDay: c[ENV.anafLimitDownloadsPerMessagePerDay],
+      listsPerCuiPerDay: c[ENV.anafLimitListsPerCuiPerDay],
+      pagedListsPerCuiPerDay: c[ENV.anafLimitPagedListsPerCuiPerDay],
+      raspPerCuiPerDay: c[ENV.anafLimitRaspPerCuiPerDay],
+    },
   };
 }
 

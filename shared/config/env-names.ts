@@ -20,6 +20,13 @@ export const ENV = {
   secretPrefix: 'SECRET_PREFIX',
   eventBusName: 'EVENT_BUS_NAME',
   secretsKmsKeyId: 'SECRETS_KMS_KEY_ID',
+  // ANAF's call limits, enforced before each e-Factura call (shared/domain/anaf-limits.ts).
+  anafLimitCallsPerMinute: 'ANAF_LIMIT_CALLS_PER_MINUTE',
+  anafLimitStatusPerMessagePerDay: 'ANAF_LIMIT_STATUS_PER_MESSAGE_PER_DAY',
+  anafLimitDownloadsPerMessagePerDay: 'ANAF_LIMIT_DOWNLOADS_PER_MESSAGE_PER_DAY',
+  anafLimitListsPerCuiPerDay: 'ANAF_LIMIT_LISTS_PER_CUI_PER_DAY',
+  anafLimitPagedListsPerCuiPerDay: 'ANAF_LIMIT_PAGED_LISTS_PER_CUI_PER_DAY',
+  anafLimitRaspPerCuiPerDay: 'ANAF_LIMIT_RASP_PER_CUI_PER_DAY',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

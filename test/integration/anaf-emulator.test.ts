@@ -439,6 +439,7 @@ describe('e-Factura API', () => {
 
   it('lists messages with ANAF shapes, on prod and test bases', async () => {
     const { access_token } = await connect();
+    emulator.control.seedMessages({ cif: '123456', type: 'invoice-received', count: 2 });
     const response = await api(`listaMesajeFactura?zile=5&cif=123456`, access_token);
     const body = (await response.json()) as { mesaje: { cif: string }[]; cui: string; titlu: string };
     expect(body.cui).toBe('123456');

@@ -428,6 +428,8 @@ describe('import of a pair obtained by hand (migration from the manual flow)', (
       headers: { authorization: `Bearer ${handed.body.accessToken}` },
     });
     expect(efactura.status).toBe(200);
+    // validare / transformare (no token) go to the emulator's public host too (issue 9).
+    expect(process.env.ANAF_PUBLIC_API_BASE_URL).toBe(stack.emulator!.publicApiBaseUrl);
   });
 
   it('a certificate that already has an active token → 409 TOKEN_EXISTS without calling ANAF; replace: true rotates and updates it', async () => {

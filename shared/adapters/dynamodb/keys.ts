@@ -15,6 +15,8 @@ export const tokenSessionPrefix = (tokenId: string) => `TOKENSESSION#${tokenId}#
 export const tokenSessionSk = (tokenId: string, sessionId: string) => `${tokenSessionPrefix(tokenId)}${hashSessionId(sessionId)}`;
 export const statePk = (stateHash: string) => `STATE#${stateHash}`;
 export const eventsPk = (tenantId: string) => `EVENTS#${tenantId}`;
+/** The ANAF limit counters of one scope (a tenant, or the public calls): a prefix of their own, so a grant can name them alone. */
+export const limitPk = (scope: string) => `LIMIT#${scope}`;
 /** Every active token sits in one index partition; the sort key is its next due time. */
 export const DUE_PARTITION = 'DUE';
 /**

@@ -21,6 +21,14 @@ describe('parseConfig', () => {
       // Secrets Manager advises at most one PutSecretValue per secret every 10 minutes.
       manualRefreshCooldownSeconds: 600,
       maxRotationsPerDay: 24,
+      anafLimits: {
+        callsPerMinute: 1000,
+        statusPerMessagePerDay: 100,
+        downloadsPerMessagePerDay: 10,
+        listsPerCuiPerDay: 1500,
+        pagedListsPerCuiPerDay: 100_000,
+        raspPerCuiPerDay: 1000,
+      },
     });
   });
 
@@ -49,6 +57,12 @@ describe('parseConfig', () => {
     [{ SWEEP_INTERVAL_SECONDS: '1.5' }, 'SWEEP_INTERVAL_SECONDS: must be an integer of at least 1 (got "1.5")'],
     [{ ANAF_OAUTH_BASE_URL: 'ftp://x' }, 'ANAF_OAUTH_BASE_URL: must be an http(s) URL (got "ftp://x")'],
     [{ TABLE_NAME: undefined }, 'TABLE_NAME: is required'],
+    [{ ANAF_LIMIT_CALLS_PER_MINUTE: '0' }, 'ANAF_LIMIT_CALLS_PER_MINUTE: must be an integer of at least 1 (got "0")'],
+    [{ ANAF_LIMIT_STATUS_PER_MESSAGE_PER_DAY: '-5' }, 'ANAF_LIMIT_STATUS_PER_MESSAGE_PER_DAY: must be an integer of at least 1 (got "-5")'],
+    [{ ANAF_LIMIT_DOWNLOADS_PER_MESSAGE_PER_DAY: '2.5' }, 'ANAF_LIMIT_DOWNLOADS_PER_MESSAGE_PER_DAY: must be an integer of at least 1 (got "2.5")'],
+    [{ ANAF_LIMIT_LISTS_PER_CUI_PER_DAY: 'many' }, 'ANAF_LIMIT_LISTS_PER_CUI_PER_DAY: must be an integer of at least 1 (got "many")'],
+    [{ ANAF_LIMIT_PAGED_LISTS_PER_CUI_PER_DAY: '1e' }, 'ANAF_LIMIT_PAGED_LISTS_PER_CUI_PER_DAY: must be an integer of at least 1 (got "1e")'],
+    [{ ANAF_LIMIT_RASP_PER_CUI_PER_DAY: '0' }, 'ANAF_LIMIT_RASP_PER_CUI_PER_DAY: must be an integer of at least 1 (got "0")'],
   ])('says what is wrong with each variable, on one line: %j', (override, problem) => {
     try {
       parseConfig({ ...base, ...override });
@@ -79,6 +93,26 @@ describe('parseConfig', () => {
       expect((error as ConfigError).problems.map((p) => p.split(':')[0])).toEqual(['PORT', 'LOCAL_API_KEY']);
       expect((error as Error).message).not.toContain('\n');
     }
+  });
+
+  it('reads each ANAF_LIMIT_* variable into its limit', () => {
+    const c = parseConfig({
+      ...base,
+      ANAF_LIMIT_CALLS_PER_MINUTE: '900',
+      ANAF_LIMIT_STATUS_PER_MESSAGE_PER_DAY: '20',
+      ANAF_LIMIT_DOWNLOADS_PER_MESSAGE_PER_DAY: '5',
+      ANAF_LIMIT_LISTS_PER_CUI_PER_DAY: '1400',
+      ANAF_LIMIT_PAGED_LISTS_PER_CUI_PER_DAY: '90000',
+      ANAF_LIMIT_RASP_PER_CUI_PER_DAY: '800',
+    });
+    expect(c.anafLimits).toEqual({
+      callsPerMinute: 900,
+      statusPerMessagePerDay: 20,
+      downloadsPerMessagePerDay: 5,
+      listsPerCuiPerDay: 1400,
+      pagedListsPerCuiPerDay: 90_000,
+      raspPerCuiPerDay: 800,
+    });
   });
 
   it('rejects allow-list entries that are not origins', () => {
