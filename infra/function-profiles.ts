@@ -39,6 +39,11 @@ export const FUNCTION_PROFILES: Readonly<Record<string, FunctionProfile>> = {
   'access-token-get': refreshes('Answers a fresh access token, refreshing first when it is about to expire'),
   'token-delete': http('Disconnects a token: deletes the pair and unlinks companies'),
   'events-list': http('Lists a tenant audit trail'),
+  // Refreshes like the access-token route (on demand, and once after ANAF refuses the token); 512 MB for
+  // invoices of up to 6 MB and ZIPs in memory. ANAF's calls keep to ANAF_EFACTURA_TIMEOUT_MS (≤ 28 s).
+  efactura: { ...refreshes('e-Factura calls with the company token: upload, status, messages, download'), memoryMb: 512 },
+  // ANAF_EFACTURA_TIMEOUT_MS (≤ 28 s) for the one ANAF call, inside API Gateway's 30 s.
+  'efactura-public': { timeoutSeconds: 30, memoryMb: 512, description: 'ANAF validare and transformare (PDF) on the public host, no token' },
   // Invoked from the console or the CLI (raise the AWS CLI's --cli-read-timeout above 240 s), not behind API Gateway.
   'manual-refresh': refreshes('Manual refresh of one token (console / aws lambda invoke)'),
   // The sweep stops taking work before its deadline; 15 min is Lambda's maximum.

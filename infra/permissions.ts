@@ -166,4 +166,10 @@ export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
     pairEscrow: [],
   },
   'events-list': { ...read, table: { 'TENANT#': ['GetItem'], 'EVENTS#': ['Query'] } },
+  // Every refresh path (on demand, and once after ANAF refuses the token), the limiter's counters, and in
+  // the tenant's partition the upload Idempotency-Keys (claimed with PutItem, read back, settled with
+  // UpdateItem, freed with DeleteItem) and the companies' spvRights (UpdateItem): all within REFRESH's.
+  efactura: { ...REFRESH, table: { ...REFRESH.table, ...LIMITER_TABLE_GRANTS } },
+  // No tenant, no token: only the public scope's limit counters.
+  'efactura-public': { ...read, table: { ...LIMITER_TABLE_GRANTS } },
 };

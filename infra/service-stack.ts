@@ -59,6 +59,8 @@ export function functionEnvironment(config: StageConfig, resources: FunctionReso
     [ENV.publicBaseUrl]: resources.publicBaseUrl,
     [ENV.anafOauthBaseUrl]: config.anafOauthBaseUrl,
     [ENV.anafApiBaseUrl]: config.anafApiBaseUrl,
+    [ENV.anafPublicApiBaseUrl]: config.anafPublicApiBaseUrl,
+    [ENV.anafEfacturaTimeoutMs]: String(config.anafEfacturaTimeoutMs),
     [ENV.returnUrlAllowlist]: resources.returnUrlAllowlist,
     [ENV.refreshMarginDays]: String(config.refreshMarginDays),
     [ENV.accessTokenMinValiditySeconds]: String(config.accessTokenMinValiditySeconds),
@@ -297,6 +299,14 @@ export class ServiceStack extends Stack {
       value: this.formatArn({ service: 'execute-api', resource: this.api.apiId, resourceName: `*/*${TENANT_ROUTES_PREFIX}` }),
       description:
         'execute-api:Invoke resource of the ERP role: append * for every tenant, or <tenantId>/* for one (README, "Calling it from the ERP backend")',
+    });
+    // The service routes outside /v1/tenants/: tenant-less calls to ANAF's public host (no token).
+    const documentRoutes = ROUTES.filter((r) => r.auth === 'service' && !r.path.startsWith(TENANT_ROUTES_PREFIX));
+    new CfnOutput(this, 'DocumentRoutesArns', {
+      value: documentRoutes
+        .map((r) => this.formatArn({ service: 'execute-api', resource: this.api.apiId, resourceName: `*/${r.method}${r.path}` }))
+        .join(','),
+      description: 'execute-api:Invoke resources of POST /v1/validate and POST /v1/pdf (comma-separated): add them to the ERP role',
     });
     new CfnOutput(this, 'ManualRefreshFunctionName', {
       value: this.functions.get(NON_HTTP_FUNCTIONS.manualRefresh)!.functionName,

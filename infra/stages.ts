@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { EFACTURA_TIMEOUT_MAX_MS } from '../shared/config/config.js';
 import { DEFAULT_LIMITS, type LimitConfig } from '../shared/domain/anaf-limits.js';
 
 /**
@@ -12,6 +13,8 @@ export const STAGE_NAMES = ['dev', 'prod'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
 export const ANAF_OAUTH_BASE_URL = 'https://logincert.anaf.ro/anaf-oauth2/v1';
+/** ANAF's public host (validare, transformare): production only. */
+export const ANAF_PUBLIC_API_BASE_URL = 'https://webservicesp.anaf.ro/prod/FCTEL/rest';
 export const ANAF_API_BASE_URLS = {
   test: 'https://api.anaf.ro/test/FCTEL/rest',
   prod: 'https://api.anaf.ro/prod/FCTEL/rest',
@@ -30,6 +33,10 @@ export interface StageConfig {
   anafEnvironment: AnafEnvironment;
   anafApiBaseUrl: string;
   anafOauthBaseUrl: string;
+  /** validare / transformare: production only, whatever the environment. */
+  anafPublicApiBaseUrl: string;
+  /** What one e-Factura request may spend on ANAF (ANAF_EFACTURA_TIMEOUT_MS), below API Gateway's 30 s. */
+  anafEfacturaTimeoutMs: number;
   /** Origins the connect flow may send browsers back to (the ERP's web app). Empty: the API's own origin. */
   returnUrlOrigins: string[];
   /** Where browsers reach the API (a custom domain in front of it); default: the API's execute-api URL. */
@@ -76,7 +83,7 @@ export interface StageConfig {
   keyAdminRoleArn?: string;
 }
 
-type StageDefaults = Omit<StageConfig, 'stage' | 'anafApiBaseUrl' | 'anafOauthBaseUrl' | 'secretPrefix'> & {
+type StageDefaults = Omit<StageConfig, 'stage' | 'anafApiBaseUrl' | 'anafOauthBaseUrl' | 'anafPublicApiBaseUrl' | 'secretPrefix'> & {
   secretPrefix?: string;
 };
 
@@ -87,6 +94,7 @@ const COMMON = {
   accessTokenMinValiditySeconds: 3600,
   sweepConcurrency: 4,
   anafTimeoutMs: 10_000,
+  anafEfacturaTimeoutMs: 25_000,
   manualRefreshCooldownSeconds: 600,
   maxRotationsPerDay: 24,
   anafLimits: DEFAULT_LIMITS,
@@ -194,6 +202,7 @@ const schema = z.object({
   accessTokenMinValiditySeconds: int(0, 86_400),
   sweepConcurrency: int(1, 32),
   anafTimeoutMs: int(1000, MAX_ANAF_TIMEOUT_MS),
+  anafEfacturaTimeoutMs: int(1000, EFACTURA_TIMEOUT_MAX_MS),
   manualRefreshCooldownSeconds: int(0, 3600),
   maxRotationsPerDay: int(1, 1000),
   anafLimits: z.object({
@@ -264,6 +273,7 @@ export function resolveStageConfig(context: (key: string) => unknown): StageConf
     publicBaseUrl: c.publicBaseUrl?.replace(/\/+$/, ''),
     anafApiBaseUrl: ANAF_API_BASE_URLS[c.anafEnvironment],
     anafOauthBaseUrl: ANAF_OAUTH_BASE_URL,
+    anafPublicApiBaseUrl: ANAF_PUBLIC_API_BASE_URL,
   };
 }
 

@@ -14,6 +14,8 @@ export interface BannerFacts {
   logRequests: boolean;
   /** The variables `npm run refresh` needs in another terminal. */
   cliEnv: Record<string, string>;
+  /** Where the served bundles are (`--bundles`); absent or null: the sources through tsx. */
+  bundlesDir?: string | null;
 }
 
 /** A value as a POSIX shell word: bare when it is safe, else single-quoted. */
@@ -55,6 +57,9 @@ export function renderBanner(facts: BannerFacts): string {
     ...browsers,
     `Return URLs allowed: ${facts.returnUrlAllowlist.join(', ')} (RETURN_URL_ALLOWLIST)`,
     `Sweep: every ${facts.sweepIntervalSeconds} s`,
+    facts.bundlesDir
+      ? `Handlers: the esbuild bundles cdk synth deploys, in ${facts.bundlesDir} (each answer names its bundle in x-local-handler)`
+      : 'Handlers: the TypeScript sources through tsx (npm run dev -- --bundles serves the deployed bundles)',
     facts.logRequests
       ? 'Log: warnings and a line per request'
       : 'Log: warnings only (LOCAL_LOG=requests or npm run dev -- --verbose adds a line per request)',

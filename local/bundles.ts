@@ -1,4 +1,7 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { build } from 'esbuild';
 import { esbuildOptionsFor, FUNCTION_ENV_EXTRA } from '../infra/constructs/broker-function.js';
@@ -8,26 +11,54 @@ import { ENV } from '../shared/config/env-names.js';
 import { FUNCTION_NAMES } from '../shared/http/routes.js';
 import { apiGatewayEvent, matchRoute } from './gateway.js';
 
-/*
- * The deployed code, built and started the way Lambda starts it: the bundles test and `npm run bench`
- * both build every function with the esbuild options of infra/constructs/broker-function.ts and run
- * each bundle with the environment the service stack gives it, pointed at the local parts.
- */
-
 const ROOT = resolve(import.meta.dirname, '..');
 
-/** Builds each function's bundle (`<dir>/<name>/index.mjs`, the construct's options); answers name → file. */
-export async function buildBundles(dir: string, names: readonly string[] = FUNCTION_NAMES): Promise<Map<string, string>> {
-  const bundles = new Map<string, string>();
-  // All at once: esbuild runs them in parallel itself.
-  await Promise.all(
-    names.map(async (name) => {
-      const outfile = join(dir, name, 'index.mjs');
-      await build({ ...esbuildOptionsFor(join(ROOT, 'functions', name, 'handler.ts'), outfile), logLevel: 'silent' });
-      bundles.set(name, outfile);
-    }),
-  );
-  return bundles;
+/** Every function's bundle, as `cdk synth` builds it: one `index.mjs` per function under `dir`. */
+export interface FunctionBundles {
+  dir: string;
+  /** Function name → its bundle file. */
+  files: ReadonlyMap<string, string>;
+  /** Function name → the npm packages its bundle holds (from esbuild's metafile). */
+  packages: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Loads a function's bundle in this process (plain ESM, no tsx) and answers its `handler`. */
+  load<T = unknown>(name: string): Promise<T>;
+  remove(): Promise<void>;
+}
+
+/**
+ * Builds every function's bundle with the esbuild options of infra/constructs/broker-function.ts (the
+ * ones NodejsFunction runs), all at once (esbuild works in parallel), into a new temporary folder.
+ * Used by `npm run dev --bundles` and test/integration/bundles.test.ts.
+ */
+export async function buildFunctionBundles(names: readonly string[] = FUNCTION_NAMES): Promise<FunctionBundles> {
+  const dir = await mkdtemp(join(tmpdir(), 'anaf-broker-bundles-'));
+  const files = new Map<string, string>();
+  const packages = new Map<string, Set<string>>();
+  try {
+    await Promise.all(
+      names.map(async (name) => {
+        const outfile = join(dir, name, 'index.mjs');
+        const result = await build({ ...esbuildOptionsFor(join(ROOT, 'functions', name, 'handler.ts'), outfile), logLevel: 'silent', metafile: true });
+        files.set(name, outfile);
+        const held = Object.keys(result.metafile.inputs).map((path) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1]);
+        packages.set(name, new Set(held.filter((p): p is string => p !== undefined)));
+      }),
+    );
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    dir,
+    files,
+    packages,
+    load: async <T>(name: string) => {
+      const file = files.get(name);
+      if (!file) throw new Error(`no bundle for ${name}`);
+      return ((await import(pathToFileURL(file).href)) as { handler: T }).handler;
+    },
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
 }
 
 /** Where the local stack runs, as the service stack's environment needs it. */
@@ -41,19 +72,13 @@ export interface LocalTargets {
 /**
  * The environment CDK gives every function (functionEnvironment + the construct's extra), with the
  * local stack's resources (read from process.env, where startLocalStack wrote them) and what the Lambda
- * runtime itself sets; add AWS_LAMBDA_FUNCTION_NAME per function.
+ * runtime itself sets; add AWS_LAMBDA_FUNCTION_NAME per function. Used by `npm run bench`.
  */
 export function bundleEnvironment(targets: LocalTargets): Record<string, string> {
   const config = resolveStageConfig((key) => (key === 'stage' ? 'dev' : undefined));
   return {
     ...functionEnvironment(
-      {
-        ...config,
-        // The stack's own values: the emulator instead of ANAF, the prefix the local stack uses.
-        anafOauthBaseUrl: targets.anafOauthBaseUrl,
-        anafApiBaseUrl: targets.anafApiBaseUrl,
-        secretPrefix: process.env[ENV.secretPrefix]!,
-      },
+      { ...config, anafOauthBaseUrl: targets.anafOauthBaseUrl, anafApiBaseUrl: targets.anafApiBaseUrl, secretPrefix: process.env[ENV.secretPrefix]! },
       {
         tableName: process.env[ENV.tableName]!,
         eventBusName: process.env[ENV.eventBusName]!,
@@ -63,7 +88,6 @@ export function bundleEnvironment(targets: LocalTargets): Record<string, string>
       },
     ),
     ...FUNCTION_ENV_EXTRA,
-    // What the Lambda runtime sets, with moto's endpoint for every AWS client.
     AWS_REGION: process.env.AWS_REGION!,
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
@@ -73,12 +97,12 @@ export function bundleEnvironment(targets: LocalTargets): Record<string, string>
   };
 }
 
-/** The payload-v2 event API Gateway sends the function of the route that serves `method path?query`. */
-export function routeEvent(apiUrl: string, method: string, pathAndQuery: string, body?: unknown): APIGatewayProxyEventV2 {
+/** The payload-v2 event API Gateway sends the function of the route that serves `method path?query` (JSON or a string body). */
+export function routeEvent(apiUrl: string, method: string, pathAndQuery: string, body?: unknown, contentType = 'application/json'): APIGatewayProxyEventV2 {
   const url = new URL(pathAndQuery, apiUrl);
   const route = matchRoute(method, url.pathname);
   if (!route) throw new Error(`no route for ${method} ${url.pathname}`);
   const headers: Record<string, string> = { host: url.host, 'user-agent': 'bundle-run' };
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (body !== undefined) headers['content-type'] = contentType;
   return apiGatewayEvent(route, { url, headers, body: body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) });
 }

@@ -2,14 +2,18 @@
  * `npm run dev`: the whole stack on this machine with no AWS account. Prints the API's address and key
  * once every part answers, plus a ready-made walk through the connect flow. A start-up error is one
  * line on stderr (exit 1), never a stack trace; `--verbose` (or LOCAL_LOG=requests) adds a line per
- * request to the log, which otherwise holds warnings, errors and the banner.
+ * request to the log, which otherwise holds warnings, errors and the banner. `--bundles` serves the
+ * functions' esbuild bundles (what `cdk synth` deploys) instead of the sources.
  */
 import { getConfig } from '../shared/config/config.js';
 import { renderBanner } from './banner.js';
 import { watchCaller } from './parent-watch.js';
 import { startLocalStack, type LocalStack } from './stack.js';
 
-const verbose = process.argv.slice(2).includes('--verbose');
+const args = process.argv.slice(2);
+const verbose = args.includes('--verbose');
+// `npm run dev -- --bundles` passes the flag on; `npm run dev --bundles` makes it npm's own setting.
+const bundles = args.includes('--bundles') || process.env.npm_config_bundles === 'true';
 const log = (line: string) => process.stdout.write(`[local] ${line}\n`);
 
 let stack: LocalStack | undefined;
@@ -34,7 +38,7 @@ process.on('SIGHUP', () => shutdown('SIGHUP'));
 // stays: watch npm itself, so that no moto, emulator or port is left behind.
 watchCaller(() => shutdown('npm exited'));
 
-const started = startLocalStack({ scheduleSweep: true, verbose, log });
+const started = startLocalStack({ scheduleSweep: true, verbose, log, bundles });
 try {
   stack = await started;
 } catch (error) {
@@ -57,6 +61,7 @@ if (!stopping) {
       sweepIntervalSeconds: config.sweepIntervalSeconds,
       logRequests: verbose || process.env.LOCAL_LOG === 'requests',
       cliEnv: stack.cliEnv,
+      bundlesDir: stack.bundlesDir,
     }),
   );
 }

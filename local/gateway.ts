@@ -14,6 +14,8 @@ export interface GatewayOptions {
   apiKey: string;
   /** Loads `functions/<fn>/handler.ts` (dynamic import by default). */
   loadHandler?: (fn: string) => Promise<LambdaHandler>;
+  /** The file `loadHandler` runs for `fn`, named in each answer's `x-local-handler` header (the bundles). */
+  handlerFile?: (fn: string) => string | null;
   /** Local-only pages and endpoints outside the route table (the console); answers true when it served the request. */
   local?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 }
@@ -101,7 +103,8 @@ export function createGateway(options: GatewayOptions): Server {
       body?: string;
       isBase64Encoded?: boolean;
     };
-    res.writeHead(result.statusCode, result.headers ?? {});
+    const file = options.handlerFile?.(route.fn);
+    res.writeHead(result.statusCode, { ...(result.headers ?? {}), ...(file ? { 'x-local-handler': file } : {}) });
     res.end(result.body === undefined ? undefined : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8'));
   }
 }

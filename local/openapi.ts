@@ -12,6 +12,12 @@ import * as anafClientPut from '../functions/anaf-client-put/handler.js';
 import * as companyPut from '../functions/company-put/handler.js';
 import * as connectSessionCreate from '../functions/connect-session-create/handler.js';
 import * as eventsList from '../functions/events-list/handler.js';
+import * as pdf from '../functions/efactura-public/pdf.js';
+import * as validate from '../functions/efactura-public/validate.js';
+import * as download from '../functions/efactura/download.js';
+import * as messages from '../functions/efactura/messages.js';
+import * as upload from '../functions/efactura/upload.js';
+import { MAX_INVOICE_BYTES, MAX_PUBLIC_DOCUMENT_BYTES } from '../shared/http/efactura-params.js';
 import * as tokenImport from '../functions/token-import/handler.js';
 import { HTTP_STATUS, type ErrorCode } from '../shared/domain/errors.js';
 import * as contract from '../shared/http/contract.js';
@@ -33,8 +39,13 @@ interface ServiceOperation {
   description?: string;
   /** The schema the handler validates its body with (it is the handler module's own export). */
   body?: Schema;
+  /** The body is an XML document (its exact bytes), not JSON. */
+  xmlBody?: { maxBytes: number; description: string };
+  /** Request headers the route reads. */
+  headers?: ZodObjectInput;
   query?: ZodObjectInput;
-  answer: { status: 200 | 201 | 204; description: string; schema?: Schema };
+  /** `binary`: the answer is a document of these media types instead of JSON. */
+  answer: { status: 200 | 201 | 204; description: string; schema?: Schema; binary?: string[] };
   /** Codes beyond those that every route of its kind answers (see `commonErrors`). */
   errors: ErrorCode[];
   /** PUT anaf-client creates the tenant: an unknown one is no error there. */
@@ -54,7 +65,7 @@ interface BrowserOperation {
 }
 
 type Operation = ServiceOperation | BrowserOperation;
-type Tag = 'Tenants' | 'Companies' | 'Connect' | 'Tokens' | 'Events';
+type Tag = 'Tenants' | 'Companies' | 'Connect' | 'Tokens' | 'Events' | 'e-Factura';
 
 const ANAF_CALL: ErrorCode[] = ['ANAF_REJECTED', 'ANAF_UNAVAILABLE'];
 const REFRESHING: ErrorCode[] = [
@@ -65,6 +76,18 @@ const REFRESHING: ErrorCode[] = [
   'STORE_UNAVAILABLE',
   ...ANAF_CALL,
 ];
+
+/** Every e-Factura call made with a company's token: the token's refresh, the limits, ANAF's typed refusals. */
+const EFACTURA_CALL: ErrorCode[] = [
+  'COMPANY_NOT_FOUND',
+  'NOT_CONNECTED',
+  ...REFRESHING,
+  'NO_SPV_RIGHTS',
+  'ANAF_DAILY_LIMIT',
+  'RATE_LIMITED',
+];
+const EFACTURA_MESSAGE: ErrorCode[] = [...EFACTURA_CALL, 'MESSAGE_NOT_FOUND'];
+const PUBLIC_CALL: ErrorCode[] = ['RATE_LIMITED', ...ANAF_CALL];
 
 /** One entry per route of ROUTES, keyed `METHOD path`; test/unit/http/openapi.test.ts holds them equal. */
 export const OPERATIONS: Record<string, Operation> = {
@@ -221,6 +244,71 @@ export const OPERATIONS: Record<string, Operation> = {
     answer: { status: 200, description: 'one page of events', schema: contract.eventsPage },
     errors: [],
   },
+  'POST /v1/tenants/{tenantId}/companies/{cui}/invoices': {
+    operationId: 'uploadInvoice',
+    tag: 'e-Factura',
+    summary: 'Upload an invoice (ANAF upload, or uploadb2c with b2c=true)',
+    description:
+      'Never retried blindly: a 503 whose message says the upload may have been accepted means ANAF got no answer ' +
+      'to us in time: look for the invoice in GET …/messages before sending it again (a re-send is rejected as ' +
+      '"Factura a mai fost transmisa anterior"). With `Idempotency-Key`, a repeat with the same key answers the ' +
+      "first result without calling ANAF (a day; the key is the tenant's), 409 IDEMPOTENCY_KEY_IN_USE while the first " +
+      'is under way, after an uncertain first result, or for another request under the same key. ANAF refusing the ' +
+      'document is 502 ANAF_REJECTED with its messages.',
+    xmlBody: { maxBytes: MAX_INVOICE_BYTES, description: 'the invoice XML (UBL, CN, CII or RASP), at most 6,000,000 bytes' },
+    headers: z.object({
+      'Idempotency-Key': z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,128}$/), z.describe('a repeat with the same key answers the first result'))),
+    }),
+    query: upload.query,
+    answer: { status: 201, description: "ANAF's index_incarcare", schema: contract.uploadCreated },
+    errors: [...EFACTURA_CALL, 'IDEMPOTENCY_KEY_IN_USE'],
+  },
+  'GET /v1/tenants/{tenantId}/companies/{cui}/invoices/{uploadId}/status': {
+    operationId: 'uploadStatus',
+    tag: 'e-Factura',
+    summary: "An upload's state (ANAF stareMesaj)",
+    answer: { status: 200, description: 'the state, and the download id once processed', schema: contract.uploadStatus },
+    errors: EFACTURA_MESSAGE,
+  },
+  'GET /v1/tenants/{tenantId}/companies/{cui}/messages': {
+    operationId: 'listMessages',
+    tag: 'e-Factura',
+    summary: "The company's messages (ANAF listaMesajeFactura / listaMesajePaginatieFactura)",
+    description:
+      '`days=N` (1–60): the simple list; above 500 messages ANAF refuses it and the answer is the first page of the ' +
+      'paginated list over the same days, with `page`, `pages`, `from` and `to` to ask the next ones. `from` [`to`, `page`]: ' +
+      'the paginated list; `to` is clamped to a minute ago. "No messages" is an empty list.',
+    query: messages.query,
+    answer: { status: 200, description: 'the messages', schema: contract.messagesPage },
+    errors: EFACTURA_CALL,
+  },
+  'GET /v1/tenants/{tenantId}/companies/{cui}/messages/{downloadId}': {
+    operationId: 'downloadMessage',
+    tag: 'e-Factura',
+    summary: "A message's ZIP (ANAF descarcare), or one member's exact bytes",
+    query: download.query,
+    answer: { status: 200, description: 'the ZIP, or with part= the member XML', binary: ['application/zip', 'application/xml'] },
+    errors: [...EFACTURA_MESSAGE, 'EXPIRED_60_DAYS'],
+  },
+  'POST /v1/validate': {
+    operationId: 'validateInvoice',
+    tag: 'e-Factura',
+    summary: 'Validate an invoice XML (ANAF validare, production host, no token)',
+    xmlBody: { maxBytes: MAX_PUBLIC_DOCUMENT_BYTES, description: 'the invoice XML, at most 5 MB' },
+    query: validate.query,
+    answer: { status: 200, description: 'valid or not, with ANAF\'s messages', schema: contract.validation },
+    errors: PUBLIC_CALL,
+  },
+  'POST /v1/pdf': {
+    operationId: 'invoicePdf',
+    tag: 'e-Factura',
+    summary: 'Render an invoice XML as PDF (ANAF transformare, production host, no token)',
+    description: "ANAF refusing the document (it validates first unless validate=false) is 502 ANAF_REJECTED with its messages.",
+    xmlBody: { maxBytes: MAX_PUBLIC_DOCUMENT_BYTES, description: 'the invoice XML, at most 5 MB' },
+    query: pdf.query,
+    answer: { status: 200, description: 'the PDF', binary: ['application/pdf'] },
+    errors: PUBLIC_CALL,
+  },
   'GET /v1/oauth/authorize': {
     browser: true,
     operationId: 'authorize',
@@ -263,6 +351,7 @@ export function commonErrors(route: RouteDef, operation: Operation): ErrorCode[]
   if (route.path.includes('{tenantId}') && !('createsTenant' in operation && operation.createsTenant)) codes.push('TENANT_NOT_FOUND');
   if (route.path.includes('{cui}')) codes.push('INVALID_CUI');
   if (route.path.includes('{tokenId}')) codes.push('TOKEN_NOT_FOUND');
+  if (route.path.includes('{uploadId}') || route.path.includes('{downloadId}')) codes.push('MESSAGE_NOT_FOUND');
   return codes;
 }
 
@@ -276,7 +365,7 @@ export function errorCodesOf(route: RouteDef): ErrorCode[] {
 
 const HTML = { 'text/html': { schema: { type: 'string' as const, description: 'a result page, Romanian first, English below' } } };
 const RETRY_AFTER = {
-  'Retry-After': { required: true, description: 'seconds after which the refresh can succeed', schema: { type: 'integer' as const, minimum: 1 } },
+  'Retry-After': { required: true, description: 'seconds after which the call can succeed', schema: { type: 'integer' as const, minimum: 1 } },
 };
 
 /** The error responses of a route: one per status, naming its codes (also as `x-error-codes`). */
@@ -314,6 +403,9 @@ function serviceOperation(route: RouteDef, op: ServiceOperation): ZodOpenApiOper
     [String(op.answer.status)]: {
       description: op.answer.description,
       ...(op.answer.schema ? { content: { 'application/json': { schema: op.answer.schema } } } : {}),
+      ...(op.answer.binary
+        ? { content: Object.fromEntries(op.answer.binary.map((type) => [type, { schema: { type: 'string' as const, contentMediaType: type } }])) }
+        : {}),
     },
     '403': {
       description: "AWS only: API Gateway's own answer when IAM authorization fails (its body is `{message}`)",
@@ -328,13 +420,24 @@ function serviceOperation(route: RouteDef, op: ServiceOperation): ZodOpenApiOper
     summary: op.summary,
     ...(op.description ? { description: op.description } : {}),
     security: [{ sigv4: [] }, { localBearer: [] }],
-    ...(path || op.query ? { requestParams: { ...(path ? { path } : {}), ...(op.query ? { query: op.query } : {}) } } : {}),
+    ...(path || op.query || op.headers
+      ? { requestParams: { ...(path ? { path } : {}), ...(op.query ? { query: op.query } : {}), ...(op.headers ? { header: op.headers } : {}) } }
+      : {}),
     ...(op.body
       ? {
           requestBody: {
             // A body the schema lets be absent (PUT company) is optional.
             required: !z.safeParse(op.body, undefined).success,
             content: { 'application/json': { schema: op.body } },
+          },
+        }
+      : {}),
+    ...(op.xmlBody
+      ? {
+          requestBody: {
+            required: true,
+            description: op.xmlBody.description,
+            content: { 'application/xml': { schema: { type: 'string' as const, maxLength: op.xmlBody.maxBytes } } },
           },
         }
       : {}),
@@ -384,7 +487,8 @@ the codes it can carry (also as \`x-error-codes\`). 5xx messages never expose in
 \`Retry-After\`. A request matching no route is 404 \`NOT_FOUND\`, a method the path does not have 405
 \`METHOD_NOT_ALLOWED\` with \`Allow\` (locally; in AWS, API Gateway answers those itself).
 
-**Input.** Bodies are JSON, at most 64 KB; unknown fields, unknown query parameters and a body on a route
+**Input.** Bodies are JSON, at most 64 KB (the e-Factura document routes take \`application/xml\` instead, up to
+their own limit); unknown fields, unknown query parameters and a body on a route
 that takes none are 400 \`VALIDATION_ERROR\`; nothing is written on any 4xx.`;
 
 /** The document: every route of ROUTES that has an operation (the unit test requires all of them). */
@@ -418,6 +522,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Retu
         { name: 'Connect' },
         { name: 'Tokens' },
         { name: 'Events' },
+        { name: 'e-Factura', description: 'the calls to ANAF made with the stored token, ANAF\'s limits enforced first' },
         { name: 'Browser', description: 'opened by a person, not by the ERP backend' },
       ],
       paths,
@@ -435,6 +540,10 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Retu
           AccessToken: contract.accessToken,
           Event: contract.auditEvent,
           EventsPage: contract.eventsPage,
+          UploadCreated: contract.uploadCreated,
+          UploadStatus: contract.uploadStatus,
+          MessagesPage: contract.messagesPage,
+          Validation: contract.validation,
         },
       },
     },

@@ -2,10 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { ConfigError } from '../shared/config/config.js';
 import { ENV } from '../shared/config/env-names.js';
+import { NON_HTTP_FUNCTIONS } from '../shared/http/routes.js';
 import { getRuntime } from '../shared/runtime/runtime.js';
+import { ALL_ADAPTERS } from '../shared/runtime/adapters/index.js';
 import { sweep, type SweepSummary } from '../shared/services/sweep.js';
 import { EMULATOR_DEFAULT_CLIENT, startAnafEmulator, type AnafEmulator, type AuthorizeMode } from './anaf-emulator/server.js';
 import { bootstrapLocalResources } from './bootstrap.js';
+import { buildFunctionBundles, type FunctionBundles } from './bundles.js';
 import { createConsole } from './console/server.js';
 import { LOCAL_DEFAULTS } from './defaults.js';
 import { createGateway } from './gateway.js';
@@ -37,6 +40,8 @@ export interface LocalStack {
   authorizeMode: AuthorizeMode | null;
   /** What `npm run refresh` in another terminal needs to reach this stack (AWS_ENDPOINT_URL, ANAF_OAUTH_BASE_URL, …). */
   cliEnv: Record<string, string>;
+  /** The folder of the bundles the gateway and the sweep run (`bundles` option), else null: the sources through tsx. */
+  bundlesDir: string | null;
   /** Runs one sweep now (the same service the schedule runs). */
   runSweep(): Promise<SweepSummary>;
   stop(): Promise<void>;
@@ -50,6 +55,11 @@ export interface LocalStackOptions {
   /** Warnings and errors go to the log always; with this (or LOCAL_LOG=requests) also a line per request and per sweep. */
   verbose?: boolean;
   log?: (line: string) => void;
+  /**
+   * Serve the functions' esbuild bundles (infra's options, built at start-up into a temporary folder)
+   * instead of the sources: the gateway and the scheduled sweep load them in plain ESM, as Lambda does.
+   */
+  bundles?: boolean;
 }
 
 /**
@@ -81,8 +91,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const [probe] = await listenOn(createServer(), settings.port, host);
       await closeServer(probe);
     }
+    // Built while moto starts; a build error stops start-up like a bad variable.
+    const building = options.bundles ? buildFunctionBundles() : null;
+    building?.catch(() => undefined);
     const moto = await startMoto();
     stops.push(() => moto.stop());
+    const bundles: FunctionBundles | null = building ? await building : null;
+    if (bundles) stops.push(() => bundles.remove());
     Object.assign(process.env, {
       AWS_ENDPOINT_URL: moto.endpoint,
       AWS_REGION: env.AWS_REGION || LOCAL_DEFAULTS.region,
@@ -117,12 +132,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     let runSweep: () => Promise<SweepSummary> = () => Promise.reject(new Error('the stack is still starting'));
     const localConsole = createConsole({
       apiKey,
-      settings: () => getRuntime().config,
+      settings: () => getRuntime(...ALL_ADAPTERS).config,
       emulatorUrl: () => emulator?.url ?? null,
       emulatorClient: () => (emulator ? { ...EMULATOR_DEFAULT_CLIENT } : null),
       runSweep: () => runSweep(),
     });
-    const gateway = createGateway({ apiKey, local: localConsole });
+    const gateway = createGateway({
+      apiKey,
+      local: localConsole,
+      ...(bundles ? { loadHandler: (fn: string) => bundles.load(fn), handlerFile: (fn: string) => bundles.files.get(fn) ?? null } : {}),
+    });
     const [, port] = await listenOn(gateway, settings.port, host);
     stops.push(() => closeServer(gateway));
     // One host form everywhere: the address printed, authorizeUrl, the callback and the return-URL allowlist.
@@ -142,9 +161,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(emulator && !env.ANAF_PUBLIC_API_BASE_URL ? { ANAF_PUBLIC_API_BASE_URL: emulator.publicApiBaseUrl } : {}),
     });
     // Parse configuration now, so a bad variable stops start-up with its message instead of a 500 later.
-    const runtime = getRuntime();
+    const runtime = getRuntime(...ALL_ADAPTERS);
 
-    runSweep = () => sweep(runtime.deps, { remainingMs: () => Number.POSITIVE_INFINITY });
+    runSweep = bundles
+      ? async () => (await bundles.load<(event: object) => Promise<SweepSummary>>(NON_HTTP_FUNCTIONS.sweep))({})
+      : () => sweep(runtime.deps, { remainingMs: () => Number.POSITIVE_INFINITY });
     if (options.scheduleSweep) {
       let running = false;
       const timer = setInterval(() => {
@@ -168,7 +189,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [ENV.publicBaseUrl]: runtime.config.publicBaseUrl,
     };
     for (const name of CLI_SETTINGS) if (given[name]) cliEnv[name] = given[name]!;
-    return { apiUrl, apiKey, moto, emulator, authorizeMode: emulator ? settings.authorizeMode : null, cliEnv, runSweep, stop };
+    return { apiUrl, apiKey, moto, emulator, authorizeMode: emulator ? settings.authorizeMode : null, cliEnv, bundlesDir: bundles?.dir ?? null, runSweep, stop };
   } catch (error) {
     await stop();
     throw error;

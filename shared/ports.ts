@@ -3,16 +3,20 @@
  * implement them; tests use in-memory fakes of the same interfaces.
  */
 import type {
+  AnafEnvironment,
   AuditEvent,
   CompanyRecord,
   ConnectFailureReason,
   ConnectSession,
   OAuthStateRecord,
+  SpvRights,
   TenantClient,
   TokenPair,
   TokenRecord,
+  UploadKeyRecord,
 } from './domain/model.js';
 import type { LimitCounter } from './domain/anaf-limits.js';
+import type { MessagePage, Parsed, PublicStandard, UploadStandard, UploadState } from './domain/efactura.js';
 
 /** A pair as read back, with the id of the secret version it came from. */
 export type StoredPair = TokenPair & { versionId: string };
@@ -34,6 +38,8 @@ export interface CompanyStore {
   delete(tenantId: string, cui: string): Promise<void>;
   /** Companies of the tenant linked to tokenId. */
   listByToken(tenantId: string, tokenId: string): Promise<CompanyRecord[]>;
+  /** Records what ANAF's answers taught about the token holder's rights on the company (a no-op when it is gone). */
+  setSpvRights(tenantId: string, cui: string, rights: SpvRights, at: string): Promise<void>;
   /** Clears the company's link if it still points at tokenId (a no-op otherwise, or when the company is gone). */
   unlinkToken(tenantId: string, cui: string, tokenId: string, at: string): Promise<void>;
 }
@@ -128,6 +134,16 @@ export interface LimitStore {
   take(scope: string, counters: LimitCounter[]): Promise<{ ok: true } | { ok: false; counter: LimitCounter }>;
 }
 
+/** Idempotency-Keys of uploads (tenant-scoped, kept a day). */
+export interface UploadKeyStore {
+  /** Stores `record` unless the tenant has a live record for its key (atomic); answers that record if so. */
+  claim(record: UploadKeyRecord, now: Date): Promise<{ claimed: true } | { claimed: false; existing: UploadKeyRecord }>;
+  /** The first request's outcome: ANAF's index, or `uncertain`. */
+  settle(tenantId: string, key: string, outcome: { state: 'done'; uploadId: string } | { state: 'uncertain' }): Promise<void>;
+  /** Frees the key after a failure ANAF cannot have acted on, so the same key may be sent again. */
+  release(tenantId: string, key: string): Promise<void>;
+}
+
 export interface EventPublisher {
   publish(event: AuditEvent): Promise<void>;
 }
@@ -188,6 +204,41 @@ export interface AnafTokenResponse {
 export interface AnafOAuthClient {
   exchangeCode(input: { clientId: string; clientSecret: string; code: string; redirectUri: string }): Promise<AnafTokenResponse>;
   refresh(input: { clientId: string; clientSecret: string; refreshToken: string }): Promise<AnafTokenResponse>;
+}
+
+
+/** What every authenticated e-Factura call carries; `timeoutMs` is what is left of the request's budget. */
+export interface EfacturaCall {
+  accessToken: string;
+  environment: AnafEnvironment;
+  timeoutMs: number;
+}
+
+export interface UploadInput {
+  cif: string;
+  standard: UploadStandard;
+  /** `uploadb2c` instead of `upload`. */
+  b2c: boolean;
+  /** ANAF's `extern=DA` (buyer outside Romania), `autofactura=DA` (self-billed), `executare=DA` (enforcement). */
+  extern: boolean;
+  selfBilled: boolean;
+  enforcement: boolean;
+  xml: Uint8Array;
+}
+
+/**
+ * ANAF's e-Factura REST API. Every answer, failures included, comes back typed (shared/domain/efactura.ts);
+ * nothing throws but a bug. A failure the request may have survived at ANAF is marked `uncertain`.
+ */
+export interface EfacturaClient {
+  upload(call: EfacturaCall, input: UploadInput): Promise<Parsed<{ uploadId: string }>>;
+  status(call: EfacturaCall, uploadId: string): Promise<Parsed<{ state: UploadState; downloadId?: string }>>;
+  listMessages(call: EfacturaCall, input: { cif: string; days: number; filter?: string }): Promise<Parsed<MessagePage>>;
+  listMessagesPaged(call: EfacturaCall, input: { cif: string; startMs: number; endMs: number; page: number; filter?: string }): Promise<Parsed<MessagePage>>;
+  download(call: EfacturaCall, downloadId: string): Promise<Parsed<Uint8Array>>;
+  /** On the public host (no token; production only). */
+  validate(input: { standard: PublicStandard; xml: Uint8Array; timeoutMs: number }): Promise<Parsed<{ valid: boolean; messages: string[] }>>;
+  pdf(input: { standard: PublicStandard; xml: Uint8Array; validate: boolean; timeoutMs: number }): Promise<Parsed<Uint8Array>>;
 }
 
 export interface Logger {

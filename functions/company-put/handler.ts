@@ -3,6 +3,7 @@ import { httpHandler } from '../../shared/http/handler.js';
 import { cuiParam, parseWith, tenantIdParam, tokenIdParam } from '../../shared/http/params.js';
 import { json } from '../../shared/http/responses.js';
 import { putCompany } from '../../shared/services/companies.js';
+import { dynamoStores } from '../../shared/runtime/adapters/dynamodb.js';
 
 export const body = z.optional(
   z.strictObject({
@@ -19,4 +20,4 @@ export const handler = httpHandler(async (request, deps) => {
   // null unlinks, undefined keeps the link; any string (even empty) must name an existing token.
   const tokenId = typeof input.tokenId === 'string' ? tokenIdParam(input.tokenId) : input.tokenId;
   return json(200, await putCompany(deps, { tenantId, cui, name: input.name, tokenId }));
-}, { body: true });
+}, { body: true, adapters: [dynamoStores] });

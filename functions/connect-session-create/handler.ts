@@ -7,6 +7,7 @@ import {
   MIN_SESSION_TTL_SECONDS,
   createConnectSession,
 } from '../../shared/services/authorization.js';
+import { dynamoStores } from '../../shared/runtime/adapters/dynamodb.js';
 
 export const body = z.strictObject({
   cuis: nonEmptyCuiListSchema,
@@ -22,4 +23,4 @@ export const handler = httpHandler(async (request, deps) => {
   const input = parseWith(body, request.body);
   const session = await createConnectSession(deps, { tenantId, ...input, cuis: normalizeCuiList(input.cuis) });
   return json(201, session);
-}, { body: true });
+}, { body: true, adapters: [dynamoStores] });

@@ -3,6 +3,7 @@ import { httpHandler } from '../../shared/http/handler.js';
 import { integerInRange, parseWith, tenantIdParam } from '../../shared/http/params.js';
 import { json } from '../../shared/http/responses.js';
 import { listEvents } from '../../shared/services/events.js';
+import { dynamoStores } from '../../shared/runtime/adapters/dynamodb.js';
 
 const MAX_EVENTS_PAGE = 100;
 
@@ -16,4 +17,4 @@ export const handler = httpHandler(async (request, deps) => {
   const tenantId = tenantIdParam(request.params.tenantId);
   const { limit, cursor } = parseWith(query, request.query);
   return json(200, await listEvents(deps, { tenantId, limit, cursor }));
-}, { query: ['limit', 'cursor'] });
+}, { query: ['limit', 'cursor'], adapters: [dynamoStores] });

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { BrokerError } from '../../shared/domain/errors.js';
 import { cuiParam, parseWith, tenantIdParam, tokenIdParam } from '../../shared/http/params.js';
+import { PAIR_WRITING } from '../../shared/runtime/adapters/index.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
 import { manualRefresh } from '../../shared/services/access.js';
 import type { TokenView } from '../../shared/domain/model.js';
@@ -14,7 +15,7 @@ export type ManualRefreshAnswer = TokenView | { error: { code: string; message: 
  * Answers the token metadata, or `{error: {code, message}}` (the invocation itself succeeds).
  */
 export async function handler(event: unknown): Promise<ManualRefreshAnswer> {
-  const { deps, logger } = getRuntime();
+  const { deps, logger } = getRuntime(...PAIR_WRITING);
   try {
     const input = parseWith(payload, event);
     if (!input.tokenId === !input.cui) throw new BrokerError('VALIDATION_ERROR', 'give exactly one of tokenId or cui');

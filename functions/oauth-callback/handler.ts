@@ -1,6 +1,7 @@
 import { httpHandler } from '../../shared/http/handler.js';
 import { renderFlowOutcome } from '../../shared/http/pages.js';
 import { completeAuthorization } from '../../shared/services/authorization.js';
+import { PAIR_WRITING } from '../../shared/runtime/adapters/index.js';
 
 /** GET /v1/oauth/callback?code&state | ?error&state: ANAF's redirect (public route). */
 export const handler = httpHandler(
@@ -8,5 +9,5 @@ export const handler = httpHandler(
     renderFlowOutcome(
       await completeAuthorization(deps, { state: request.query.state, code: request.query.code, error: request.query.error }),
     ),
-  { query: 'any' },
+  { query: 'any', adapters: PAIR_WRITING },
 );

@@ -1,4 +1,5 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
+import { PAIR_WRITING } from '../../shared/runtime/adapters/index.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
 import { reportHealth, sweep, type SweepSummary, type TokenHealth } from '../../shared/services/sweep.js';
 
@@ -10,7 +11,7 @@ export async function handler(
   _event: ScheduledEvent | Record<string, never>,
   context?: Context,
 ): Promise<SweepSummary & { health: TokenHealth | null }> {
-  const { deps, logger } = getRuntime();
+  const { deps, logger } = getRuntime(...PAIR_WRITING);
   try {
     const summary = await sweep(deps, { remainingMs: () => context?.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY });
     deps.metrics?.count('SweepDue', summary.due);

@@ -3,6 +3,7 @@ import { httpHandler } from '../../shared/http/handler.js';
 import { cuiListSchema, normalizeCuiList, parseWith, tenantIdParam } from '../../shared/http/params.js';
 import { json } from '../../shared/http/responses.js';
 import { importToken } from '../../shared/services/tokens.js';
+import { PAIR_WRITING } from '../../shared/runtime/adapters/index.js';
 
 const jwt = z.string().check(z.minLength(1), z.maxLength(16_384));
 // `replace: true` lets an import replace the pair of a certificate that already has an active token.
@@ -13,4 +14,4 @@ export const handler = httpHandler(async (request, deps) => {
   const tenantId = tenantIdParam(request.params.tenantId);
   const input = parseWith(body, request.body);
   return json(201, await importToken(deps, { tenantId, ...input, cuis: normalizeCuiList(input.cuis) }));
-}, { body: true });
+}, { body: true, adapters: PAIR_WRITING });

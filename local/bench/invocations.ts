@@ -51,6 +51,7 @@ export async function callbackQuery(stack: BenchStack, tenantId: string, cui: st
 export async function successInvocations(stack: BenchStack): Promise<Record<string, Invocation>> {
   const { api } = stack;
   const http = (method: string, path: string, body?: unknown) => routeEvent(stack.apiUrl, method, path, body);
+  const INVOICE_XML = '<?xml version="1.0" encoding="UTF-8"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>';
   const read = await connectedTenant(api, 'read');
   await api.put(`/v1/tenants/${read.tenantId}/companies/${CUIS[1]}`, { name: 'Bench SRL' });
   const t = `/v1/tenants/${read.tenantId}`;
@@ -103,6 +104,8 @@ export async function successInvocations(stack: BenchStack): Promise<Record<stri
       },
       check: succeeded('oauth-callback'),
     },
+    efactura: { prepare: event(http('GET', `${t}/companies/${CUIS[0]}/messages?days=1`)), check: succeeded('efactura') },
+    'efactura-public': { prepare: event(routeEvent(stack.apiUrl, 'POST', '/v1/validate?standard=FACT1', INVOICE_XML, 'application/xml')), check: succeeded('efactura-public') },
     [NON_HTTP_FUNCTIONS.sweep]: {
       prepare: event({ version: '0', id: 'bench', 'detail-type': 'Scheduled Event', source: 'aws.events', account: '000000000000', time: new Date().toISOString(), region: process.env.AWS_REGION, resources: [], detail: {} }),
       check: (a) => {

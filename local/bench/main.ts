@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { ENV } from '../../shared/config/env-names.js';
 import { NON_HTTP_FUNCTIONS } from '../../shared/http/routes.js';
 import { apiClient } from '../../test/support/stack.js';
-import { buildBundles, bundleEnvironment } from '../bundles.js';
+import { buildFunctionBundles, bundleEnvironment } from '../bundles.js';
 import { startLocalStack } from '../stack.js';
 import { coldStartSection } from './cold-start.js';
 import { successInvocations, type BenchStack } from './invocations.js';
@@ -44,9 +44,12 @@ async function runBench(options: BenchOptions, log: (line: string) => void = (li
   const dir = await mkdtemp(join(tmpdir(), 'bench-'));
   const stack = await startLocalStack({ env: { PORT: '0', ANAF_EMULATOR_AUTHORIZE_MODE: 'approve', POWERTOOLS_LOG_LEVEL: 'ERROR', ...REPEATABLE } });
   const rows: Row[] = [];
+  const stops: Array<() => Promise<void>> = [];
   try {
     log('building the bundles…');
-    const bundles = await buildBundles(join(dir, 'bundles'));
+    const built = await buildFunctionBundles();
+    stops.push(() => built.remove());
+    const bundles = new Map(built.files);
     const base = { ...bundleEnvironment({ apiUrl: stack.apiUrl, motoEndpoint: stack.moto.endpoint, anafOauthBaseUrl: stack.emulator!.oauthBaseUrl, anafApiBaseUrl: stack.emulator!.apiBaseUrl }), ...REPEATABLE };
     const envFor = (fn: string) => ({ ...base, AWS_LAMBDA_FUNCTION_NAME: fn });
     const bench: BenchStack = { apiUrl: stack.apiUrl, api: apiClient(stack), emulator: stack.emulator! };
@@ -81,6 +84,7 @@ async function runBench(options: BenchOptions, log: (line: string) => void = (li
     }
   } finally {
     await stack.stop();
+    for (const stop of stops) await stop();
     await rm(dir, { recursive: true, force: true });
   }
   const cpu = cpus();

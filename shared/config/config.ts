@@ -8,6 +8,12 @@ export const LOCAL_API_KEY_MIN_LENGTH = 16;
 
 const DEFAULT_ANAF_OAUTH_BASE_URL = 'https://logincert.anaf.ro/anaf-oauth2/v1';
 const DEFAULT_ANAF_API_BASE_URL = 'https://api.anaf.ro/prod/FCTEL/rest';
+const DEFAULT_ANAF_PUBLIC_API_BASE_URL = 'https://webservicesp.anaf.ro/prod/FCTEL/rest';
+/**
+ * What one e-Factura request may spend on ANAF (SPV answers can take over 10 s): below API Gateway's 30 s,
+ * with room for our own store calls.
+ */
+export const EFACTURA_TIMEOUT_MAX_MS = 28_000;
 
 const httpUrl = z.string().check(
   z.refine((value) => {
@@ -32,6 +38,8 @@ const schema = z.object({
   [ENV.publicBaseUrl]: z.optional(httpUrl),
   [ENV.anafOauthBaseUrl]: z._default(httpUrl, DEFAULT_ANAF_OAUTH_BASE_URL),
   [ENV.anafApiBaseUrl]: z._default(httpUrl, DEFAULT_ANAF_API_BASE_URL),
+  [ENV.anafPublicApiBaseUrl]: z._default(httpUrl, DEFAULT_ANAF_PUBLIC_API_BASE_URL),
+  [ENV.anafEfacturaTimeoutMs]: int(1_000, 25_000, EFACTURA_TIMEOUT_MAX_MS),
   [ENV.returnUrlAllowlist]: z.optional(z.string()),
   [ENV.refreshMarginDays]: int(1, 30),
   [ENV.accessTokenMinValiditySeconds]: int(0, 3600),
@@ -61,6 +69,10 @@ export interface Config {
   callbackUrl: string;
   anafOauthBaseUrl: string;
   anafApiBaseUrl: string;
+  /** validare / transformare (no token, production only). */
+  anafPublicApiBaseUrl: string;
+  /** The budget of ANAF calls in one e-Factura request. */
+  anafEfacturaTimeoutMs: number;
   returnUrlAllowlist: string[];
   refreshMarginDays: number;
   accessTokenMinValiditySeconds: number;
@@ -136,6 +148,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     callbackUrl: `${publicBaseUrl}/v1/oauth/callback`,
     anafOauthBaseUrl: trimSlash(c[ENV.anafOauthBaseUrl]),
     anafApiBaseUrl: trimSlash(c[ENV.anafApiBaseUrl]),
+    anafPublicApiBaseUrl: trimSlash(c[ENV.anafPublicApiBaseUrl]),
+    anafEfacturaTimeoutMs: c[ENV.anafEfacturaTimeoutMs],
     returnUrlAllowlist: allowlist,
     refreshMarginDays: c[ENV.refreshMarginDays],
     accessTokenMinValiditySeconds: c[ENV.accessTokenMinValiditySeconds],

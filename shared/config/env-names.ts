@@ -8,6 +8,8 @@ export const ENV = {
   publicBaseUrl: 'PUBLIC_BASE_URL',
   anafOauthBaseUrl: 'ANAF_OAUTH_BASE_URL',
   anafApiBaseUrl: 'ANAF_API_BASE_URL',
+  anafPublicApiBaseUrl: 'ANAF_PUBLIC_API_BASE_URL',
+  anafEfacturaTimeoutMs: 'ANAF_EFACTURA_TIMEOUT_MS',
   returnUrlAllowlist: 'RETURN_URL_ALLOWLIST',
   refreshMarginDays: 'REFRESH_MARGIN_DAYS',
   accessTokenMinValiditySeconds: 'ACCESS_TOKEN_MIN_VALIDITY_SECONDS',

@@ -26,6 +26,12 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'ANAF_REJECTED'
   | 'ANAF_UNAVAILABLE'
+  | 'NO_SPV_RIGHTS'
+  | 'MESSAGE_NOT_FOUND'
+  | 'EXPIRED_60_DAYS'
+  | 'ANAF_DAILY_LIMIT'
+  | 'RATE_LIMITED'
+  | 'IDEMPOTENCY_KEY_IN_USE'
   | 'INTERNAL_ERROR';
 
 /** The one error type services throw; `code` decides the HTTP status, `cause` is kept for logs. */
@@ -72,5 +78,16 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   CONFLICT: 409,
   ANAF_REJECTED: 502,
   ANAF_UNAVAILABLE: 503,
+  // e-Factura: the certificate holder has no SPV rights on the company (or on that message).
+  NO_SPV_RIGHTS: 403,
+  MESSAGE_NOT_FOUND: 404,
+  // ANAF still lists the message but no longer lets anyone download it: final.
+  EXPIRED_60_DAYS: 410,
+  // ANAF's own daily counter is spent (Retry-After: midnight in Romania).
+  ANAF_DAILY_LIMIT: 429,
+  // Our limiter refused before calling ANAF (Retry-After: when the limit's window ends).
+  RATE_LIMITED: 429,
+  // An upload with this Idempotency-Key is under way, or the key was used for another request.
+  IDEMPOTENCY_KEY_IN_USE: 409,
   INTERNAL_ERROR: 500,
 };

@@ -1,5 +1,8 @@
 /** Entities as services see them. Records never hold a secret: secrets live in the SecretStore. */
 
+/** ANAF's e-Factura host of a tenant: `/test/` (ANAF's test environment) or `/prod/`. */
+export type AnafEnvironment = 'test' | 'prod';
+
 export type TokenStatus = 'active' | 'reauth-required' | 'disconnected';
 /** A company never reads as disconnected: without a live token it is not connected. */
 export type CompanyStatus = 'not-connected' | Exclude<TokenStatus, 'disconnected'>;
@@ -10,17 +13,44 @@ export interface TenantClient {
   redirectUri: string;
   /** The ERP's name as the accountant knows it, shown on the result pages (absent on clients stored before it existed). */
   displayName?: string | null;
+  /** Which e-Factura host the tenant's calls go to; absent or null: the stage's default. */
+  anafEnvironment?: AnafEnvironment | null;
   createdAt: string;
   updatedAt: string;
 }
+
+/**
+ * Whether the company's token holder has SPV rights on it, as ANAF's answers taught us (the token lists
+ * no CUIs): `unknown` until an e-Factura call for it answered.
+ */
+export type SpvRights = 'unknown' | 'covered' | 'not-covered';
 
 export interface CompanyRecord {
   tenantId: string;
   cui: string;
   name: string | null;
   tokenId: string | null;
+  /** Absent on companies no e-Factura call has touched yet (reads as unknown). */
+  spvRights?: SpvRights;
+  /** When spvRights was last learned. */
+  spvRightsAt?: string | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/**
+ * An upload's Idempotency-Key, kept a day: `in-flight` while the first request runs, then `done` (ANAF's
+ * index) or `uncertain` (ANAF may have accepted it: never sent again under this key).
+ */
+export interface UploadKeyRecord {
+  tenantId: string;
+  key: string;
+  /** sha256 of what was asked (company, standard, flags, body): the same key for another request is refused. */
+  requestHash: string;
+  state: 'in-flight' | 'done' | 'uncertain';
+  uploadId: string | null;
+  createdAt: string;
+  expiresAt: string;
 }
 
 /** Metadata of one authorization (one certificate holder). The pair itself is in Secrets Manager. */
@@ -175,6 +205,7 @@ export interface CompanyView {
   status: CompanyStatus;
   accessExpiresAt: string | null;
   refreshExpiresAt: string | null;
+  spvRights: SpvRights;
 }
 
 /** A token as the API shows it. */

@@ -24,6 +24,7 @@ export function toCompanyView(company: CompanyRecord, token: TokenRecord | null)
     status: companyStatus(token),
     accessExpiresAt: live?.accessExpiresAt ?? null,
     refreshExpiresAt: live?.refreshExpiresAt ?? null,
+    spvRights: company.spvRights ?? 'unknown',
   };
 }
 

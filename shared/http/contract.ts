@@ -5,6 +5,7 @@ import { SESSION_ID_SHAPE, TOKEN_ID_SHAPE } from '../domain/state.js';
 import type { issueAccessToken } from '../services/access.js';
 import type { createConnectSession } from '../services/authorization.js';
 import type { listEvents } from '../services/events.js';
+import type { listMessages, uploadInvoice, uploadStatus as getUploadStatus, validateInvoice } from '../services/efactura.js';
 import { TENANT_ID_SHAPE } from './params.js';
 
 /*
@@ -26,7 +27,7 @@ export const ERROR_MEANINGS: Record<ErrorCode, string> = {
   TOO_MANY_CUIS: 'more than 50 companies in one request',
   CLIENT_MISMATCH: "the pair was issued to another ANAF client than the tenant's",
   IMPORT_REFRESH_REFUSED: 'ANAF refused to rotate the pasted refresh token; nothing was stored',
-  PAYLOAD_TOO_LARGE: 'the body is over 64 KB',
+  PAYLOAD_TOO_LARGE: 'the body is over 64 KB (JSON routes) or over the route\'s own limit (invoice XML: 6 MB; validate/pdf: 5 MB)',
   UNAUTHORIZED: 'no or wrong credentials (local bearer key)',
   NOT_FOUND: 'no such route',
   METHOD_NOT_ALLOWED: 'the path exists, not with this method',
@@ -45,6 +46,12 @@ export const ERROR_MEANINGS: Record<ErrorCode, string> = {
   CONFLICT: 'a concurrent change won; retry',
   ANAF_REJECTED: 'ANAF refused (client id/secret or grant)',
   ANAF_UNAVAILABLE: 'ANAF is down or slow; nothing was lost, retry later',
+  NO_SPV_RIGHTS: "the certificate holder has no SPV rights on this company (or on this message); the company's spvRights becomes not-covered",
+  MESSAGE_NOT_FOUND: 'ANAF knows no such upload or message',
+  EXPIRED_60_DAYS: 'ANAF lists the message but its 60 days of download have passed: final',
+  ANAF_DAILY_LIMIT: "ANAF's own daily limit for this call is spent; Retry-After is midnight in Romania",
+  RATE_LIMITED: "one of ANAF's published limits would be exceeded (the message names it); ANAF was not called; retry after Retry-After seconds",
+  IDEMPOTENCY_KEY_IN_USE: 'an upload with this Idempotency-Key is still under way, or the key was used for another request',
   INTERNAL_ERROR: 'an unexpected error (logged; the body says nothing more)',
 };
 
@@ -73,12 +80,15 @@ export const PATH_PARAMS: Record<string, z.ZodMiniType<string>> = {
   ),
   tokenId: z.string().check(z.describe('a tokenId as answered (tok_ and 24 hex digits); any other value is 404 TOKEN_NOT_FOUND')),
   sessionId: z.string().check(z.regex(SESSION_ID_SHAPE)),
+  uploadId: z.string().check(z.describe("ANAF's index_incarcare, as answered by the upload; digits (any other value is 404 MESSAGE_NOT_FOUND)")),
+  downloadId: z.string().check(z.describe("ANAF's id_descarcare (a message's id); digits (any other value is 404 MESSAGE_NOT_FOUND)")),
 };
 
 export const tenantClient = z.strictObject({
   clientId: z.string(),
   redirectUri: z.string().check(z.describe('the callback ANAF sends the browser back to')),
   displayName: z.nullable(z.string().check(z.describe('the name the accountant sees on the result pages'))),
+  anafEnvironment: z.enum(['test', 'prod']).check(z.describe("ANAF's e-Factura environment the tenant's calls go to")),
   updatedAt: timestamp,
 });
 
@@ -89,6 +99,9 @@ export const companyView = z.strictObject({
   status: z.enum(['not-connected', 'active', 'reauth-required']),
   accessExpiresAt: z.nullable(timestamp),
   refreshExpiresAt: z.nullable(timestamp),
+  spvRights: z.enum(['unknown', 'covered', 'not-covered']).check(
+    z.describe("learned from ANAF's e-Factura answers for this company: covered after a success, not-covered after NO_SPV_RIGHTS"),
+  ),
 });
 export const companyList = z.strictObject({ companies: z.array(companyView) });
 
@@ -145,6 +158,43 @@ export const eventsPage = z.strictObject({
   nextCursor: z.nullable(z.string().check(z.describe('pass as ?cursor= for the next page; null on the last'))),
 });
 
+const anafId = z.string().check(z.regex(/^\d{1,20}$/));
+
+export const uploadCreated = z.strictObject({
+  uploadId: anafId.check(z.describe("ANAF's index_incarcare: ask its status with it")),
+});
+
+export const uploadStatus = z.strictObject({
+  state: z.enum(['processing', 'accepted', 'rejected', 'invalid-xml']).check(
+    z.describe('ANAF stare: in prelucrare, ok, nok, or "XML cu erori nepreluat de sistem" (final, nothing to download)'),
+  ),
+  downloadId: z.optional(anafId.check(z.describe("ANAF's id_descarcare: the ZIP with the invoice (accepted) or its errors (rejected)"))),
+});
+
+export const efacturaMessage = z.strictObject({
+  id: anafId,
+  downloadId: anafId.check(z.describe('GET …/messages/{downloadId} downloads it')),
+  uploadId: z.string().check(z.describe("ANAF's id_solicitare: the upload it answers (an index_incarcare)")),
+  createdAt: z.string().check(z.describe('when ANAF indexed it, ISO 8601 with the Europe/Bucharest offset')),
+  type: z.enum(['invoice-sent', 'invoice-received', 'errors', 'buyer-message']),
+  issuerCif: z.nullable(z.string().check(z.describe('from ANAF\'s detalii (cif_emitent, or the supplier of a self-billed invoice)'))),
+  buyerCif: z.nullable(z.string().check(z.describe("from ANAF's detalii (cif_beneficiar, or the buyer issuing a self-billed invoice)"))),
+  details: z.string().check(z.describe("ANAF's detalii, as written")),
+});
+
+export const messagesPage = z.strictObject({
+  messages: z.array(efacturaMessage),
+  page: z.optional(z.int().check(z.describe('paginated list: this page (0 when empty)'))),
+  pages: z.optional(z.int().check(z.describe('paginated list: the number of pages (500 messages each)'))),
+  from: z.optional(timestamp.check(z.describe('paginated list: the interval asked for; ask the next page with it'))),
+  to: z.optional(timestamp.check(z.describe('paginated list: the end used (clamped to a minute ago)'))),
+});
+
+export const validation = z.strictObject({
+  valid: z.boolean(),
+  messages: z.array(z.string()).check(z.describe("ANAF's messages (errors and warnings), as written")),
+});
+
 /** The browser routes take any query parameter (mail trackers, ANAF's own); these are the ones they read. */
 export const authorizeQuery = z.object({
   session: z.string().check(z.describe('the sessionId of the connect session (authorizeUrl carries it)')),
@@ -182,4 +232,8 @@ export const VIEWS_AGREE = [
   true satisfies Exactly<z.infer<typeof accessToken>, Awaited<ReturnType<typeof issueAccessToken>>>,
   true satisfies Exactly<z.infer<typeof connectSessionCreated>, Awaited<ReturnType<typeof createConnectSession>>>,
   true satisfies Exactly<z.infer<typeof connectSessionView>, ConnectSessionView>,
+  true satisfies Exactly<z.infer<typeof uploadCreated>, Awaited<ReturnType<typeof uploadInvoice>>>,
+  true satisfies Exactly<z.infer<typeof uploadStatus>, Awaited<ReturnType<typeof getUploadStatus>>>,
+  true satisfies Exactly<z.infer<typeof messagesPage>, Awaited<ReturnType<typeof listMessages>>>,
+  true satisfies Exactly<z.infer<typeof validation>, Awaited<ReturnType<typeof validateInvoice>>>,
 ] as const;

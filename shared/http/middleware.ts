@@ -6,16 +6,21 @@ import { errorResult, fromBrokerError, type HttpResult } from './responses.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
-export type JsonEvent = APIGatewayProxyEventV2 & { jsonBody?: unknown };
+export type JsonEvent = APIGatewayProxyEventV2 & { jsonBody?: unknown; xmlBody?: Buffer };
 
 /**
  * Parses the JSON body before the handler runs: over 64 KB → PAYLOAD_TOO_LARGE, not JSON →
- * INVALID_JSON, empty → undefined (the route's schema decides whether that is allowed).
+ * INVALID_JSON, empty → undefined (the route's schema decides whether that is allowed). A route that
+ * takes an XML document (`input.xml`) gets its exact bytes instead, up to its own limit.
  */
-export function jsonBody(): middy.MiddlewareObj<JsonEvent, HttpResult> {
+export function jsonBody(input: RouteInput = {}): middy.MiddlewareObj<JsonEvent, HttpResult> {
   return {
     before: (request) => {
       const event = request.event;
+      if (input.xml) {
+        event.xmlBody = xmlBodyOf(event, input.xml.maxBytes);
+        return;
+      }
       if (event.body === undefined || event.body === null || event.body === '') return;
       const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
       if (raw.byteLength > MAX_BODY_BYTES) {
@@ -30,8 +35,23 @@ export function jsonBody(): middy.MiddlewareObj<JsonEvent, HttpResult> {
   };
 }
 
+/** XML media types an XML route accepts (ANAF takes the document as it is). */
+const XML_TYPES = ['application/xml', 'text/xml'];
+
+/** The XML body's exact bytes: required, `application/xml` (or `text/xml`), at most `maxBytes`. */
+function xmlBodyOf(event: APIGatewayProxyEventV2, maxBytes: number): Buffer {
+  const type = (event.headers?.['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (!XML_TYPES.includes(type)) throw new BrokerError('VALIDATION_ERROR', 'the body must be the XML document, sent as Content-Type: application/xml');
+  const raw = !event.body ? Buffer.alloc(0) : event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'utf8');
+  if (raw.byteLength === 0) throw new BrokerError('VALIDATION_ERROR', 'the body must be the XML document (it is empty)');
+  if (raw.byteLength > maxBytes) throw new BrokerError('PAYLOAD_TOO_LARGE', `the document is over ${maxBytes} bytes`);
+  return raw;
+}
+
 /** What a route reads besides its path: anything else in the request is refused, never ignored. */
 export interface RouteInput {
+  /** The route reads an XML document as its body (exact bytes, at most `maxBytes`), not JSON. */
+  xml?: { maxBytes: number };
   /** The route reads a JSON body (its handler validates it with a strict schema); otherwise any body is refused. */
   body?: boolean;
   /**

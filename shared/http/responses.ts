@@ -11,6 +11,19 @@ export const json = (statusCode: number, body: unknown): HttpResult => ({
   body: JSON.stringify(body),
 });
 
+/** A document's bytes (ZIP, XML, PDF): base64 with isBase64Encoded, which API Gateway decodes for the client. */
+export const binary = (statusCode: number, contentType: string, bytes: Uint8Array, fileName?: string): HttpResult => ({
+  statusCode,
+  headers: {
+    ...BASE_HEADERS,
+    'content-type': contentType,
+    'x-content-type-options': 'nosniff',
+    ...(fileName ? { 'content-disposition': `attachment; filename="${fileName.replace(/[^A-Za-z0-9._-]/g, '_')}"` } : {}),
+  },
+  body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
+  isBase64Encoded: true,
+});
+
 export const noContent = (): HttpResult => ({ statusCode: 204, headers: BASE_HEADERS });
 
 /** Browser responses: no referrer (the callback URL carries the code), no scripts, no framing. */

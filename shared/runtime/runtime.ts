@@ -1,18 +1,7 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { KMSClient } from '@aws-sdk/client-kms';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createAnafOAuthClient } from '../adapters/anaf/oauth-client.js';
-import { createDynamoAuditStore } from '../adapters/dynamodb/audit-store.js';
-import { createDocumentClient } from '../adapters/dynamodb/client.js';
-import { createDynamoCompanyStore } from '../adapters/dynamodb/company-store.js';
-import { createDynamoSessionStore } from '../adapters/dynamodb/session-store.js';
-import { createDynamoTenantStore } from '../adapters/dynamodb/tenant-store.js';
-import { createDynamoTokenStore } from '../adapters/dynamodb/token-store.js';
-import { createKmsPairEscrow } from '../adapters/escrow/kms-escrow.js';
-import { createEventBridgePublisher } from '../adapters/eventbridge/event-publisher.js';
-import { createSecretsManagerStore } from '../adapters/secrets-manager/secret-store.js';
-import { awsClientSettings } from '../config/aws-calls.js';
 import { getConfig, type Config } from '../config/config.js';
 import type { Logger } from '../ports.js';
 import type { ServiceDeps } from '../services/deps.js';
@@ -24,10 +13,11 @@ export interface Runtime {
   logger: Logger;
   deps: ServiceDeps;
   /**
-   * Every AWS SDK client the adapters send through. Exposed for the IAM grants test, which attaches a
-   * recording middleware to each: a client built outside this record would make calls no test sees.
+   * Every AWS SDK client the adapters send through, once an adapter kit built it. Exposed for the IAM
+   * grants test, which attaches a recording middleware to each: a client built outside this record would
+   * make calls no test sees.
    */
-  clients: AwsClients;
+  clients: Partial<AwsClients>;
 }
 
 export interface AwsClients {
@@ -37,26 +27,49 @@ export interface AwsClients {
   kms: KMSClient;
 }
 
+/** What a kit builds its adapters from: the parsed configuration and the container's shared SDK clients. */
+export interface KitContext {
+  config: Config;
+  /** The container's one client of that kind, built by `make` on first use (two kits share one DynamoDB client). */
+  client<K extends keyof AwsClients>(kind: K, make: () => AwsClients[K]): AwsClients[K];
+}
+
 /**
- * Composition root: the real adapters, built once per container from the parsed configuration.
- * AWS endpoints come from the SDK's own settings (`AWS_ENDPOINT_URL` points them at moto locally).
+ * An adapter kit: the ports one AWS client (or ANAF) serves. Each kit lives in its own module under
+ * shared/runtime/adapters/, so that a function's bundle holds only the SDK clients of the kits its
+ * handler names (see `getRuntime`).
  */
-export function createRuntime(config: Config, logger: Logger = createLogger()): Runtime {
-  const doc = createDocumentClient();
-  const secretsManager = new SecretsManagerClient(awsClientSettings());
-  const eventBridge = new EventBridgeClient(awsClientSettings());
-  const kms = new KMSClient(awsClientSettings());
-  const table = config.tableName;
-  const deps: ServiceDeps = {
-    tenants: createDynamoTenantStore({ doc, table }),
-    companies: createDynamoCompanyStore({ doc, table }),
-    tokens: createDynamoTokenStore({ doc, table }),
-    sessions: createDynamoSessionStore({ doc, table }),
-    audit: createDynamoAuditStore({ doc, table }),
-    events: createEventBridgePublisher({ client: eventBridge, busName: config.eventBusName }),
-    secrets: createSecretsManagerStore({ client: secretsManager, prefix: config.secretPrefix, kmsKeyId: config.secretsKmsKeyId }),
-    escrow: createKmsPairEscrow({ doc, kms, table, kmsKeyId: config.secretsKmsKeyId }),
-    anaf: createAnafOAuthClient({ oauthBaseUrl: config.anafOauthBaseUrl, timeoutMs: config.anafTimeoutMs }),
+export interface AdapterKit {
+  name: string;
+  build(context: KitContext): Partial<ServiceDeps>;
+}
+
+type AdapterPort = 'tenants' | 'companies' | 'tokens' | 'sessions' | 'audit' | 'events' | 'secrets' | 'escrow' | 'anaf' | 'efactura' | 'limits' | 'uploadKeys';
+const ADAPTER_PORTS: readonly AdapterPort[] = ['tenants', 'companies', 'tokens', 'sessions', 'audit', 'events', 'secrets', 'escrow', 'anaf', 'efactura', 'limits', 'uploadKeys'];
+
+/** A port no kit of this function provides: any use fails loudly, naming the kit to add. */
+function notWired(port: AdapterPort): object {
+  return new Proxy(
+    {},
+    {
+      get: (_, member) => {
+        if (member === 'then' || typeof member === 'symbol') return undefined;
+        throw new Error(`deps.${port}.${String(member)}: no adapter kit of this function provides "${port}" (add it where the handler names its kits)`);
+      },
+    },
+  );
+}
+
+/**
+ * Composition root: the parsed configuration, logs, metrics and settings, and the ports of the kits
+ * installed (`install`); every other port throws on use. AWS endpoints come from the SDK's own settings
+ * (`AWS_ENDPOINT_URL` points them at moto locally).
+ */
+export function createRuntime(config: Config, kits: readonly AdapterKit[] = [], logger: Logger = createLogger()): Runtime & { install(kits: readonly AdapterKit[]): void } {
+  const clients: Partial<AwsClients> = {};
+  const installed = new Set<string>();
+  const deps = {
+    ...Object.fromEntries(ADAPTER_PORTS.map((port) => [port, notWired(port)])),
     clock: { now: () => new Date() },
     logger,
     metrics: createMetrics(),
@@ -71,15 +84,38 @@ export function createRuntime(config: Config, logger: Logger = createLogger()): 
       manualRefreshCooldownSeconds: config.manualRefreshCooldownSeconds,
       maxRotationsPerDay: config.maxRotationsPerDay,
       anafTimeoutMs: config.anafTimeoutMs,
+      defaultAnafEnvironment: /\/test\/FCTEL\/rest$/.test(config.anafApiBaseUrl) ? 'test' : 'prod',
+      efacturaTimeoutMs: config.anafEfacturaTimeoutMs,
+      anafLimits: config.anafLimits,
     },
+  } as ServiceDeps;
+  const context: KitContext = {
+    config,
+    client: (kind, make) => (clients[kind] ??= make()) as AwsClients[typeof kind],
   };
-  return { config, logger, deps, clients: { dynamodb: doc, secretsManager, eventBridge, kms } };
+  const install = (more: readonly AdapterKit[]) => {
+    for (const kit of more) {
+      if (installed.has(kit.name)) continue;
+      installed.add(kit.name);
+      Object.assign(deps, kit.build(context));
+    }
+  };
+  install(kits);
+  return { config, logger, deps, clients, install };
 }
 
-let runtime: Runtime | undefined;
+let runtime: ReturnType<typeof createRuntime> | undefined;
 
-/** The container's runtime, built on first use. */
-export function getRuntime(): Runtime {
+/**
+ * The container's runtime, built on first use, with `kits` installed. Per-function composition: each
+ * handler names the kits its code path uses (`httpHandler(run, { adapters: [...] })`, or
+ * `getRuntime(...)` in a non-HTTP handler), so its bundle loads only those SDK clients. In Lambda one
+ * process runs one function; where several handlers share a process (the local stack, the tests), each
+ * adds its kits to the one runtime. test/integration/bundles.test.ts checks that each bundle holds the
+ * clients its IAM grants name, no more, no fewer.
+ */
+export function getRuntime(...kits: AdapterKit[]): Runtime {
   runtime ??= createRuntime(getConfig());
+  runtime.install(kits);
   return runtime;
 }

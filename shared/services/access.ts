@@ -10,10 +10,41 @@ import { requireToken } from './tokens.js';
 
 /** Resolves a company to its token id, or throws COMPANY_NOT_FOUND / NOT_CONNECTED. */
 export async function tokenIdForCompany(deps: ServiceDeps, tenantId: string, cui: string): Promise<string> {
-  const company = await deps.companies.get(tenantId, cui);
+  return linkedToken(await deps.companies.get(tenantId, cui), cui);
+}
+
+function linkedToken(company: Awaited<ReturnType<ServiceDeps['companies']['get']>>, cui: string): string {
   if (!company) throw new BrokerError('COMPANY_NOT_FOUND', `company ${cui} is not registered`);
   if (!company.tokenId) throw new BrokerError('NOT_CONNECTED', `company ${cui} is not connected to ANAF`);
   return company.tokenId;
+}
+
+/**
+ * The tenant check and the company's token in one round trip (both reads at once); the tenant's error
+ * wins, as when they ran one after the other.
+ */
+async function tenantsCompanyToken(deps: ServiceDeps, tenantId: string, cui: string): Promise<string> {
+  const [tenant, company] = await Promise.allSettled([requireTenant(deps, tenantId), deps.companies.get(tenantId, cui)]);
+  if (tenant.status === 'rejected') throw tenant.reason;
+  if (company.status === 'rejected') throw company.reason;
+  return linkedToken(company.value, cui);
+}
+
+/**
+ * Hand-outs already in the audit trail, per audit store (one per container): `token-issued` is written
+ * once per access token and company, not on every call, since a repeated hand-out changes nothing the
+ * trail would tell. Bounded: forgetting only means one more entry.
+ */
+const issuedRecorded = new WeakMap<object, Set<string>>();
+const MAX_REMEMBERED_ISSUES = 10_000;
+
+function firstHandOut(deps: ServiceDeps, key: string): boolean {
+  let seen = issuedRecorded.get(deps.audit);
+  if (!seen) issuedRecorded.set(deps.audit, (seen = new Set()));
+  if (seen.has(key)) return false;
+  if (seen.size >= MAX_REMEMBERED_ISSUES) seen.clear();
+  seen.add(key);
+  return true;
 }
 
 const throwIfFailed = (result: RefreshResult) => {
@@ -21,19 +52,19 @@ const throwIfFailed = (result: RefreshResult) => {
 };
 
 /**
- * Hands a usable access token to the ERP (the one place a token leaves the service). Steps: resolve the
- * company's token; refresh first when less than the minimum validity remains; read the record's exact
- * pair (never an older one); check it is still valid; audit. The answered `expiresAt` is the one of the
- * token handed out.
+ * A usable access token of a company's token (`tokenId`), for the ERP or for the broker's own e-Factura
+ * calls. Steps: refresh first (`on-demand`: when less than the minimum validity remains; `manual`: now,
+ * after ANAF refused the token); read the record's exact pair (never an older one); check it is still
+ * valid. The answered `expiresAt` is the one of the token handed out, `versionId` the secret version it
+ * came from.
  */
-export async function issueAccessToken(
+export async function usableAccessToken(
   deps: ServiceDeps,
   tenantId: string,
-  cui: string,
-): Promise<{ accessToken: string; expiresAt: string; tokenId: string }> {
-  await requireTenant(deps, tenantId);
-  const tokenId = await tokenIdForCompany(deps, tenantId, cui);
-  const result = await refreshToken(deps, { tenantId, tokenId, trigger: 'on-demand' });
+  tokenId: string,
+  trigger: 'on-demand' | 'manual' = 'on-demand',
+): Promise<{ accessToken: string; expiresAt: string; tokenId: string; refreshed: boolean; versionId: string }> {
+  const result = await refreshToken(deps, { tenantId, tokenId, trigger });
   // A failed or rate-limited refresh, or one still under way elsewhere, leaves a token that may be valid
   // for a while: it is handed out if it is (checked below).
   const transient =
@@ -51,26 +82,50 @@ export async function issueAccessToken(
     throwIfFailed(result);
     throw new BrokerError('ANAF_UNAVAILABLE', 'ANAF issued an access token that has already expired; try again later');
   }
-  await recordEvent(deps, {
-    tenantId,
-    type: 'token-issued',
-    tokenId,
-    cuis: [cui],
-    at: deps.clock.now().toISOString(),
-    details: { refreshed: result.outcome === 'refreshed' },
-  });
-  return { accessToken: pair.accessToken, expiresAt, tokenId };
+  return { accessToken: pair.accessToken, expiresAt, tokenId, refreshed: result.outcome === 'refreshed', versionId: pair.versionId };
 }
 
-/** Manual refresh (HTTP button, console invoke, CLI): refreshes unless just refreshed; answers metadata. */
+/**
+ * Hands a usable access token to the ERP (the one place a token leaves the service). Steps: check the
+ * tenant and resolve the company's token (one round trip); get a usable access token (above); audit the
+ * first hand-out of this access token for this company.
+ */
+export async function issueAccessToken(
+  deps: ServiceDeps,
+  tenantId: string,
+  cui: string,
+): Promise<{ accessToken: string; expiresAt: string; tokenId: string }> {
+  const tokenId = await tenantsCompanyToken(deps, tenantId, cui);
+  const { accessToken, expiresAt, refreshed, versionId } = await usableAccessToken(deps, tenantId, tokenId);
+  // The secret version names the access token handed out.
+  if (firstHandOut(deps, `${tenantId}/${tokenId}/${versionId}/${cui}`)) {
+    await recordEvent(deps, {
+      tenantId,
+      type: 'token-issued',
+      tokenId,
+      cuis: [cui],
+      at: deps.clock.now().toISOString(),
+      details: { refreshed },
+    });
+  }
+  return { accessToken, expiresAt, tokenId };
+}
+
+/**
+ * Manual refresh (HTTP button, console invoke, CLI): refreshes unless just refreshed; answers metadata.
+ * The tenant check runs alongside the token's lookup, and the record read there is the refresh's first
+ * read.
+ */
 export async function manualRefresh(
   deps: ServiceDeps,
   input: { tenantId: string; tokenId?: string; cui?: string },
 ): Promise<TokenView> {
-  await requireTenant(deps, input.tenantId);
-  const tokenId = input.tokenId ?? (await tokenIdForCompany(deps, input.tenantId, input.cui ?? ''));
-  await requireToken(deps, input.tenantId, tokenId);
-  const result = await refreshToken(deps, { tenantId: input.tenantId, tokenId, trigger: 'manual' });
+  const lookup = async () => requireToken(deps, input.tenantId, input.tokenId ?? (await tokenIdForCompany(deps, input.tenantId, input.cui ?? '')));
+  const [tenant, found] = await Promise.allSettled([requireTenant(deps, input.tenantId), lookup()]);
+  if (tenant.status === 'rejected') throw tenant.reason;
+  if (found.status === 'rejected') throw found.reason;
+  const tokenId = found.value.tokenId;
+  const result = await refreshToken(deps, { tenantId: input.tenantId, tokenId, trigger: 'manual', stored: found.value });
   throwIfFailed(result);
   const cuis = (await deps.companies.listByToken(input.tenantId, tokenId)).map((c) => c.cui);
   return toTokenView(result.token, cuis);

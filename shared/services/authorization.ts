@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AnafError } from '../domain/anaf-errors.js';
 import { BrokerError } from '../domain/errors.js';
 import { readPairFacts, type PairFacts } from '../domain/pair-facts.js';
-import type { ConnectFailureReason, ConnectSession, ConnectSessionView, TokenRecord } from '../domain/model.js';
+import type { ConnectFailureReason, ConnectSession, ConnectSessionView, TenantClient, TokenRecord } from '../domain/model.js';
 import { connectSessionStatus, toConnectSessionView } from '../domain/views.js';
 import { computeDueAt, rotationsInWindow } from '../domain/refresh-policy.js';
 import {
@@ -25,7 +25,7 @@ import type { ServiceDeps } from './deps.js';
 import { recordEvent } from './audit.js';
 import { requireRegisteredCompanies } from './companies.js';
 import { JOIN_POLL_MS, leaseSecondsFor, newLeaseOwner, writePairDurably } from './refresh.js';
-import { requireTenant } from './tenants.js';
+import { clientCredentials, requireTenant } from './tenants.js';
 
 export const DEFAULT_SESSION_TTL_SECONDS = 1800;
 export const MAX_SESSION_TTL_SECONDS = 7 * 86_400;
@@ -105,14 +105,17 @@ export type FlowOutcome =
 
 const isOpen = (session: ConnectSession, now: Date) => connectSessionStatus(session, now) === 'open';
 
-/** Reads what a page says about a session; a company deleted since the session was minted is left out. */
-async function describeSession(deps: ServiceDeps, session: ConnectSession): Promise<FlowContext> {
-  const [tenant, companies] = await Promise.all([
-    deps.tenants.get(session.tenantId),
+/**
+ * Reads what a page says about a session; a company deleted since the session was minted is left out.
+ * `tenant`: the tenant item when the caller has just read it.
+ */
+async function describeSession(deps: ServiceDeps, session: ConnectSession, tenant?: TenantClient): Promise<FlowContext> {
+  const [client, companies] = await Promise.all([
+    tenant ?? deps.tenants.get(session.tenantId),
     Promise.all(session.cuis.map((cui) => deps.companies.get(session.tenantId, cui))),
   ]);
   return {
-    requester: tenant?.displayName ?? null,
+    requester: client?.displayName ?? null,
     companies: companies.filter((c) => c !== null).map((c) => ({ cui: c.cui, name: c.name })),
     expiresAt: session.expiresAt,
   };
@@ -217,6 +220,10 @@ export async function completeAuthorization(
   const { record } = consumed;
   const now = deps.clock.now();
   const sessionId = openSessionId(state, record.sealedSessionId ?? '');
+  // A first use with a code will exchange it: the client is read beside the session (the state names the
+  // tenant), wasted only when the session turns out unusable.
+  const early = consumed.firstUse && query.code && !query.error && Date.parse(record.expiresAt) > now.getTime() ? clientCredentials(deps, record.tenantId) : null;
+  early?.catch(() => undefined);
   const session = sessionId ? await deps.sessions.get(sessionId) : null;
   if (!session || session.tenantId !== record.tenantId) return invalid;
   // A reload, Back, or a second tab after a success: nothing left to do, and the page says so.
@@ -233,9 +240,9 @@ export async function completeAuthorization(
   }
   if (!query.code) return failAttempt(deps, session, 'ANAF_REJECTED');
 
-  const tenant = await deps.tenants.get(session.tenantId);
-  const clientSecret = tenant ? await deps.secrets.getClientSecret(session.tenantId) : null;
-  if (!tenant || !clientSecret) return invalid;
+  const client = await (early ?? clientCredentials(deps, session.tenantId));
+  if (!client) return invalid;
+  const { tenant, clientSecret } = client;
   let pair;
   try {
     pair = await deps.anaf.exchangeCode({ clientId: tenant.clientId, clientSecret, code: query.code, redirectUri: tenant.redirectUri });
@@ -277,9 +284,9 @@ export async function completeAuthorization(
   }
   if (otherCertificate) {
     deps.logger.warn('a session minted for a token was completed with another certificate; no company moved', { tenantId: session.tenantId, tokenId: session.forTokenId });
-    return { kind: 'other-certificate', tokenId: token.tokenId, context: await describeSession(deps, session) };
+    return { kind: 'other-certificate', tokenId: token.tokenId, context: await describeSession(deps, session, tenant) };
   }
-  return { kind: 'connected', tokenId: token.tokenId, returnUrl: session.returnUrl, context: await describeSession(deps, session) };
+  return { kind: 'connected', tokenId: token.tokenId, returnUrl: session.returnUrl, context: await describeSession(deps, session, tenant) };
 }
 
 /**
@@ -365,9 +372,11 @@ export async function storeAuthorization(deps: ServiceDeps, input: StoreAuthoriz
   for (let attempt = 0; ; attempt++) {
     const now = deps.clock.now().toISOString();
     // A company deleted since the session was minted is skipped rather than failing the connection.
-    const present = await Promise.all(input.cuis.map((cui) => deps.companies.get(input.tenantId, cui)));
+    const [present, existing] = await Promise.all([
+      Promise.all(input.cuis.map((cui) => deps.companies.get(input.tenantId, cui))),
+      serial ? deps.tokens.findBySerial(input.tenantId, serial) : null,
+    ]);
     const cuis = input.cuis.filter((_, i) => present[i]);
-    const existing = serial ? await deps.tokens.findBySerial(input.tenantId, serial) : null;
     let token: TokenRecord;
     try {
       token = existing
@@ -377,22 +386,28 @@ export async function storeAuthorization(deps: ServiceDeps, input: StoreAuthoriz
       if (error instanceof BrokerError && error.code === 'CONFLICT' && attempt < 2) continue;
       throw error;
     }
-    const linked = (await deps.companies.listByToken(input.tenantId, token.tokenId)).map((c) => c.cui);
-    await recordEvent(deps, {
-      tenantId: input.tenantId,
-      type: 'connected',
-      tokenId: token.tokenId,
-      cuis: linked,
-      at: now,
-      details: { serial, reauthorization: Boolean(existing), source: input.source },
-    });
-    await announceMoves(deps, token, present.filter((c): c is NonNullable<typeof c> => c !== null && cuis.includes(c.cui)), now);
-    if (input.sessionId) {
-      // The holder is back: the token's other links (older warnings) have nothing left to do.
+    const announce = async () => {
+      // A new token's links are the ones its transaction just wrote; a re-authorized one keeps its others too.
+      const linked = existing ? (await deps.companies.listByToken(input.tenantId, token.tokenId)).map((c) => c.cui) : cuis;
+      await recordEvent(deps, {
+        tenantId: input.tenantId,
+        type: 'connected',
+        tokenId: token.tokenId,
+        cuis: linked,
+        at: now,
+        details: { serial, reauthorization: Boolean(existing), source: input.source },
+      });
+      await announceMoves(deps, token, present.filter((c): c is NonNullable<typeof c> => c !== null && cuis.includes(c.cui)), now);
+    };
+    // The holder is back: the token's other links (older warnings) have nothing left to do. Independent
+    // of the events, so both go out at once.
+    const closeOthers = async () => {
+      if (!input.sessionId || !existing) return;
       await deps.sessions.closeOpenFor(input.tenantId, token.tokenId, input.sessionId, now).catch((error: unknown) =>
         deps.logger.warn('closing the token\'s other connect sessions failed', { tenantId: input.tenantId, tokenId: token.tokenId, errorName: (error as Error)?.name }),
       );
-    }
+    };
+    await Promise.all([announce(), closeOthers()]);
     return token;
   }
 }

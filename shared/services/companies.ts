@@ -29,6 +29,8 @@ export async function putCompany(
     cui: input.cui,
     name: input.name === undefined ? (existing?.name ?? null) : input.name,
     tokenId,
+    // What ANAF taught about the holder's rights holds for the same token only.
+    ...(existing?.spvRights && existing.tokenId === tokenId ? { spvRights: existing.spvRights, spvRightsAt: existing.spvRightsAt ?? null } : {}),
     createdAt: existing?.createdAt ?? now,
     updatedAt: now,
   };

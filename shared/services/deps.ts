@@ -1,5 +1,10 @@
+import type { LimitConfig } from '../domain/anaf-limits.js';
+import type { AnafEnvironment } from '../domain/model.js';
 import type {
   AnafOAuthClient,
+  EfacturaClient,
+  LimitStore,
+  UploadKeyStore,
   AuditStore,
   Clock,
   CompanyStore,
@@ -25,6 +30,12 @@ export interface ServiceSettings {
   manualRefreshCooldownSeconds: number;
   maxRotationsPerDay: number;
   anafTimeoutMs: number;
+  /** A tenant's e-Factura environment unless it chose one: the `/prod/` or `/test/` of ANAF_API_BASE_URL. */
+  defaultAnafEnvironment: AnafEnvironment;
+  /** What one e-Factura request may spend waiting on ANAF (ANAF_EFACTURA_TIMEOUT_MS). */
+  efacturaTimeoutMs: number;
+  /** ANAF's published limits (ANAF_LIMIT_*), taken before every e-Factura call. */
+  anafLimits: LimitConfig;
 }
 
 /** Everything a service may use; built once per container by the runtime, or by tests with fakes. */
@@ -38,6 +49,11 @@ export interface ServiceDeps {
   secrets: SecretStore;
   escrow: PairEscrow;
   anaf: AnafOAuthClient;
+  /** ANAF's e-Factura API (authenticated calls and the public validare / transformare). */
+  efactura: EfacturaClient;
+  /** ANAF's limit counters, shared by every Lambda. */
+  limits: LimitStore;
+  uploadKeys: UploadKeyStore;
   clock: Clock;
   logger: Logger;
   /** Optional so that unit tests may leave it out. */

@@ -21,6 +21,7 @@ import { recordEvent } from './audit.js';
 import { MAX_SESSION_TTL_SECONDS, createConnectSession } from './authorization.js';
 import { MAX_CUIS } from './companies.js';
 import type { ServiceDeps } from './deps.js';
+import { clientCredentials } from './tenants.js';
 
 // The write order and what a crash at each step leaves behind are described in README.md,
 // section "Rotation safety". Keep both in step.
@@ -99,10 +100,16 @@ const secretWriteBackoffMs = (attempt: number) => 200 * 2 ** attempt;
  */
 export async function refreshToken(
   deps: ServiceDeps,
-  input: { tenantId: string; tokenId: string; trigger: RefreshTrigger },
+  input: {
+    tenantId: string;
+    tokenId: string;
+    trigger: RefreshTrigger;
+    /** The record as the caller has just read it (strongly consistent): it stands for the first read. */
+    stored?: TokenRecord;
+  },
 ): Promise<RefreshResult> {
   const { tenantId, tokenId, trigger } = input;
-  const stored = await deps.tokens.get(tenantId, tokenId);
+  const stored = input.stored ?? (await deps.tokens.get(tenantId, tokenId));
   if (!stored) throw new BrokerError('TOKEN_NOT_FOUND', `token ${tokenId} not found`);
   const first = decideRefresh(stored, trigger, deps.clock.now(), deps.settings);
   // A reauth-required record with a newer pair in the secret was overtaken by a run that did rotate (a
@@ -128,12 +135,19 @@ export async function refreshToken(
     await sleep(JOIN_POLL_MS);
   }
 
+  let result: RefreshResult | undefined;
   try {
-    return await refreshUnderLease(deps, leased, owner, trigger, stored);
+    result = await refreshUnderLease(deps, leased, owner, trigger, stored);
+    return result;
   } finally {
-    await deps.tokens.releaseLease(tenantId, tokenId, owner).catch((error: unknown) =>
-      deps.logger.warn('lease release failed', { tenantId, tokenId, errorName: (error as Error)?.name }),
-    );
+    // A record of this run that landed (refreshed, failure, verdict) cleared the lease with it, and a
+    // fresh read that shows another holder (or none) means ours is gone: releasing again is a round trip
+    // for nothing. Every other way out (a throw, a result on the leased record) releases it here.
+    if (!result || result.token.leaseOwner === owner) {
+      await deps.tokens.releaseLease(tenantId, tokenId, owner).catch((error: unknown) =>
+        deps.logger.warn('lease release failed', { tenantId, tokenId, errorName: (error as Error)?.name }),
+      );
+    }
   }
 }
 
@@ -280,11 +294,11 @@ async function refreshUnderLease(
   if (pair.refreshToken === '') return markReauthRequired(deps, token, owner, 'NO_REFRESH_TOKEN');
   if (read.source === 'escrow') await restoreEscrowedPair(deps, token, pair);
 
-  const tenant = await deps.tenants.get(tenantId);
-  const clientSecret = tenant ? await deps.secrets.getClientSecret(tenantId) : null;
-  if (!tenant || !clientSecret) {
+  const client = await clientCredentials(deps, tenantId);
+  if (!client) {
     return recordFailure(deps, token, owner, 'CLIENT_MISSING', new BrokerError('ANAF_REJECTED', 'the tenant has no ANAF client stored'));
   }
+  const { tenant, clientSecret } = client;
 
   // Checkpoint before every attempt: a run whose store calls (or an in-run retry's wait) stalled past its
   // lease must not present the refresh token, which a run that took the lease over may have spent

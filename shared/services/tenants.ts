@@ -1,5 +1,5 @@
 import { BrokerError } from '../domain/errors.js';
-import type { TenantClient } from '../domain/model.js';
+import type { AnafEnvironment, TenantClient } from '../domain/model.js';
 import { isAcceptableRedirectUri } from '../domain/urls.js';
 import type { ServiceDeps } from './deps.js';
 
@@ -10,6 +10,57 @@ export async function requireTenant(deps: Pick<ServiceDeps, 'tenants'>, tenantId
   return tenant;
 }
 
+/** How long a container keeps a tenant's ANAF client secret in memory at most. */
+export const CLIENT_SECRET_TTL_MS = 5 * 60_000;
+const MAX_CACHED_CLIENT_SECRETS = 1_000;
+
+interface CachedClientSecret {
+  /** The tenant item the secret was read with: `putAnafClient` writes the secret, then a new item. */
+  boundTo: string;
+  clientSecret: string;
+  until: number;
+}
+
+/** Per secret store (one per container, one per test world), by tenant. */
+const clientSecrets = new WeakMap<object, Map<string, CachedClientSecret>>();
+const boundTo = (tenant: TenantClient) => `${tenant.clientId}\n${tenant.updatedAt}`;
+
+/**
+ * The tenant's ANAF client and its secret, or null when either is missing. The tenant item is read on
+ * every call (strongly consistent); the secret is kept in memory for CLIENT_SECRET_TTL_MS, bound to
+ * the tenant item it was read with. Safe because `putAnafClient` writes the secret before the tenant
+ * item (new `updatedAt`): a run that reads the new item reads the new secret, one that reads the old
+ * item uses the old secret as it would have without the cache. A secret changed in Secrets Manager by
+ * hand is seen within the TTL (until then ANAF answers invalid_client, which rotates nothing). Only the
+ * client secret is cached, never a token pair (those are read at the version the record pins).
+ * Without a cached secret both reads go out at once (one round trip).
+ */
+export async function clientCredentials(
+  deps: Pick<ServiceDeps, 'tenants' | 'secrets' | 'clock'>,
+  tenantId: string,
+): Promise<{ tenant: TenantClient; clientSecret: string } | null> {
+  let cache = clientSecrets.get(deps.secrets);
+  if (!cache) clientSecrets.set(deps.secrets, (cache = new Map()));
+  const now = deps.clock.now().getTime();
+  const cached = cache.get(tenantId);
+  let tenant: TenantClient | null;
+  let clientSecret: string | null;
+  if (cached && cached.until > now) {
+    tenant = await deps.tenants.get(tenantId);
+    if (tenant && boundTo(tenant) === cached.boundTo) return { tenant, clientSecret: cached.clientSecret };
+    clientSecret = tenant ? await deps.secrets.getClientSecret(tenantId) : null;
+  } else {
+    [tenant, clientSecret] = await Promise.all([deps.tenants.get(tenantId), deps.secrets.getClientSecret(tenantId)]);
+  }
+  if (!tenant || !clientSecret) {
+    cache.delete(tenantId);
+    return null;
+  }
+  if (cache.size >= MAX_CACHED_CLIENT_SECRETS) cache.clear();
+  cache.set(tenantId, { boundTo: boundTo(tenant), clientSecret, until: now + CLIENT_SECRET_TTL_MS });
+  return { tenant, clientSecret };
+}
+
 export const MAX_DISPLAY_NAME_LENGTH = 100;
 
 /** A name a person reads on a page: not blank, not too long, no control characters (line breaks included). */
@@ -17,22 +68,27 @@ export const isAcceptableDisplayName = (name: string): boolean =>
   name.length > 0 && name.length <= MAX_DISPLAY_NAME_LENGTH && !/\p{Cc}/u.test(name);
 
 /** The client as the ERP sees it: never the secret. */
-export const toAnafClientView = (client: TenantClient) => ({
+export const toAnafClientView = (client: TenantClient, defaultEnvironment: AnafEnvironment) => ({
   clientId: client.clientId,
   redirectUri: client.redirectUri,
   displayName: client.displayName ?? null,
+  anafEnvironment: anafEnvironmentOf(client, defaultEnvironment),
   updatedAt: client.updatedAt,
 });
 
+/** The tenant's e-Factura environment: its own choice, else the stage's default. */
+export const anafEnvironmentOf = (client: TenantClient, defaultEnvironment: AnafEnvironment): AnafEnvironment =>
+  client.anafEnvironment ?? defaultEnvironment;
+
 /**
- * Stores or replaces a tenant's ANAF OAuth client (a PUT replaces all of it: an omitted `redirectUri`
- * or `displayName` goes back to its default). Steps: check the redirect URI; refuse a client id
+ * Stores or replaces a tenant's ANAF OAuth client (a PUT replaces all of it: an omitted `redirectUri`,
+ * `displayName` or `anafEnvironment` goes back to its default). Steps: check the redirect URI; refuse a client id
  * change while tokens issued to the old client are active; write the secret first, then the metadata,
  * so a tenant that exists always has its secret.
  */
 export async function putAnafClient(
   deps: ServiceDeps,
-  input: { tenantId: string; clientId: string; clientSecret: string; redirectUri?: string; displayName?: string },
+  input: { tenantId: string; clientId: string; clientSecret: string; redirectUri?: string; displayName?: string; anafEnvironment?: AnafEnvironment },
 ): Promise<TenantClient> {
   const redirectUri = input.redirectUri ?? deps.settings.callbackUrl;
   if (!isAcceptableRedirectUri(redirectUri)) {
@@ -59,6 +115,7 @@ export async function putAnafClient(
     clientId: input.clientId,
     redirectUri,
     displayName,
+    anafEnvironment: input.anafEnvironment ?? null,
     createdAt: existing?.createdAt ?? now,
     updatedAt: now,
   };

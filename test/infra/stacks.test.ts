@@ -349,13 +349,14 @@ describe('functions', () => {
 
 describe('IAM', () => {
   const READ_ONLY = ['anaf-client-get', 'token-get', 'events-list', 'company-get', 'connect-session-get'];
-  const PUT_EVENTS = ['oauth-authorize', 'oauth-callback', 'token-import', 'token-refresh', 'access-token-get', 'manual-refresh', 'refresh-sweep', 'token-delete'];
+  const PUT_EVENTS = ['oauth-authorize', 'oauth-callback', 'token-import', 'token-refresh', 'access-token-get', 'manual-refresh', 'refresh-sweep', 'token-delete', 'efactura'];
   const SECRETS: Record<string, string[]> = {
     'anaf-client-put': ['CreateSecret', 'PutSecretValue'],
     'oauth-callback': ['CreateSecret', 'DeleteSecret', 'GetSecretValue', 'PutSecretValue'],
     'token-import': ['CreateSecret', 'DeleteSecret', 'GetSecretValue', 'PutSecretValue'],
     'token-refresh': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
     'access-token-get': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
+    efactura: ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
     'manual-refresh': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
     'refresh-sweep': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'ListSecrets', 'PutSecretValue'],
     'token-delete': ['DeleteSecret', 'DescribeSecret'],
@@ -419,7 +420,8 @@ describe('IAM', () => {
   it('gives table writes only to functions that write, and the due index only to the sweep', () => {
     for (const name of FUNCTION_NAMES) {
       const dynamo = actionsFor(dev, name, 'dynamodb');
-      expect(dynamo, name).toContain('dynamodb:GetItem');
+      // The public e-Factura calls have no tenant: they only count in the limiter.
+      if (name !== 'efactura-public') expect(dynamo, name).toContain('dynamodb:GetItem');
       const writes = dynamo.filter((a) => /PutItem|UpdateItem|DeleteItem|ConditionCheckItem/.test(a));
       expect(writes.length > 0, name).toBe(!READ_ONLY.includes(name));
       expect(dynamo.some((a) => /Scan|Batch|Transact|Table|\*/.test(a)), name).toBe(false);
@@ -546,7 +548,14 @@ describe('outputs', () => {
     expect(flat(prefix.asObject())).toBe(
       `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${${apiId}}/*/*/v1/tenants/`,
     );
-    for (const route of ROUTES) expect(route.path.startsWith('/v1/tenants/'), route.path).toBe(route.auth === 'service');
+    const documentRoutes = ['POST /v1/validate', 'POST /v1/pdf'];
+    for (const route of ROUTES) {
+      if (documentRoutes.includes(`${route.method} ${route.path}`)) expect(route.auth).toBe('service');
+      else expect(route.path.startsWith('/v1/tenants/'), route.path).toBe(route.auth === 'service');
+    }
+    const documents = new Capture();
+    dev.serviceTemplate.hasOutput('DocumentRoutesArns', { Value: documents });
+    expect(flat(documents.asObject())).toContain(`\${${apiId}}/*/POST/v1/validate,`);
   });
 });
 

@@ -75,6 +75,8 @@ interface SendOptions {
   body?: unknown;
   /** `null`: no Authorization header; default: the right bearer key. */
   auth?: string | null;
+  /** An XML document (sent as application/xml) instead of `body`. */
+  xml?: string | Buffer;
 }
 
 /** Sends a request with the path exactly as given (no normalization), a body on any method. */
@@ -84,7 +86,11 @@ function send(method: string, path: string, options: SendOptions = {}): Promise<
   const auth = options.auth === undefined ? `Bearer ${API_KEY}` : options.auth;
   if (auth !== null) headers.authorization = auth;
   let payload: Buffer | undefined;
-  if (options.body !== undefined) {
+  if (options.xml !== undefined) {
+    payload = Buffer.from(options.xml);
+    headers['content-type'] = 'application/xml';
+    headers['content-length'] = String(payload.length);
+  } else if (options.body !== undefined) {
     payload = Buffer.from(typeof options.body === 'string' ? options.body : JSON.stringify(options.body), 'utf8');
     headers['content-type'] = 'application/json';
     headers['content-length'] = String(payload.length);
@@ -200,8 +206,10 @@ interface Vars {
   cui: string;
   tokenId: string;
   sessionId: string;
+  uploadId: string;
+  downloadId: string;
 }
-const defaults = (): Vars => ({ tenantId: fx.tenantId, cui: CUIS[0], tokenId: fx.token, sessionId: fx.session });
+const defaults = (): Vars => ({ tenantId: fx.tenantId, cui: CUIS[0], tokenId: fx.token, sessionId: fx.session, uploadId: '5001200000', downloadId: '3001600000' });
 const UNKNOWN_TOKEN = `tok_${'0'.repeat(24)}`;
 const UNKNOWN_SESSION = `cs_${'x'.repeat(32)}`;
 
@@ -212,7 +220,11 @@ interface RouteCase {
   query?: string;
   /** Why an unknown tenant is not an error on this route. */
   createsTenant?: true;
+  /** The route's body is an XML document (not JSON), accepted up to this many bytes. */
+  xml?: { maxBytes: number };
 }
+
+const INVOICE_XML = '<?xml version="1.0" encoding="UTF-8"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>';
 
 /** One entry per route of ROUTES; the test below fails when a route is added without one. */
 const CASES: Record<string, RouteCase> = {
@@ -234,6 +246,12 @@ const CASES: Record<string, RouteCase> = {
   'POST /v1/tenants/{tenantId}/tokens/{tokenId}/refresh': {},
   'DELETE /v1/tenants/{tenantId}/tokens/{tokenId}': {},
   'GET /v1/tenants/{tenantId}/events': {},
+  'POST /v1/tenants/{tenantId}/companies/{cui}/invoices': { query: 'standard=UBL', xml: { maxBytes: 6_000_000 } },
+  'GET /v1/tenants/{tenantId}/companies/{cui}/invoices/{uploadId}/status': {},
+  'GET /v1/tenants/{tenantId}/companies/{cui}/messages': { query: 'days=1' },
+  'GET /v1/tenants/{tenantId}/companies/{cui}/messages/{downloadId}': {},
+  'POST /v1/validate': { query: 'standard=FACT1', xml: { maxBytes: 5 * 1024 * 1024 } },
+  'POST /v1/pdf': { query: 'standard=FACT1', xml: { maxBytes: 5 * 1024 * 1024 } },
   'GET /v1/oauth/authorize': { query: `session=${UNKNOWN_SESSION}` },
   'GET /v1/oauth/callback': { query: `code=abc&state=${'A'.repeat(43)}` },
 };
@@ -247,7 +265,9 @@ function pathOf(route: RouteDef, vars: Partial<Vars> = {}, query?: string): stri
     .replace('{tenantId}', v.tenantId)
     .replace('{cui}', v.cui)
     .replace('{tokenId}', v.tokenId)
-    .replace('{sessionId}', v.sessionId);
+    .replace('{sessionId}', v.sessionId)
+    .replace('{uploadId}', v.uploadId)
+    .replace('{downloadId}', v.downloadId);
   const q = query ?? caseOf(route).query;
   return q ? `${path}?${q}` : path;
 }
@@ -257,10 +277,17 @@ const WITH_CUI = ROUTES.filter((r) => r.path.includes('{cui}'));
 const WITH_TOKEN = ROUTES.filter((r) => r.path.includes('{tokenId}'));
 const WITH_SESSION = ROUTES.filter((r) => r.path.includes('{sessionId}'));
 const WITH_BODY = ROUTES.filter((r) => CASES[routeKey(r)]?.body);
-const WITHOUT_BODY = ROUTES.filter((r) => !CASES[routeKey(r)]?.body);
+const WITHOUT_BODY = ROUTES.filter((r) => !CASES[routeKey(r)]?.body && !CASES[routeKey(r)]?.xml);
+/** Routes whose body is an XML document: the JSON rules (INVALID_JSON, 64 KB) are theirs in XML form. */
+const WITH_XML = ROUTES.filter((r) => CASES[routeKey(r)]?.xml);
+const JSON_ROUTES = ROUTES.filter((r) => !CASES[routeKey(r)]?.xml);
 
 const call = (route: RouteDef, vars: Partial<Vars> = {}, body?: unknown, auth?: string | null, query?: string) => () =>
-  send(route.method, pathOf(route, vars, query), { body: body === undefined ? caseOf(route).body?.() : body, auth });
+  send(route.method, pathOf(route, vars, query), {
+    body: body === undefined ? caseOf(route).body?.() : body,
+    auth,
+    ...(body === undefined && caseOf(route).xml ? { xml: INVOICE_XML } : {}),
+  });
 const byKey = (key: string) => {
   const route = ROUTES.find((r) => routeKey(r) === key);
   if (!route) throw new Error(`no route ${key}`);
@@ -289,7 +316,21 @@ describe('bad input on every route: a 4xx with a stable code, nothing written', 
 
   it('every route: malformed JSON → 400 INVALID_JSON', async () => {
     const bodies = ['{"name":', '{name: 1}', 'not json', '{"a":1}}'];
-    await expectRefused(each(ROUTES, bodies, (route, body) => ({ request: call(route, {}, body), status: 400, code: 'INVALID_JSON' })));
+    await expectRefused(each(JSON_ROUTES, bodies, (route, body) => ({ request: call(route, {}, body), status: 400, code: 'INVALID_JSON' })));
+  });
+
+  it('routes with an XML body: JSON, another type, an empty body → 400 VALIDATION_ERROR; over their limit → 413', async () => {
+    const cases = each(WITH_XML, ['{"a":1}', 'not json'], (route, body) => ({ request: call(route, {}, body), status: 400, code: 'VALIDATION_ERROR' }));
+    cases.push(...each(WITH_XML, [''], (route) => ({ request: () => send(route.method, pathOf(route), { xml: '' }), status: 400, code: 'VALIDATION_ERROR', label: 'empty' })));
+    cases.push(
+      ...each(WITH_XML, [1], (route) => ({
+        request: () => send(route.method, pathOf(route), { xml: Buffer.alloc(caseOf(route).xml!.maxBytes + 1, 0x20) }),
+        status: 413,
+        code: 'PAYLOAD_TOO_LARGE',
+        label: 'one byte over',
+      })),
+    );
+    await expectRefused(cases);
   });
 
   it('routes with a body: unknown fields or a body that is not an object → 400 VALIDATION_ERROR', async () => {
@@ -321,7 +362,7 @@ describe('bad input on every route: a 4xx with a stable code, nothing written', 
     const wide = JSON.stringify({ name: 'ă'.repeat(33 * 1024) });
     expect(wide.length).toBeLessThan(64 * 1024);
     const bodies = [(route: RouteDef) => JSON.stringify({ ...(caseOf(route).body?.() ?? {}), name: 'x'.repeat(64 * 1024) }), () => wide];
-    await expectRefused(each(ROUTES, [0, 1], (route, i) => ({ request: call(route, {}, bodies[i]!(route)), status: 413, code: 'PAYLOAD_TOO_LARGE', label: i ? 'multi-byte' : 'ascii' })));
+    await expectRefused(each(JSON_ROUTES, [0, 1], (route, i) => ({ request: call(route, {}, bodies[i]!(route)), status: 413, code: 'PAYLOAD_TOO_LARGE', label: i ? 'multi-byte' : 'ascii' })));
   });
 
   it('limits are not stricter than documented: a 64 KB body, ttlSeconds of 60 s and of 7 days are accepted', async () => {

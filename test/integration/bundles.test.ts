@@ -1,16 +1,21 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBundles, bundleEnvironment, routeEvent } from '../../local/bundles.js';
+import { FUNCTION_ENV_EXTRA } from '../../infra/constructs/broker-function.js';
+import { PERMISSIONS } from '../../infra/permissions.js';
+import { functionEnvironment } from '../../infra/service-stack.js';
+import { resolveStageConfig } from '../../infra/stages.js';
+import { buildFunctionBundles, type FunctionBundles } from '../../local/bundles.js';
+import { apiGatewayEvent, matchRoute } from '../../local/gateway.js';
+import { ENV } from '../../shared/config/env-names.js';
 import { FUNCTION_NAMES, NON_HTTP_FUNCTIONS, ROUTES } from '../../shared/http/routes.js';
 import { CUIS, connect, follow, pairObtainedByHand, setupTenant, startTestStack } from '../support/stack.js';
 
 /*
  * The code that deploys is the code that is tested: every function is bundled with the esbuild options
- * of infra/constructs/broker-function.ts (the object the construct hands to NodejsFunction; local/bundles.ts),
- * each bundle is loaded by a plain `node` (no tsx) in a process of its own with the environment the service stack
+ * of infra/constructs/broker-function.ts (the object the construct hands to NodejsFunction), each bundle
+ * is loaded by a plain `node` (no tsx) in a process of its own with the environment the service stack
  * gives it (functionEnvironment, pointed at this file's moto and emulator), and invoked: a success and an
  * error per HTTP route, the sweep and the manual refresh with their events. The fixtures are made through
  * the local gateway (the TypeScript); only the invocations under test run the bundles.
@@ -48,7 +53,7 @@ interface Invocation {
 type Stack = Awaited<ReturnType<typeof startTestStack>>;
 let stack: Stack;
 let dir: string;
-const bundles = new Map<string, string>();
+let bundles: FunctionBundles;
 let lambdaEnv: Record<string, string>;
 let n = 0;
 const tenant = () => `bu${++n}-${Date.now().toString(36)}`;
@@ -60,17 +65,40 @@ const fx = {
 };
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bundles-'));
-  // Built while the stack starts.
-  const built = buildBundles(dir);
+  // All bundles at once, while the stack starts: esbuild runs them in parallel itself.
+  const built = buildFunctionBundles();
   stack = await startTestStack();
-  for (const [name, file] of await built) bundles.set(name, file);
-  lambdaEnv = bundleEnvironment({
-    apiUrl: stack.apiUrl,
-    motoEndpoint: stack.moto.endpoint,
-    anafOauthBaseUrl: stack.emulator!.oauthBaseUrl,
-    anafApiBaseUrl: stack.emulator!.apiBaseUrl,
-  });
+  bundles = await built;
+  dir = bundles.dir;
+
+  const config = resolveStageConfig((key) => (key === 'stage' ? 'dev' : undefined));
+  lambdaEnv = {
+    ...functionEnvironment(
+      {
+        ...config,
+        // The stack's own values: the emulator instead of ANAF, the prefix the local stack uses.
+        anafOauthBaseUrl: stack.emulator!.oauthBaseUrl,
+        anafApiBaseUrl: stack.emulator!.apiBaseUrl,
+        anafPublicApiBaseUrl: stack.emulator!.publicApiBaseUrl,
+        secretPrefix: process.env[ENV.secretPrefix]!,
+      },
+      {
+        tableName: process.env[ENV.tableName]!,
+        eventBusName: process.env[ENV.eventBusName]!,
+        secretsKmsKeyId: process.env[ENV.secretsKmsKeyId]!,
+        publicBaseUrl: stack.apiUrl,
+        returnUrlAllowlist: new URL(stack.apiUrl).origin,
+      },
+    ),
+    ...FUNCTION_ENV_EXTRA,
+    // What the Lambda runtime sets, with moto's endpoint for every AWS client.
+    AWS_REGION: process.env.AWS_REGION!,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL: stack.moto.endpoint,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    TZ: 'UTC',
+  };
 
   const api = stack.api;
   fx.t = tenant();
@@ -105,11 +133,26 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await bundles?.remove();
 });
 
-/** A payload-v2 event of the route that serves `method path`. */
-const http = (method: string, pathAndQuery: string, body?: unknown): unknown => routeEvent(stack.apiUrl, method, pathAndQuery, body);
+/** A payload-v2 event of the route that serves `method path` (bearer header like the gateway passes on). */
+function http(method: string, pathAndQuery: string, body?: unknown): unknown {
+  const url = new URL(pathAndQuery, stack.apiUrl);
+  const route = matchRoute(method, url.pathname);
+  if (!route) throw new Error(`no route for ${method} ${url.pathname}`);
+  const headers: Record<string, string> = { host: url.host, 'user-agent': 'bundles-test' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return apiGatewayEvent(route, { url, headers, body: body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) });
+}
+
+/** The same with an XML document as the body (the e-Factura routes). */
+function xmlHttp(method: string, pathAndQuery: string, xml: string): unknown {
+  const url = new URL(pathAndQuery, stack.apiUrl);
+  const route = matchRoute(method, url.pathname)!;
+  return apiGatewayEvent(route, { url, headers: { host: url.host, 'content-type': 'application/xml' }, body: Buffer.from(xml) });
+}
+const INVOICE_XML = '<?xml version="1.0" encoding="UTF-8"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>';
 
 const status = (expected: number | ((s: number) => boolean), code?: string) => (answer: any) => {
   if (typeof expected === 'number') expect(answer.statusCode, answer.body).toBe(expected);
@@ -200,6 +243,35 @@ function cases(): Record<string, Invocation[]> {
       { label: 'GET callback', event: http('GET', `/v1/oauth/callback${fx.callbackQuery}`), check: status((s) => s === 200 || s === 302) },
       { label: 'GET callback, no state', event: http('GET', '/v1/oauth/callback'), check: status((s) => s >= 400 && s < 500) },
     ],
+    efactura: [
+      { label: 'POST invoice', event: xmlHttp('POST', `${t}/companies/${CUIS[0]}/invoices?standard=UBL`, INVOICE_XML), check: status(201) },
+      { label: 'POST invoice, bad standard', event: xmlHttp('POST', `${t}/companies/${CUIS[0]}/invoices?standard=XML`, INVOICE_XML), check: refused },
+      { label: 'GET status, unknown upload', event: http('GET', `${t}/companies/${CUIS[0]}/invoices/1/status`), check: status(404, 'MESSAGE_NOT_FOUND') },
+      { label: 'GET messages', event: http('GET', `${t}/companies/${CUIS[0]}/messages?days=1`), check: status(200) },
+      {
+        // The real production ZIP the emulator always holds (the certificate's rights cover every CIF by default).
+        label: 'GET message ZIP (binary, base64)',
+        event: http('GET', `${t}/companies/${CUIS[0]}/messages/3001500000`),
+        check: (a) => {
+          status(200)(a);
+          expect(a.isBase64Encoded).toBe(true);
+          expect(a.headers['content-type']).toBe('application/zip');
+        },
+      },
+    ],
+    'efactura-public': [
+      { label: 'POST validate', event: xmlHttp('POST', '/v1/validate?standard=FACT1', INVOICE_XML), check: status(200) },
+      {
+        label: 'POST pdf',
+        event: xmlHttp('POST', '/v1/pdf?standard=FACT1', INVOICE_XML),
+        check: (a) => {
+          status(200)(a);
+          expect(a.isBase64Encoded).toBe(true);
+          expect(Buffer.from(a.body, 'base64').subarray(0, 5).toString()).toBe('%PDF-');
+        },
+      },
+      { label: 'POST validate, bad standard', event: xmlHttp('POST', '/v1/validate?standard=UBL', INVOICE_XML), check: refused },
+    ],
     [NON_HTTP_FUNCTIONS.sweep]: [
       {
         label: 'scheduled sweep',
@@ -224,7 +296,7 @@ async function runBundle(name: string, invocations: Invocation[]): Promise<{ ans
   await writeFile(input, JSON.stringify(invocations.map((i) => i.event)));
   const env = { ...lambdaEnv, AWS_LAMBDA_FUNCTION_NAME: name };
   const logs = await new Promise<string>((done, fail) => {
-    execFile(process.execPath, ['--input-type=module', '-e', RUNNER, bundles.get(name)!, input, output], { env, cwd: dir, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, ['--input-type=module', '-e', RUNNER, bundles.files.get(name)!, input, output], { env, cwd: dir, timeout: 30_000 }, (error, stdout, stderr) => {
       if (error) fail(new Error(`${name}: ${error.message}\n${stderr}\n${stdout}`.slice(0, 4000)));
       else done(`${stdout}${stderr}`);
     });
@@ -243,6 +315,24 @@ describe('every deployed bundle, run by plain node against moto and the emulator
         .filter(Boolean),
     );
     expect([...covered].sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+  });
+
+  it('each bundle holds the SDK clients its IAM grants name, no more, no fewer, and not the default credential chain', () => {
+    // grants.test.ts holds the grants to the calls each function's paths make (in one process, where every
+    // handler's adapter kits are installed); this holds each bundle's clients to the grants, so that a
+    // handler that leaves out a kit its path needs fails here, not on that path in AWS.
+    for (const name of FUNCTION_NAMES) {
+      const grants = PERMISSIONS[name]!;
+      const expected = [
+        '@aws-sdk/client-dynamodb',
+        ...(grants.secrets.length > 0 || grants.listSecrets ? ['@aws-sdk/client-secrets-manager'] : []),
+        ...(grants.putEvents ? ['@aws-sdk/client-eventbridge'] : []),
+        ...(grants.pairEscrow.length > 0 ? ['@aws-sdk/client-kms'] : []),
+      ].sort();
+      const held = [...bundles.packages.get(name)!].filter((p) => p.startsWith('@aws-sdk/client-')).sort();
+      expect.soft(held, name).toEqual(expected);
+      expect.soft(bundles.packages.get(name)!.has('@aws-sdk/credential-provider-node'), `${name}: the default credential chain`).toBe(false);
+    }
   });
 
   it('each bundle loads in a fresh process and answers its success and its error', async () => {

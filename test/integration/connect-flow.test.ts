@@ -3,6 +3,7 @@ import { readTokenClaims } from '../../shared/domain/jwt.js';
 import { CUIS, EMULATOR_DEFAULT_CLIENT, connect, follow, pairObtainedByHand, setupTenant, startTestStack } from '../support/stack.js';
 import { hashSessionId } from '../../shared/domain/state.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
+import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
 import { stored, tapBus, type BusEvent } from '../support/refresh-helpers.js';
 
 type Stack = Awaited<ReturnType<typeof startTestStack>>;
@@ -75,7 +76,7 @@ describe('connect flow end to end (moto + emulator over HTTP)', () => {
     expect((await stack.api.get(`/v1/tenants/${t}/anaf-client`)).body.displayName).toBeNull();
     const put = await stack.api.put(`/v1/tenants/${t}/anaf-client`, { ...EMULATOR_DEFAULT_CLIENT, displayName: '  Contabilitate Plus ERP ' });
     expect(put.status).toBe(200);
-    expect(put.body).toEqual({ clientId: EMULATOR_DEFAULT_CLIENT.clientId, redirectUri: expect.any(String), displayName: 'Contabilitate Plus ERP', updatedAt: expect.any(String) });
+    expect(put.body).toEqual({ clientId: EMULATOR_DEFAULT_CLIENT.clientId, redirectUri: expect.any(String), displayName: 'Contabilitate Plus ERP', anafEnvironment: 'prod', updatedAt: expect.any(String) });
     expect(JSON.stringify(put.body)).not.toContain(EMULATOR_DEFAULT_CLIENT.clientSecret);
     expect((await stack.api.get(`/v1/tenants/${t}/anaf-client`)).body).toMatchObject({ displayName: 'Contabilitate Plus ERP' });
     await stack.api.put(`/v1/tenants/${t}/companies/${CUIS[0]}`, { name: 'Exemplu Distribuție SRL' });
@@ -366,7 +367,7 @@ describe('what became of a connect session: GET connect-sessions/{sessionId} and
     const created = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], ttlSeconds: 60 });
     const sessionId = created.body.sessionId;
     // The gateway's handlers run on this process's runtime: its clock moves past the session's end.
-    const deps = getRuntime().deps;
+    const deps = getRuntime(...ALL_ADAPTERS).deps;
     const clock = deps.clock;
     deps.clock = { now: () => new Date(Date.parse(created.body.expiresAt) + 1000) };
     try {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAnafEmulator, type AnafEmulator } from '../../local/anaf-emulator/server.js';
@@ -139,6 +140,28 @@ describe('npm run dev', () => {
       }
     }
   }, 90_000);
+
+  it('npm run dev --bundles: each answer comes from the function\'s esbuild bundle (the one cdk synth builds), not the source; stopping removes them', async () => {
+    const dev = run('npm', ['run', 'dev', '--bundles'], { PORT: '0', LOCAL_API_KEY: '' });
+    try {
+      const out = await waitFor(dev.output, (t) => t.includes('Ctrl+C stops everything.'), 90_000, 'the banner');
+      const { api, key } = banner(out);
+      const dir = /Handlers: the esbuild bundles cdk synth deploys, in (\S+) /.exec(out)![1]!;
+      const answer = await fetch(`${api}/v1/tenants/devcheck/anaf-client`, { headers: { authorization: `Bearer ${key}` } });
+      expect(answer.status).toBe(404);
+      const file = answer.headers.get('x-local-handler')!;
+      expect(file).toBe(`${dir}/anaf-client-get/index.mjs`);
+      // A bundle, not a module tsx compiled: the construct's banner opens it.
+      expect(readFileSync(file, 'utf8').startsWith("import{createRequire}from'module';")).toBe(true);
+      dev.child.kill('SIGTERM');
+      await dev.exited;
+      // npm may exit before the stack has stopped (see above): give the stop its few seconds.
+      for (let i = 0; i < 50 && existsSync(dir); i++) await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      if (dev.child.exitCode === null) dev.child.kill('SIGKILL');
+    }
+  }, 120_000);
 
   describe('start-up errors are one line each, not stack traces', () => {
     const dev = (env: Record<string, string>) => run(process.execPath, ['--import', 'tsx', 'local/dev.ts'], { PORT: '0', LOCAL_API_KEY: '', ...env });

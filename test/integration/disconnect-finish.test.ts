@@ -12,6 +12,7 @@ import { createDynamoCompanyStore } from '../../shared/adapters/dynamodb/company
 import { createDynamoTokenStore } from '../../shared/adapters/dynamodb/token-store.js';
 import { TABLE_KEYS } from '../../shared/config/env-names.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
+import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
 import type { ServiceDeps } from '../../shared/services/deps.js';
 import { disconnectToken } from '../../shared/services/disconnect.js';
 import { CUIS, connect, setupTenant, type TestStack } from '../support/stack.js';
@@ -70,7 +71,7 @@ describe('a disconnect racing a re-authorization of the same certificate (path 6
     const tokenId = await connectNew(stack.api, stack.emulator!, t, cuis);
 
     // The stack's own runtime serves the callback: the DELETE lands inside its re-authorization.
-    const deps = getRuntime().deps as unknown as Record<string, Record<string, (...args: unknown[]) => Promise<unknown>>>;
+    const deps = getRuntime(...ALL_ADAPTERS).deps as unknown as Record<string, Record<string, (...args: unknown[]) => Promise<unknown>>>;
     const original = deps[step.port]!;
     let raced = 0;
     deps[step.port] = {

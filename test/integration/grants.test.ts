@@ -19,6 +19,7 @@ import { apiGatewayEvent, lambdaContext, matchRoute } from '../../local/gateway.
 import type { RouteDef } from '../../shared/http/routes.js';
 import { FUNCTION_NAMES } from '../../shared/http/routes.js';
 import { getRuntime, type Runtime } from '../../shared/runtime/runtime.js';
+import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
 import type { ServiceDeps } from '../../shared/services/deps.js';
 import type { StoredPair } from '../../shared/ports.js';
 import { functionRolePath } from '../../infra/names.js';
@@ -55,7 +56,7 @@ const control = () => stack.emulator!.control;
 beforeAll(async () => {
   stack = await startTestStack({ MANUAL_REFRESH_COOLDOWN_SECONDS: '0' });
   // The runtime the handlers use (the gateway's too): its clients get the recorder.
-  runtime = getRuntime();
+  runtime = getRuntime(...ALL_ADAPTERS);
   recorder.attach(Object.values(runtime.clients));
   const region = process.env.AWS_REGION!;
   const keyId = process.env.SECRETS_KMS_KEY_ID;
@@ -105,12 +106,13 @@ interface HttpAnswer {
 }
 
 /** A request on the route table, straight into its handler with the event API Gateway would send (IAM auth is API Gateway's). */
-async function http(method: RouteDef['method'], path: string, body?: unknown): Promise<HttpAnswer> {
+async function http(method: RouteDef['method'], path: string, body?: unknown, xml?: { body: string; headers?: Record<string, string> }): Promise<HttpAnswer> {
   const url = new URL(path, stack.apiUrl);
   const route = matchRoute(method, url.pathname);
   if (!route) throw new Error(`no route ${method} ${url.pathname}`);
-  const raw = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  const event = apiGatewayEvent(route, { url, headers: raw ? { 'content-type': 'application/json' } : {}, body: raw });
+  const raw = xml ? Buffer.from(xml.body) : body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const headers = xml ? { 'content-type': 'application/xml', ...xml.headers } : raw ? { 'content-type': 'application/json' } : {};
+  const event = apiGatewayEvent(route, { url, headers, body: raw });
   const result = (await invoke(route.fn, event)) as { statusCode: number; body?: string; headers?: Record<string, string> };
   let parsed: unknown = result.body;
   try {
@@ -368,7 +370,16 @@ const REFRESH_ENTRIES: RefreshEntry[] = [
       ),
   },
   { fn: 'refresh-sweep', run: () => invoke('refresh-sweep', {}) },
+  {
+    fn: 'efactura',
+    run: ({ t, cui, accessExpiresAt }) =>
+      withDeps({ clock: { now: () => new Date(Date.parse(accessExpiresAt) - 5 * 60_000) } }, () =>
+        http('GET', `/v1/tenants/${t}/companies/${cui}/messages?days=1`),
+      ),
+  },
 ];
+
+const INVOICE_XML = '<?xml version="1.0" encoding="UTF-8"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>';
 
 async function dueToken(): Promise<Due> {
   const cui = CUIS[0];
@@ -686,6 +697,31 @@ const PATHS: Path[] = [
       await setupTenant(stack.api, t, [CUIS[0]]);
       await connectNew(stack.api, stack.emulator!, t, [CUIS[0]]);
       expect((await http('GET', `/v1/tenants/${t}/companies/${CUIS[0]}/access-token`)).status).toBe(200);
+    },
+  },
+  {
+    fn: 'efactura',
+    name: 'uploads with an Idempotency-Key (claimed, settled, marked covered), answers a repeat from the key, frees it after a refusal',
+    run: async () => {
+      const t = tenant();
+      await setupTenant(stack.api, t, [CUIS[0]]);
+      await connectNew(stack.api, stack.emulator!, t, [CUIS[0]]);
+      const path = `/v1/tenants/${t}/companies/${CUIS[0]}/invoices?standard=UBL`;
+      const first = await http('POST', path, undefined, { body: INVOICE_XML, headers: { 'idempotency-key': 'k-1' } });
+      expect(first.status).toBe(201);
+      expect((await http('POST', path, undefined, { body: INVOICE_XML, headers: { 'idempotency-key': 'k-1' } })).body).toEqual(first.body);
+      const full = { take: async (_scope: string, counters: Array<{ name: string }>) => ({ ok: false as const, counter: counters[0] as never }) };
+      const refused = await withDeps({ limits: full as unknown as ServiceDeps['limits'] }, () =>
+        http('POST', path, undefined, { body: INVOICE_XML, headers: { 'idempotency-key': 'k-2' } }),
+      );
+      expect(refused.body.error.code).toBe('RATE_LIMITED');
+    },
+  },
+  {
+    fn: 'efactura-public',
+    name: 'validates on the public host (the public scope of the limiter)',
+    run: async () => {
+      expect((await http('POST', '/v1/validate?standard=FACT1', undefined, { body: INVOICE_XML })).status).toBeLessThan(600);
     },
   },
   {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handler as sweepHandler } from '../../functions/refresh-sweep/handler.js';
 import type { MetricName, Metrics } from '../../shared/ports.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
+import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
 import { reportHealth } from '../../shared/services/sweep.js';
 import { CUIS, connect, setupTenant, startTestStack } from '../support/stack.js';
 
@@ -35,7 +36,7 @@ describe('token health gauges (index queries on moto)', () => {
 
     const gauges: Array<{ name: MetricName; value: number; dimensions?: Record<string, string> }> = [];
     const metrics: Metrics = { count: () => undefined, gauge: (name, value, dimensions) => gauges.push({ name, value, dimensions }), flush: () => undefined };
-    const health = await reportHealth({ ...getRuntime().deps, metrics });
+    const health = await reportHealth({ ...getRuntime(...ALL_ADAPTERS).deps, metrics });
     expect(health).toEqual({ active: 1, reauthRequired: 1, minDaysToRefreshExpiry: 39 });
     expect(gauges).toEqual([
       { name: 'TokensByStatus', value: 1, dimensions: { status: 'active' } },

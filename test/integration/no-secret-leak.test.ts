@@ -75,21 +75,32 @@ function record(label: string, res: { status: number; headers: Headers }, body: 
   answers.push({ label, text: `${res.status}\n${[...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n')}\n\n${body}` });
 }
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+let uploadKeys = 0;
+async function call(method: string, path: string, body?: unknown, xml?: string): Promise<{ status: number; json: any }> {
   const res = await fetch(`${stack.apiUrl}${path}`, {
     method,
-    headers: { authorization: `Bearer ${stack.apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    headers: {
+      authorization: `Bearer ${stack.apiKey}`,
+      ...(xml !== undefined ? { 'content-type': 'application/xml', 'idempotency-key': `leak-${++uploadKeys}` } : body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: xml ?? (body === undefined ? undefined : JSON.stringify(body)),
     redirect: 'manual',
   });
-  const text = await res.text();
+  // A ZIP is searched as text too (latin1 keeps every byte).
+  const text = (res.headers.get('content-type') ?? '').startsWith('application/zip') ? Buffer.from(await res.arrayBuffer()).toString('latin1') : await res.text();
   if (path.endsWith('/access-token')) {
     accessTokenAnswers++;
     record(`${method} ${path} (body not searched)`, res, '');
   } else {
     record(`${method} ${path}`, res, text);
   }
-  return { status: res.status, json: text ? JSON.parse(text) : undefined };
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json };
 }
 
 /** The browser flow: records our hops, keeps the state and the code to search for them. */
@@ -207,6 +218,18 @@ async function runWholeFlow(): Promise<void> {
   expect((await call('GET', `/v1/tenants/${t}/tokens/${importedId}`)).status).toBe(200);
   expect((await call('GET', `/v1/tenants/${t}/companies/${CUIS[0]}/access-token`)).status).toBe(200);
   expect((await call('GET', `/v1/tenants/${t}/companies/${CUIS[2]}/access-token`)).status).toBe(200);
+
+  // e-Factura with the stored token: an upload (its Idempotency-Key stored), its status, the list (after
+  // ANAF refuses the token once: refresh and retry), the download, and a refusal carrying ANAF's words.
+  const invoice = '<?xml version="1.0" encoding="UTF-8"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>';
+  const uploaded = await call('POST', `/v1/tenants/${t}/companies/${CUIS[0]}/invoices?standard=UBL`, undefined, invoice);
+  expect(uploaded.status).toBe(201);
+  const state = await call('GET', `/v1/tenants/${t}/companies/${CUIS[0]}/invoices/${uploaded.json.uploadId}/status`);
+  expect(state.status).toBe(200);
+  control.failNext('unauthorized', 1, { target: 'listaMesajeFactura' });
+  expect((await call('GET', `/v1/tenants/${t}/companies/${CUIS[0]}/messages?days=1`)).status).toBe(200);
+  expect((await call('GET', `/v1/tenants/${t}/companies/${CUIS[0]}/messages/${state.json.downloadId}`)).status).toBe(200);
+  expect((await call('POST', `/v1/tenants/${t}/companies/${CUIS[2]}/invoices?standard=UBL`, undefined, '<Invoice1/>')).status).toBe(502);
 
   // Manual refresh, then failing ones: 5xx (retried), invalid_client, a hang (timeout).
   expect((await call('POST', `/v1/tenants/${t}/tokens/${connectedId}/refresh`)).status).toBe(200);

@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 /** Sends a request to the local stack and checks its answer against the document. */
-async function call(method: string, path: string, options: { body?: unknown; auth?: boolean; absolute?: boolean } = {}) {
+async function call(method: string, path: string, options: { body?: unknown; xml?: string; auth?: boolean; absolute?: boolean } = {}) {
   const url = options.absolute ? path : `${stack.apiUrl}${path}`;
   const res = await fetch(url, {
     method,
@@ -37,8 +37,9 @@ async function call(method: string, path: string, options: { body?: unknown; aut
     headers: {
       ...(options.auth === false ? {} : { authorization: `Bearer ${API_KEY}` }),
       ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(options.xml === undefined ? {} : { 'content-type': 'application/xml' }),
     },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    body: options.xml ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
   });
   const text = await res.text();
   const relative = url.slice(stack.apiUrl.length);
@@ -117,6 +118,21 @@ describe('the local stack answers what its OpenAPI document says', () => {
 
     expect((await call('PUT', `${base}/companies/${c}`, { body: { tokenId } })).json.tokenId).toBe(tokenId);
     expect((await call('GET', `${base}/companies/${a}/access-token`)).status).toBe(200);
+
+    // e-Factura: the round trip, and the documents on the public host.
+    const xml = '<?xml version="1.0" encoding="UTF-8"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>';
+    const uploaded = await call('POST', `${base}/companies/${a}/invoices?standard=UBL`, { xml });
+    expect(uploaded.status).toBe(201);
+    const state = await call('GET', `${base}/companies/${a}/invoices/${uploaded.json.uploadId}/status`);
+    expect(state.json.state).toBe('accepted');
+    expect((await call('GET', `${base}/companies/${a}/messages?days=3`)).json.messages.length).toBeGreaterThan(0);
+    expect((await call('GET', `${base}/companies/${a}/messages?from=${new Date(Date.now() - 86_400_000).toISOString()}`)).status).toBe(200);
+    expect((await call('GET', `${base}/companies/${a}/messages/${state.json.downloadId}`)).status).toBe(200);
+    expect((await call('GET', `${base}/companies/${a}/messages/${state.json.downloadId}?part=invoice`)).status).toBe(200);
+    expect((await call('GET', `${base}/companies/${a}/messages/1`)).status).toBe(404);
+    expect((await call('POST', '/v1/validate?standard=FACT1', { xml })).json).toEqual({ valid: true, messages: [] });
+    expect((await call('POST', '/v1/pdf?standard=FACT1', { xml })).headers.get('content-type')).toBe('application/pdf');
+
     expect((await call('GET', `${base}/tokens`)).json.tokens.length).toBeGreaterThan(0);
     expect((await call('GET', `${base}/tokens/${tokenId}`)).json.cuis).toContain(c);
     expect((await call('GET', `${base}/tokens/tok_nope`)).status).toBe(404);

@@ -16,6 +16,12 @@ export interface SentCall {
   service: string;
   operation: string;
   params: Record<string, any>;
+  /**
+   * How many recorded calls had been answered when this one went out: calls sent together (in flight at
+   * once) share it, a call sent after another's answer has a higher one. The round-trips test counts
+   * the sequential steps of a path with it.
+   */
+  answeredBefore: number;
 }
 
 /** What IAM evaluates for a call: one action on one resource, with the condition keys AWS sets (a list for a multivalued key). */
@@ -43,14 +49,18 @@ const MIDDLEWARE_NAME = 'grantsTestActionRecorder';
 export function createActionRecorder(): ActionRecorder {
   const current = new AsyncLocalStorage<string>();
   let calls = new Map<string, SentCall[]>();
+  let answered = 0;
 
   const record = (next: (args: any) => Promise<any>) => async (args: any) => {
     const fn = current.getStore();
-    if (fn !== undefined) {
-      const call = readCall(args.request);
-      calls.set(fn, [...(calls.get(fn) ?? []), call]);
+    if (fn === undefined) return next(args);
+    const call = { ...readCall(args.request), answeredBefore: answered };
+    calls.set(fn, [...(calls.get(fn) ?? []), call]);
+    try {
+      return await next(args);
+    } finally {
+      answered++;
     }
-    return next(args);
   };
 
   return {
@@ -67,7 +77,7 @@ export function createActionRecorder(): ActionRecorder {
   };
 }
 
-function readCall(request: { headers: Record<string, string>; body?: unknown }): SentCall {
+function readCall(request: { headers: Record<string, string>; body?: unknown }): Omit<SentCall, 'answeredBefore'> {
   const header = (name: string) => Object.entries(request.headers).find(([k]) => k.toLowerCase() === name)?.[1];
   const service = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\/aws4_request/.exec(header('authorization') ?? '')?.[1];
   const target = header('x-amz-target');
@@ -100,7 +110,7 @@ const TRANSACT_ITEM_ACTIONS: Record<string, string> = {
 const NO_RESOURCE_LEVEL = new Set(['secretsmanager:ListSecrets', 'secretsmanager:GetRandomPassword', 'kms:ListKeys', 'kms:ListAliases']);
 
 /** The IAM requests AWS evaluates for one call (a transaction is one per item; a secret read or write adds its KMS use). */
-export function iamRequestsFor(call: SentCall, where: AwsLocation): IamRequest[] {
+export function iamRequestsFor(call: Omit<SentCall, 'answeredBefore'>, where: AwsLocation): IamRequest[] {
   const { service, operation, params } = call;
   const name = `${service}:${operation}`;
   const arn = (type: string, resource: string) => `arn:aws:${type}:${where.region}:${where.account}:${resource}`;

@@ -58,6 +58,8 @@ export function contractProblems(method: string, pathAndQuery: string, answer: S
     }
   } else if (answer.status !== operation.answer.status) {
     problems.push(`${where}: the route answers ${operation.answer.status} on success`);
+  } else if (operation.answer.binary) {
+    if (!operation.answer.binary.includes(type)) problems.push(`${where}: content-type ${type}, not one of ${operation.answer.binary.join(', ')}`);
   } else if (operation.answer.schema) {
     if (!type.startsWith('application/json')) problems.push(`${where}: content-type ${type}`);
     check(operation.answer.schema, json());

@@ -34,6 +34,11 @@ import type {
 } from '../../shared/ports.js';
 import { storeAuthorization } from '../../shared/services/authorization.js';
 import type { ServiceDeps, ServiceSettings } from '../../shared/services/deps.js';
+import { DEFAULT_LIMITS } from '../../shared/domain/anaf-limits.js';
+import type { Parsed } from '../../shared/domain/efactura.js';
+import type { EfacturaCall, EfacturaClient, UploadKeyStore } from '../../shared/ports.js';
+import type { UploadKeyRecord } from '../../shared/domain/model.js';
+import { createFakeLimitStore } from './fake-limits.js';
 
 const DAY_S = 86_400;
 const clone = <T>(value: T): T => structuredClone(value);
@@ -431,6 +436,11 @@ function createFakeCompanyStore(tick: () => Promise<void>, companies: Map<string
     async listByToken(tenantId, tokenId) {
       return (await list(tenantId)).filter((c) => c.tokenId === tokenId);
     },
+    async setSpvRights(tenantId, cui, rights, at) {
+      await tick();
+      const company = companies.get(`${tenantId}/${cui}`);
+      if (company) companies.set(`${tenantId}/${cui}`, { ...company, spvRights: rights, spvRightsAt: at });
+    },
     async unlinkToken(tenantId, cui, tokenId, at) {
       await tick();
       const company = companies.get(`${tenantId}/${cui}`);
@@ -531,6 +541,60 @@ function createFakeAuditStore(tick: () => Promise<void>): AuditStore & { entries
   };
 }
 
+// ---------------------------------------------------------------- e-Factura
+
+type EfacturaMethod = keyof EfacturaClient;
+
+/** A scripted e-Factura client: `answers[method]` is taken in order; a call nobody scripted fails as ANAF_REJECTED. */
+export interface FakeEfactura extends EfacturaClient {
+  answers: Partial<Record<EfacturaMethod, Parsed<unknown>[]>>;
+  calls: Array<{ method: EfacturaMethod; call?: EfacturaCall; input: unknown }>;
+}
+
+export function createFakeEfactura(): FakeEfactura {
+  const answers: FakeEfactura['answers'] = {};
+  const calls: FakeEfactura['calls'] = [];
+  const next = async (method: EfacturaMethod, call: EfacturaCall | undefined, input: unknown): Promise<Parsed<never>> => {
+    calls.push({ method, call, input });
+    const answer = answers[method]?.shift();
+    return (answer ?? { ok: false, failure: { code: 'ANAF_REJECTED', messages: [`fake: no answer scripted for ${method}`] } }) as Parsed<never>;
+  };
+  return {
+    answers,
+    calls,
+    upload: (call, input) => next('upload', call, input),
+    status: (call, input) => next('status', call, input),
+    listMessages: (call, input) => next('listMessages', call, input),
+    listMessagesPaged: (call, input) => next('listMessagesPaged', call, input),
+    download: (call, input) => next('download', call, input),
+    validate: (input) => next('validate', undefined, input),
+    pdf: (input) => next('pdf', undefined, input),
+  };
+}
+
+function createFakeUploadKeyStore(tick: () => Promise<void>): UploadKeyStore {
+  const records = new Map<string, UploadKeyRecord>();
+  const id = (tenantId: string, key: string) => `${tenantId}/${key}`;
+  return {
+    async claim(record, now) {
+      await tick();
+      const existing = records.get(id(record.tenantId, record.key));
+      if (existing && Date.parse(existing.expiresAt) > now.getTime()) return { claimed: false, existing: clone(existing) };
+      records.set(id(record.tenantId, record.key), clone(record));
+      return { claimed: true };
+    },
+    async settle(tenantId, key, outcome) {
+      await tick();
+      const existing = records.get(id(tenantId, key));
+      if (existing) records.set(id(tenantId, key), { ...existing, state: outcome.state, uploadId: outcome.state === 'done' ? outcome.uploadId : null });
+    },
+    async release(tenantId, key) {
+      await tick();
+      records.delete(id(tenantId, key));
+    },
+  };
+}
+
 // ---------------------------------------------------------------- world
 export interface CapturedLog {
   level: 'info' | 'warn' | 'error';
@@ -567,6 +631,9 @@ export const FAKE_SETTINGS: ServiceSettings = {
   manualRefreshCooldownSeconds: 60,
   maxRotationsPerDay: 24,
   anafTimeoutMs: 1000,
+  defaultAnafEnvironment: 'test',
+  efacturaTimeoutMs: 25_000,
+  anafLimits: DEFAULT_LIMITS,
 };
 
 export function createFakeWorld(options: { settings?: Partial<ServiceSettings>; jitter?: boolean; clock?: FakeClock } = {}): FakeWorld {
@@ -602,6 +669,9 @@ export function createFakeWorld(options: { settings?: Partial<ServiceSettings>; 
     secrets,
     escrow,
     anaf,
+    efactura: createFakeEfactura(),
+    limits: createFakeLimitStore(),
+    uploadKeys: createFakeUploadKeyStore(tick),
     clock,
     logger,
     settings: { ...FAKE_SETTINGS, ...options.settings },

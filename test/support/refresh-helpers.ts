@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { DeleteRuleCommand, EventBridgeClient, PutRuleCommand, PutTargetsCommand, RemoveTargetsCommand } from '@aws-sdk/client-eventbridge';
 import { getConfig } from '../../shared/config/config.js';
 import type { TokenPair, TokenRecord } from '../../shared/domain/model.js';
+import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
 import { createRuntime } from '../../shared/runtime/runtime.js';
 import type { ServiceDeps } from '../../shared/services/deps.js';
 import type { AnafEmulator } from '../../local/anaf-emulator/server.js';
@@ -20,7 +21,7 @@ import { connect, setupTenant, type Api } from './stack.js';
  * and ANAF), for in-process runs whose adapters a test wraps. Call after the stack has started.
  */
 export function freshDeps(): ServiceDeps {
-  return createRuntime(getConfig()).deps;
+  return createRuntime(getConfig(), ALL_ADAPTERS).deps;
 }
 
 /** The same deps seen from a clock `ms` ahead (a later sweep, a lease that has expired). */
@@ -171,10 +172,11 @@ export type KillPoint = 'before-anaf' | 'after-anaf-before-secret' | 'after-secr
 export function refreshAndKill(input: { tenantId: string; tokenId: string; point: KillPoint }): Promise<{ signal: string | null; output: string }> {
   const script = `
     import { getConfig } from './shared/config/config.ts';
+    import { ALL_ADAPTERS } from './shared/runtime/adapters/index.ts';
     import { createRuntime } from './shared/runtime/runtime.ts';
     import { refreshToken } from './shared/services/refresh.ts';
     const point = ${JSON.stringify(input.point)};
-    const deps = createRuntime(getConfig()).deps;
+    const deps = createRuntime(getConfig(), ALL_ADAPTERS).deps;
     const die = () => process.kill(process.pid, 'SIGKILL');
     const wrap = (target, method, before) => {
       const original = target[method].bind(target);

@@ -87,7 +87,7 @@ export function createAnafOAuthClient(deps: { oauthBaseUrl: string; timeoutMs: n
  * Seconds from a Retry-After header (delta-seconds or an HTTP date); undefined when absent or unreadable.
  * (An absent header must not read as 0, which would turn the caller's backoff into none.)
  */
-function retryAfterSeconds(header: string | null): number | undefined {
+export function retryAfterSeconds(header: string | null): number | undefined {
   const value = header?.trim();
   if (!value) return undefined;
   if (/^\d+$/.test(value)) return Number(value);
@@ -107,7 +107,7 @@ function safeJson(text: string): Record<string, unknown> | null {
 /** Errors raised before any byte of the request can have reached ANAF. */
 const PRE_SEND_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
-function couldNotHaveBeenSent(error: unknown): boolean {
+export function couldNotHaveBeenSent(error: unknown): boolean {
   const cause = (error as { cause?: { code?: string; errors?: Array<{ code?: string }> } })?.cause;
   if (cause?.code && PRE_SEND_CODES.has(cause.code)) return true;
   // Happy-eyeballs connects report an AggregateError whose parts are all connection failures.

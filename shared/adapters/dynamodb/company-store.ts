@@ -28,6 +28,19 @@ export function createDynamoCompanyStore(deps: { doc: DynamoDBDocumentClient; ta
     async listByToken(tenantId, tokenId) {
       return (await list(tenantId)).filter((c) => c.tokenId === tokenId);
     },
+    async setSpvRights(tenantId, cui, rights, at) {
+      await sendConditional(
+        doc,
+        new UpdateCommand({
+          TableName: table,
+          Key: key(tenantPk(tenantId), companySk(cui)),
+          UpdateExpression: 'SET spvRights = :r, spvRightsAt = :at',
+          // A company deleted meanwhile stays deleted.
+          ConditionExpression: 'attribute_exists(cui)',
+          ExpressionAttributeValues: { ':r': rights, ':at': at },
+        }),
+      );
+    },
     async unlinkToken(tenantId, cui, tokenId, at) {
       await sendConditional(
         doc,

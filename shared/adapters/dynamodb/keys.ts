@@ -8,6 +8,8 @@ export const CLIENT_SK = 'CLIENT';
 export const companySk = (cui: string) => `COMPANY#${cui}`;
 export const tokenSk = (tokenId: string) => `TOKEN#${tokenId}`;
 export const serialSk = (serial: string) => `SERIAL#${serial}`;
+/** An upload's Idempotency-Key, in its tenant's partition. */
+export const uploadKeySk = (idempotencyKey: string) => `UPLOADKEY#${idempotencyKey}`;
 /** A session's key is its id's hash: the id is a bearer capability, never stored. */
 export const sessionPk = (sessionId: string) => `SESSION#${hashSessionId(sessionId)}`;
 /** In the tenant's partition: one pointer per session minted for a token, so that a success can close the others. */
