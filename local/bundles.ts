@@ -67,6 +67,7 @@ export interface LocalTargets {
   motoEndpoint: string;
   anafOauthBaseUrl: string;
   anafApiBaseUrl: string;
+  anafPublicApiBaseUrl: string;
 }
 
 /**
@@ -78,7 +79,13 @@ export function bundleEnvironment(targets: LocalTargets): Record<string, string>
   const config = resolveStageConfig((key) => (key === 'stage' ? 'dev' : undefined));
   return {
     ...functionEnvironment(
-      { ...config, anafOauthBaseUrl: targets.anafOauthBaseUrl, anafApiBaseUrl: targets.anafApiBaseUrl, secretPrefix: process.env[ENV.secretPrefix]! },
+      {
+        ...config,
+        anafOauthBaseUrl: targets.anafOauthBaseUrl,
+        anafApiBaseUrl: targets.anafApiBaseUrl,
+        anafPublicApiBaseUrl: targets.anafPublicApiBaseUrl,
+        secretPrefix: process.env[ENV.secretPrefix]!,
+      },
       {
         tableName: process.env[ENV.tableName]!,
         eventBusName: process.env[ENV.eventBusName]!,

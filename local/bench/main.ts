@@ -50,7 +50,7 @@ async function runBench(options: BenchOptions, log: (line: string) => void = (li
     const built = await buildFunctionBundles();
     stops.push(() => built.remove());
     const bundles = new Map(built.files);
-    const base = { ...bundleEnvironment({ apiUrl: stack.apiUrl, motoEndpoint: stack.moto.endpoint, anafOauthBaseUrl: stack.emulator!.oauthBaseUrl, anafApiBaseUrl: stack.emulator!.apiBaseUrl }), ...REPEATABLE };
+    const base = { ...bundleEnvironment({ apiUrl: stack.apiUrl, motoEndpoint: stack.moto.endpoint, anafOauthBaseUrl: stack.emulator!.oauthBaseUrl, anafApiBaseUrl: stack.emulator!.apiBaseUrl, anafPublicApiBaseUrl: stack.emulator!.publicApiBaseUrl }), ...REPEATABLE };
     const envFor = (fn: string) => ({ ...base, AWS_LAMBDA_FUNCTION_NAME: fn });
     const bench: BenchStack = { apiUrl: stack.apiUrl, api: apiClient(stack), emulator: stack.emulator! };
     if (options.only.includes('cold-start')) {
