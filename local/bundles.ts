@@ -2,9 +2,14 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { build } from 'esbuild';
-import { esbuildOptionsFor } from '../infra/constructs/broker-function.js';
+import { esbuildOptionsFor, FUNCTION_ENV_EXTRA } from '../infra/constructs/broker-function.js';
+import { functionEnvironment } from '../infra/service-stack.js';
+import { resolveStageConfig } from '../infra/stages.js';
+import { ENV } from '../shared/config/env-names.js';
 import { FUNCTION_NAMES } from '../shared/http/routes.js';
+import { apiGatewayEvent, matchRoute } from './gateway.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -65,6 +70,59 @@ export async function buildFunctionBundles(names: readonly string[] = FUNCTION_N
     },
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+/** Where the local stack runs, as the service stack's environment needs it. */
+export interface LocalTargets {
+  apiUrl: string;
+  motoEndpoint: string;
+  anafOauthBaseUrl: string;
+  anafApiBaseUrl: string;
+  anafPublicApiBaseUrl: string;
+}
+
+/**
+ * The environment CDK gives every function (functionEnvironment + the construct's extra), with the
+ * local stack's resources (read from process.env, where startLocalStack wrote them) and what the Lambda
+ * runtime itself sets; add AWS_LAMBDA_FUNCTION_NAME per function. Used by `npm run bench`.
+ */
+export function bundleEnvironment(targets: LocalTargets): Record<string, string> {
+  const config = resolveStageConfig((key) => (key === 'stage' ? 'dev' : undefined));
+  return {
+    ...functionEnvironment(
+      {
+        ...config,
+        anafOauthBaseUrl: targets.anafOauthBaseUrl,
+        anafApiBaseUrl: targets.anafApiBaseUrl,
+        anafPublicApiBaseUrl: targets.anafPublicApiBaseUrl,
+        secretPrefix: process.env[ENV.secretPrefix]!,
+      },
+      {
+        tableName: process.env[ENV.tableName]!,
+        eventBusName: process.env[ENV.eventBusName]!,
+        secretsKmsKeyId: process.env[ENV.secretsKmsKeyId]!,
+        publicBaseUrl: targets.apiUrl,
+        returnUrlAllowlist: new URL(targets.apiUrl).origin,
+      },
+    ),
+    ...FUNCTION_ENV_EXTRA,
+    AWS_REGION: process.env.AWS_REGION!,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL: targets.motoEndpoint,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    TZ: 'UTC',
+  };
+}
+
+/** The payload-v2 event API Gateway sends the function of the route that serves `method path?query` (JSON or a string body). */
+export function routeEvent(apiUrl: string, method: string, pathAndQuery: string, body?: unknown, contentType = 'application/json'): APIGatewayProxyEventV2 {
+  const url = new URL(pathAndQuery, apiUrl);
+  const route = matchRoute(method, url.pathname);
+  if (!route) throw new Error(`no route for ${method} ${url.pathname}`);
+  const headers: Record<string, string> = { host: url.host, 'user-agent': 'bundle-run' };
+  if (body !== undefined) headers['content-type'] = contentType;
+  return apiGatewayEvent(route, { url, headers, body: body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) });
 }
 
 /**
