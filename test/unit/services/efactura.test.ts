@@ -102,8 +102,9 @@ describe('e-Factura service (fakes)', () => {
 
   it('a company whose token cannot be used spends no limit unit and makes no ANAF call', async () => {
     const { w, efactura } = await world();
-    for (const [id, record] of w.tokens.records) w.tokens.records.set(id, { ...record, status: 'reauth-required' });
-    expect(await codeOf(uploadStatus(w.deps, { tenantId: T, cui: A, uploadId: '1' }))).toBe('REAUTH_REQUIRED');
+    // Disconnected: a reauth-required token whose access token is still valid is used (issue 12).
+    for (const [id, record] of w.tokens.records) w.tokens.records.set(id, { ...record, status: 'disconnected' });
+    expect(await codeOf(uploadStatus(w.deps, { tenantId: T, cui: A, uploadId: '1' }))).toBe('TOKEN_DISCONNECTED');
     expect((w.deps.limits as unknown as { takes: unknown[] }).takes).toHaveLength(0);
     expect(efactura.calls).toHaveLength(0);
   });
