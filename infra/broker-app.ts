@@ -26,13 +26,14 @@ export function addBrokerStacks(
   const data = new DataStack(app, `${prefix}-Data`, {
     ...common,
     config,
-    description: `anaf-broker ${config.stage}: DynamoDB table and the KMS key of the token secrets`,
+    description: `anaf-broker ${config.stage}: DynamoDB table, the KMS key of the token secrets, the invoice upload bucket`,
   });
   const service = new ServiceStack(app, `${prefix}-Service`, {
     ...common,
     config,
     table: data.table,
     secretsKey: data.secretsKey,
+    invoiceBucket: data.invoiceBucket,
     projectRoot: PROJECT_ROOT,
     entryFor: options.entryFor,
     description: `anaf-broker ${config.stage}: HTTP API, functions, sweep schedule, event bus, alarms`,

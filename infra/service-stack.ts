@@ -9,6 +9,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { DUE_INDEX_NAME, ENV, ESCROW_CONTEXT_PURPOSE, type EnvName } from '../shared/config/env-names.js';
@@ -25,6 +26,7 @@ export interface ServiceStackProps extends StackProps {
   config: StageConfig;
   table: dynamodb.ITable;
   secretsKey: kms.IKey;
+  invoiceBucket: s3.IBucket;
   /** Directory holding package-lock.json (the repository root). */
   projectRoot: string;
   /** Handler file of a function; default `<projectRoot>/functions/<name>/handler.ts`. */
@@ -42,6 +44,7 @@ export interface FunctionResources {
   tableName: string;
   eventBusName: string;
   secretsKmsKeyId: string;
+  invoiceBucketName: string;
   publicBaseUrl: string;
   returnUrlAllowlist: string;
 }
@@ -56,6 +59,7 @@ export function functionEnvironment(config: StageConfig, resources: FunctionReso
     [ENV.secretPrefix]: config.secretPrefix,
     [ENV.eventBusName]: resources.eventBusName,
     [ENV.secretsKmsKeyId]: resources.secretsKmsKeyId,
+    [ENV.invoiceBucketName]: resources.invoiceBucketName,
     [ENV.publicBaseUrl]: resources.publicBaseUrl,
     [ENV.anafOauthBaseUrl]: config.anafOauthBaseUrl,
     [ENV.anafApiBaseUrl]: config.anafApiBaseUrl,
@@ -101,7 +105,7 @@ export class ServiceStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
-    const { config, table, secretsKey, projectRoot } = props;
+    const { config, table, secretsKey, invoiceBucket, projectRoot } = props;
     const entryFor = props.entryFor ?? ((name: string) => `${projectRoot}/functions/${name}/handler.ts`);
     const removalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const logRetention = config.logRetentionDays as logs.RetentionDays;
@@ -141,6 +145,7 @@ export class ServiceStack extends Stack {
       tableName: table.tableName,
       eventBusName: this.bus.eventBusName,
       secretsKmsKeyId: secretsKey.keyArn,
+      invoiceBucketName: invoiceBucket.bucketName,
       publicBaseUrl,
       returnUrlAllowlist,
     });
@@ -234,6 +239,15 @@ export class ServiceStack extends Stack {
             conditions: { StringEquals: { 'kms:EncryptionContext:purpose': ESCROW_CONTEXT_PURPOSE } },
           }),
         );
+      }
+      if (permissions.invoiceObjects.length > 0) {
+        // Every tenant's keys: the code checks that a key is the request's tenant's and company's.
+        const objects = invoiceBucket.arnForObjects('*');
+        role.addToPolicy(new iam.PolicyStatement({ actions: permissions.invoiceObjects.map((action) => `s3:${action}`), resources: [objects] }));
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, objects)}]`,
+          reason: 'Invoice objects are named per upload (<tenantId>/<cui>/<uuid>.xml) at run time; the functions serve every tenant, and the code refuses a key outside the request\'s tenant and company.',
+        });
       }
       if (permissions.putEvents) {
         role.addToPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [this.bus.eventBusArn] }));

@@ -86,6 +86,7 @@ beforeAll(async () => {
         tableName: process.env[ENV.tableName]!,
         eventBusName: process.env[ENV.eventBusName]!,
         secretsKmsKeyId: process.env[ENV.secretsKmsKeyId]!,
+        invoiceBucketName: process.env[ENV.invoiceBucketName]!,
         publicBaseUrl: stack.apiUrl,
         returnUrlAllowlist: new URL(stack.apiUrl).origin,
       },
