@@ -33,7 +33,6 @@ export function addBrokerStacks(
     config,
     table: data.table,
     secretsKey: data.secretsKey,
-    invoiceBucket: data.invoiceBucket,
     projectRoot: PROJECT_ROOT,
     entryFor: options.entryFor,
     description: `anaf-broker ${config.stage}: HTTP API, functions, sweep schedule, event bus, alarms`,

@@ -5,7 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { DUE_INDEX_ATTRIBUTES, DUE_INDEX_NAME, ESCROW_CONTEXT_PURPOSE, TABLE_KEYS } from '../shared/config/env-names.js';
-import { functionRolePath } from './names.js';
+import { functionRolePath, invoiceBucketName } from './names.js';
 import type { StageConfig } from './stages.js';
 
 export interface DataStackProps extends StackProps {
@@ -63,6 +63,7 @@ export class DataStack extends Stack {
     // narrow (Secrets Manager and the escrow only), and a presigned PUT needs no KMS grant or request.
     // No CORS rule: the presigned URL is for the ERP's backend, which calls the service routes with IAM.
     this.invoiceBucket = new s3.Bucket(this, 'InvoiceBucket', {
+      bucketName: invoiceBucketName(config.stage, Aws.ACCOUNT_ID, Aws.REGION),
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,

@@ -9,7 +9,6 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { DUE_INDEX_NAME, ENV, ESCROW_CONTEXT_PURPOSE, type EnvName } from '../shared/config/env-names.js';
@@ -18,7 +17,7 @@ import { BrokerFunction } from './constructs/broker-function.js';
 import { METRICS, Monitoring } from './constructs/monitoring.js';
 import { FUNCTION_PROFILES } from './function-profiles.js';
 import { nagResourceId } from './nag.js';
-import { functionRolePath, pascal } from './names.js';
+import { functionRolePath, invoiceBucketName, pascal } from './names.js';
 import { kmsActionsFor, PERMISSIONS, tableStatements } from './permissions.js';
 import type { StageConfig } from './stages.js';
 
@@ -26,7 +25,6 @@ export interface ServiceStackProps extends StackProps {
   config: StageConfig;
   table: dynamodb.ITable;
   secretsKey: kms.IKey;
-  invoiceBucket: s3.IBucket;
   /** Directory holding package-lock.json (the repository root). */
   projectRoot: string;
   /** Handler file of a function; default `<projectRoot>/functions/<name>/handler.ts`. */
@@ -105,7 +103,8 @@ export class ServiceStack extends Stack {
 
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
-    const { config, table, secretsKey, invoiceBucket, projectRoot } = props;
+    const { config, table, secretsKey, projectRoot } = props;
+    const invoiceBucket = invoiceBucketName(config.stage, this.account, this.region);
     const entryFor = props.entryFor ?? ((name: string) => `${projectRoot}/functions/${name}/handler.ts`);
     const removalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const logRetention = config.logRetentionDays as logs.RetentionDays;
@@ -145,7 +144,7 @@ export class ServiceStack extends Stack {
       tableName: table.tableName,
       eventBusName: this.bus.eventBusName,
       secretsKmsKeyId: secretsKey.keyArn,
-      invoiceBucketName: invoiceBucket.bucketName,
+      invoiceBucketName: invoiceBucket,
       publicBaseUrl,
       returnUrlAllowlist,
     });
@@ -242,7 +241,7 @@ export class ServiceStack extends Stack {
       }
       if (permissions.invoiceObjects.length > 0) {
         // Every tenant's keys: the code checks that a key is the request's tenant's and company's.
-        const objects = invoiceBucket.arnForObjects('*');
+        const objects = `arn:${this.partition}:s3:::${invoiceBucket}/*`;
         role.addToPolicy(new iam.PolicyStatement({ actions: permissions.invoiceObjects.map((action) => `s3:${action}`), resources: [objects] }));
         Validations.of(role).acknowledge({
           id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, objects)}]`,
