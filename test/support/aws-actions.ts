@@ -105,7 +105,7 @@ function readCall(request: { headers: Record<string, string>; body?: unknown }):
   // The SDK hands the JSON body over as a string or as bytes.
   const body = typeof request.body === 'string' ? request.body : request.body instanceof Uint8Array ? new TextDecoder().decode(request.body) : undefined;
   if (!service || !target || body === undefined) {
-    // Every client today speaks AWS JSON (DynamoDB, Secrets Manager, EventBridge, KMS); another protocol needs reading here.
+    // The clients read here speak AWS JSON (DynamoDB, Secrets Manager, EventBridge, KMS; S3 is recorded at the build step); another protocol needs reading here.
     throw new Error(`the action recorder cannot read this request (service ${service ?? '?'}, target ${target ?? '?'})`);
   }
   return { service, operation: target.slice(target.lastIndexOf('.') + 1), params: body ? JSON.parse(body) : {} };
