@@ -26,7 +26,7 @@ export function addBrokerStacks(
   const data = new DataStack(app, `${prefix}-Data`, {
     ...common,
     config,
-    description: `anaf-broker ${config.stage}: DynamoDB table and the KMS key of the token secrets`,
+    description: `anaf-broker ${config.stage}: DynamoDB table, the KMS key of the token secrets, the invoice upload bucket`,
   });
   const service = new ServiceStack(app, `${prefix}-Service`, {
     ...common,

@@ -1,10 +1,11 @@
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import { DUE_INDEX_ATTRIBUTES, DUE_INDEX_NAME, ESCROW_CONTEXT_PURPOSE, TABLE_KEYS } from '../shared/config/env-names.js';
-import { functionRolePath } from './names.js';
+import { functionRolePath, invoiceBucketName } from './names.js';
 import type { StageConfig } from './stages.js';
 
 export interface DataStackProps extends StackProps {
@@ -19,6 +20,8 @@ export class DataStack extends Stack {
   readonly table: dynamodb.Table;
   /** Customer-managed key for the secrets the functions create at run time under SECRET_PREFIX. */
   readonly secretsKey: kms.Key;
+  /** Invoices over Lambda's inline limit, PUT by the ERP to a presigned URL (INVOICE_BUCKET_NAME). */
+  readonly invoiceBucket: s3.Bucket;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -55,7 +58,26 @@ export class DataStack extends Stack {
       nonKeyAttributes: [...DUE_INDEX_ATTRIBUTES],
     });
 
+    // Transit storage: an object lives from the ERP's PUT to ANAF's final answer, a day at most. S3-managed
+    // keys: the invoices go to ANAF as they are and are no secret of ours; the secrets key's policy stays
+    // narrow (Secrets Manager and the escrow only), and a presigned PUT needs no KMS grant or request.
+    // No CORS rule: the presigned URL is for the ERP's backend, which calls the service routes with IAM.
+    this.invoiceBucket = new s3.Bucket(this, 'InvoiceBucket', {
+      bucketName: invoiceBucketName(config.stage, Aws.ACCOUNT_ID, Aws.REGION),
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ id: 'expire-leftovers', expiration: Duration.days(1), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      removalPolicy,
+    });
+    Validations.of(this.invoiceBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'Transit objects deleted after ANAF answers (a day at most); the upload route logs every use, and server access logs would need a bucket of their own for objects that no longer exist.',
+    });
+
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'Metadata table (TABLE_NAME)' });
+    new CfnOutput(this, 'InvoiceBucketName', { value: this.invoiceBucket.bucketName, description: 'Invoices over the inline limit (INVOICE_BUCKET_NAME)' });
     new CfnOutput(this, 'SecretsKeyArn', {
       value: this.secretsKey.keyArn,
       description: `KMS key of the secrets under ${config.secretPrefix} (SECRETS_KMS_KEY_ID)`,

@@ -42,6 +42,8 @@ export const FUNCTION_PROFILES: Readonly<Record<string, FunctionProfile>> = {
   // Refreshes like the access-token route (on demand, and once after ANAF refuses the token); 512 MB for
   // invoices of up to 6 MB and ZIPs in memory. ANAF's calls keep to ANAF_EFACTURA_TIMEOUT_MS (≤ 28 s).
   efactura: { ...refreshes('e-Factura calls with the company token: upload, status, messages, download'), memoryMb: 512 },
+  // Two table reads and a local signature: no network call to S3.
+  'invoice-uploads': http('Answers a presigned S3 PUT URL for an invoice over the inline limit'),
   // ANAF_EFACTURA_TIMEOUT_MS (≤ 28 s) for the one ANAF call, inside API Gateway's 30 s.
   'efactura-public': { timeoutSeconds: 30, memoryMb: 512, description: 'ANAF validare and transformare (PDF) on the public host, no token' },
   // Invoked from the console or the CLI (raise the AWS CLI's --cli-read-timeout above 240 s), not behind API Gateway.

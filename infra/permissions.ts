@@ -59,9 +59,17 @@ export interface FunctionPermissions {
    * only: the grant requires the escrow's encryption context.
    */
   pairEscrow: readonly EscrowAction[];
+  /**
+   * S3 actions on the invoice objects bucket's keys (`<tenantId>/<cui>/<uuid>.xml`). The functions serve
+   * every tenant, so IAM cannot tell one tenant's keys from another's: the code refuses a key outside the
+   * request's tenant and company before any call. PutObject is the signing role's: a presigned PUT
+   * acts with its credentials.
+   */
+  invoiceObjects: readonly ObjectAction[];
 }
 
 export type EscrowAction = 'Encrypt' | 'Decrypt';
+export type ObjectAction = 'PutObject' | 'GetObject' | 'DeleteObject';
 
 /** Secrets Manager calls KMS on the caller's behalf: writing a value needs GenerateDataKey (and Decrypt), reading needs Decrypt. */
 export function kmsActionsFor(secrets: readonly SecretAction[]): string[] {
@@ -86,6 +94,7 @@ const read: FunctionPermissions = {
   secrets: [],
   listSecrets: false,
   putEvents: false,
+  invoiceObjects: [],
   pairEscrow: [],
 };
 
@@ -108,6 +117,7 @@ const REFRESH: FunctionPermissions = {
   secrets: ['GetSecretValue', 'PutSecretValue', 'CreateSecret', 'DeleteSecret', 'DescribeSecret'],
   listSecrets: false,
   putEvents: true,
+  invoiceObjects: [],
   pairEscrow: ['Encrypt', 'Decrypt'],
 };
 
@@ -123,6 +133,7 @@ const STORE_PAIR: FunctionPermissions = {
   secrets: ['GetSecretValue', 'PutSecretValue', 'CreateSecret', 'DeleteSecret'],
   listSecrets: false,
   putEvents: true,
+  invoiceObjects: [],
   pairEscrow: ['Encrypt'],
 };
 
@@ -163,13 +174,17 @@ export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
     secrets: ['DeleteSecret', 'DescribeSecret'],
     listSecrets: false,
     putEvents: true,
+    invoiceObjects: [],
     pairEscrow: [],
   },
   'events-list': { ...read, table: { 'TENANT#': ['GetItem'], 'EVENTS#': ['Query'] } },
   // Every refresh path (on demand, and once after ANAF refuses the token), the limiter's counters, and in
   // the tenant's partition the upload Idempotency-Keys (claimed with PutItem, read back, settled with
   // UpdateItem, freed with DeleteItem) and the companies' spvRights (UpdateItem): all within REFRESH's.
-  efactura: { ...REFRESH, table: { ...REFRESH.table, ...LIMITER_TABLE_GRANTS } },
+  // An invoice PUT to the bucket is read (GetObject), then deleted after ANAF's final answer.
+  efactura: { ...REFRESH, table: { ...REFRESH.table, ...LIMITER_TABLE_GRANTS }, invoiceObjects: ['GetObject', 'DeleteObject'] },
+  // Checks the tenant and company, then signs a PUT (no call to S3: the URL carries the role's signature).
+  'invoice-uploads': { ...read, table: { 'TENANT#': ['GetItem'] }, invoiceObjects: ['PutObject'] },
   // No tenant, no token: only the public scope's limit counters.
   'efactura-public': { ...read, table: { ...LIMITER_TABLE_GRANTS } },
 };

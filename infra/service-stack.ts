@@ -17,7 +17,7 @@ import { BrokerFunction } from './constructs/broker-function.js';
 import { METRICS, Monitoring } from './constructs/monitoring.js';
 import { FUNCTION_PROFILES } from './function-profiles.js';
 import { nagResourceId } from './nag.js';
-import { functionRolePath, pascal } from './names.js';
+import { functionRolePath, invoiceBucketName, pascal } from './names.js';
 import { kmsActionsFor, PERMISSIONS, tableStatements } from './permissions.js';
 import type { StageConfig } from './stages.js';
 
@@ -42,6 +42,7 @@ export interface FunctionResources {
   tableName: string;
   eventBusName: string;
   secretsKmsKeyId: string;
+  invoiceBucketName: string;
   publicBaseUrl: string;
   returnUrlAllowlist: string;
 }
@@ -56,6 +57,7 @@ export function functionEnvironment(config: StageConfig, resources: FunctionReso
     [ENV.secretPrefix]: config.secretPrefix,
     [ENV.eventBusName]: resources.eventBusName,
     [ENV.secretsKmsKeyId]: resources.secretsKmsKeyId,
+    [ENV.invoiceBucketName]: resources.invoiceBucketName,
     [ENV.publicBaseUrl]: resources.publicBaseUrl,
     [ENV.anafOauthBaseUrl]: config.anafOauthBaseUrl,
     [ENV.anafApiBaseUrl]: config.anafApiBaseUrl,
@@ -102,6 +104,7 @@ export class ServiceStack extends Stack {
   constructor(scope: Construct, id: string, props: ServiceStackProps) {
     super(scope, id, props);
     const { config, table, secretsKey, projectRoot } = props;
+    const invoiceBucket = invoiceBucketName(config.stage, this.account, this.region);
     const entryFor = props.entryFor ?? ((name: string) => `${projectRoot}/functions/${name}/handler.ts`);
     const removalPolicy = config.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const logRetention = config.logRetentionDays as logs.RetentionDays;
@@ -141,6 +144,7 @@ export class ServiceStack extends Stack {
       tableName: table.tableName,
       eventBusName: this.bus.eventBusName,
       secretsKmsKeyId: secretsKey.keyArn,
+      invoiceBucketName: invoiceBucket,
       publicBaseUrl,
       returnUrlAllowlist,
     });
@@ -234,6 +238,15 @@ export class ServiceStack extends Stack {
             conditions: { StringEquals: { 'kms:EncryptionContext:purpose': ESCROW_CONTEXT_PURPOSE } },
           }),
         );
+      }
+      if (permissions.invoiceObjects.length > 0) {
+        // Every tenant's keys: the code checks that a key is the request's tenant's and company's.
+        const objects = `arn:${this.partition}:s3:::${invoiceBucket}/*`;
+        role.addToPolicy(new iam.PolicyStatement({ actions: permissions.invoiceObjects.map((action) => `s3:${action}`), resources: [objects] }));
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::${nagResourceId(this, objects)}]`,
+          reason: 'Invoice objects are named per upload (<tenantId>/<cui>/<uuid>.xml) at run time; the functions serve every tenant, and the code refuses a key outside the request\'s tenant and company.',
+        });
       }
       if (permissions.putEvents) {
         role.addToPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [this.bus.eventBusArn] }));

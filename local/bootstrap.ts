@@ -1,14 +1,21 @@
 import { CreateTableCommand, DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { CreateEventBusCommand, EventBridgeClient, ResourceAlreadyExistsException } from '@aws-sdk/client-eventbridge';
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { BucketAlreadyOwnedByYou, CreateBucketCommand, S3Client, type BucketLocationConstraint } from '@aws-sdk/client-s3';
 import { DUE_INDEX_ATTRIBUTES, DUE_INDEX_NAME, TABLE_KEYS } from '../shared/config/env-names.js';
 
 /**
  * Creates what the CDK stack creates in AWS, for the local stack: the table (keys and due index as in
  * infra), the event bus and the customer-managed KMS key (secrets and the pair escrow are encrypted with
- * it). Secrets need nothing: they are created under the prefix on first write. Answers the key's id.
+ * it) and the invoice bucket (path-style, as the presigned URLs address it). Secrets need nothing: they
+ * are created under the prefix on first write. Answers the key's id.
  */
-export async function bootstrapLocalResources(input: { tableName: string; eventBusName: string; kmsAlias: string }): Promise<{ kmsKeyId: string }> {
+export async function bootstrapLocalResources(input: {
+  tableName: string;
+  eventBusName: string;
+  kmsAlias: string;
+  invoiceBucketName: string;
+}): Promise<{ kmsKeyId: string }> {
   const dynamo = new DynamoDBClient({});
   try {
     await dynamo.send(
@@ -49,6 +56,17 @@ export async function bootstrapLocalResources(input: { tableName: string; eventB
     if (!(error instanceof ResourceAlreadyExistsException)) throw error;
   } finally {
     bus.destroy();
+  }
+  const s3 = new S3Client({ forcePathStyle: true });
+  try {
+    const region = await s3.config.region();
+    // S3 refuses a LocationConstraint of us-east-1, its default region.
+    const location = region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } };
+    await s3.send(new CreateBucketCommand({ Bucket: input.invoiceBucketName, ...location }));
+  } catch (error) {
+    if (!(error instanceof BucketAlreadyOwnedByYou)) throw error;
+  } finally {
+    s3.destroy();
   }
   return { kmsKeyId: await ensureKmsKey(input.kmsAlias) };
 }

@@ -40,7 +40,8 @@ interface ServiceOperation {
   /** The schema the handler validates its body with (it is the handler module's own export). */
   body?: Schema;
   /** The body is an XML document (its exact bytes), not JSON. */
-  xmlBody?: { maxBytes: number; description: string };
+  /** `optional`: the route takes the document from elsewhere when the body is empty. */
+  xmlBody?: { maxBytes: number; description: string; optional?: boolean };
   /** Request headers the route reads. */
   headers?: ZodObjectInput;
   query?: ZodObjectInput;
@@ -244,6 +245,17 @@ export const OPERATIONS: Record<string, Operation> = {
     answer: { status: 200, description: 'one page of events', schema: contract.eventsPage },
     errors: [],
   },
+  'POST /v1/tenants/{tenantId}/companies/{cui}/invoice-uploads': {
+    operationId: 'createInvoiceUpload',
+    tag: 'e-Factura',
+    summary: 'A presigned S3 PUT URL for an invoice over 6 MB (up to 10 MB)',
+    description:
+      'PUT the XML to `uploadUrl` (no credentials, no extra headers needed) within 15 minutes, then ' +
+      'POST …/invoices?standard=…&objectKey=<objectKey> with an empty body. S3 cannot bound a presigned PUT\'s ' +
+      'size: an object over `maxBytes` is refused (413) when named. Unsent objects expire after a day.',
+    answer: { status: 201, description: 'where to PUT the invoice, and the key to name it by', schema: contract.invoiceUploadCreated },
+    errors: ['COMPANY_NOT_FOUND'],
+  },
   'POST /v1/tenants/{tenantId}/companies/{cui}/invoices': {
     operationId: 'uploadInvoice',
     tag: 'e-Factura',
@@ -254,14 +266,22 @@ export const OPERATIONS: Record<string, Operation> = {
       '"Factura a mai fost transmisa anterior"). With `Idempotency-Key`, a repeat with the same key answers the ' +
       "first result without calling ANAF (a day; the key is the tenant's), 409 IDEMPOTENCY_KEY_IN_USE while the first " +
       'is under way, after an uncertain first result, or for another request under the same key. ANAF refusing the ' +
-      'document is 502 ANAF_REJECTED with its messages.',
-    xmlBody: { maxBytes: MAX_INVOICE_BYTES, description: 'the invoice XML (UBL, CN, CII or RASP), at most 6,000,000 bytes' },
+      'document is 502 ANAF_REJECTED with its messages. Over 6 MB (up to ANAF\'s 10 MB): PUT the XML to the ' +
+      '`uploadUrl` of POST …/invoice-uploads, then send this with `objectKey` and an empty body; the same rules ' +
+      "apply, the key must be this tenant's and company's (else 400), a missing object is 404 UPLOAD_NOT_FOUND, " +
+      'one over 10 MB is 413 and deleted; the object is deleted after ANAF accepts or refuses it (502), and kept ' +
+      'for a retry after any other failure (expired by the bucket a day later).',
+    xmlBody: {
+      maxBytes: MAX_INVOICE_BYTES,
+      description: 'the invoice XML (UBL, CN, CII or RASP), at most 6,000,000 bytes; empty with objectKey',
+      optional: true,
+    },
     headers: z.object({
       'Idempotency-Key': z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,128}$/), z.describe('a repeat with the same key answers the first result'))),
     }),
     query: upload.query,
     answer: { status: 201, description: "ANAF's index_incarcare", schema: contract.uploadCreated },
-    errors: [...EFACTURA_CALL, 'IDEMPOTENCY_KEY_IN_USE'],
+    errors: [...EFACTURA_CALL, 'IDEMPOTENCY_KEY_IN_USE', 'UPLOAD_NOT_FOUND'],
   },
   'GET /v1/tenants/{tenantId}/companies/{cui}/invoices/{uploadId}/status': {
     operationId: 'uploadStatus',
@@ -435,7 +455,7 @@ function serviceOperation(route: RouteDef, op: ServiceOperation): ZodOpenApiOper
     ...(op.xmlBody
       ? {
           requestBody: {
-            required: true,
+            required: !op.xmlBody.optional,
             description: op.xmlBody.description,
             content: { 'application/xml': { schema: { type: 'string' as const, maxLength: op.xmlBody.maxBytes } } },
           },
@@ -540,6 +560,7 @@ export function buildOpenApiDocument(options: { serverUrl?: string } = {}): Retu
           AccessToken: contract.accessToken,
           Event: contract.auditEvent,
           EventsPage: contract.eventsPage,
+          InvoiceUploadCreated: contract.invoiceUploadCreated,
           UploadCreated: contract.uploadCreated,
           UploadStatus: contract.uploadStatus,
           MessagesPage: contract.messagesPage,

@@ -118,7 +118,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const tableName = env[ENV.tableName] || LOCAL_DEFAULTS.tableName;
     const eventBusName = env[ENV.eventBusName] || LOCAL_DEFAULTS.eventBusName;
-    const { kmsKeyId } = await bootstrapLocalResources({ tableName, eventBusName, kmsAlias: LOCAL_DEFAULTS.kmsAlias });
+    const invoiceBucketName = env[ENV.invoiceBucketName] || LOCAL_DEFAULTS.invoiceBucketName;
+    const { kmsKeyId } = await bootstrapLocalResources({ tableName, eventBusName, kmsAlias: LOCAL_DEFAULTS.kmsAlias, invoiceBucketName });
 
     let emulator: AnafEmulator | null = null;
     const oauthBase = env[ENV.anafOauthBaseUrl];
@@ -164,6 +165,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       [ENV.secretPrefix]: env[ENV.secretPrefix] || LOCAL_DEFAULTS.secretPrefix,
       [ENV.eventBusName]: eventBusName,
       [ENV.secretsKmsKeyId]: env[ENV.secretsKmsKeyId] || kmsKeyId,
+      [ENV.invoiceBucketName]: invoiceBucketName,
       // validare / transformare (no token) go to the emulator's public host unless one is given (issue 9).
       ...(emulator && !env.ANAF_PUBLIC_API_BASE_URL ? { ANAF_PUBLIC_API_BASE_URL: emulator.publicApiBaseUrl } : {}),
     });

@@ -241,6 +241,18 @@ export interface EfacturaClient {
   pdf(input: { standard: PublicStandard; xml: Uint8Array; validate: boolean; timeoutMs: number }): Promise<Parsed<Uint8Array>>;
 }
 
+/** What reading an uploaded invoice found (larger than `maxBytes`: its body is not read). */
+export type StoredObject = { kind: 'missing' } | { kind: 'too-large'; sizeBytes: number } | { kind: 'found'; bytes: Uint8Array };
+
+/** The invoice objects bucket (S3): presigned PUTs for the ERP, then the upload route's read and delete. */
+export interface InvoiceObjectStore {
+  /** A URL the ERP PUTs the XML to, without credentials, for `expiresInSeconds`. */
+  presignPut(key: string, expiresInSeconds: number): Promise<string>;
+  read(key: string, maxBytes: number): Promise<StoredObject>;
+  /** Deleting a missing object is no error. */
+  delete(key: string): Promise<void>;
+}
+
 export interface Logger {
   info(message: string, extra?: Record<string, unknown>): void;
   warn(message: string, extra?: Record<string, unknown>): void;

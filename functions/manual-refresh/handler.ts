@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { BrokerError } from '../../shared/domain/errors.js';
 import { cuiParam, parseWith, tenantIdParam, tokenIdParam } from '../../shared/http/params.js';
-import { PAIR_WRITING } from '../../shared/runtime/adapters/index.js';
+import { PAIR_WRITING } from '../../shared/runtime/adapters/pair-writing.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
 import { manualRefresh } from '../../shared/services/access.js';
 import type { TokenView } from '../../shared/domain/model.js';

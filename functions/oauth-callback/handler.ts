@@ -1,7 +1,7 @@
 import { httpHandler } from '../../shared/http/handler.js';
 import { renderFlowOutcome } from '../../shared/http/pages.js';
 import { completeAuthorization } from '../../shared/services/authorization.js';
-import { PAIR_WRITING } from '../../shared/runtime/adapters/index.js';
+import { PAIR_WRITING } from '../../shared/runtime/adapters/pair-writing.js';
 
 /** GET /v1/oauth/callback?code&state | ?error&state: ANAF's redirect (public route). */
 export const handler = httpHandler(

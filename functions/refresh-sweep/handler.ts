@@ -1,5 +1,5 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { PAIR_WRITING } from '../../shared/runtime/adapters/index.js';
+import { PAIR_WRITING } from '../../shared/runtime/adapters/pair-writing.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
 import { reportHealth, sweep, type SweepSummary, type TokenHealth } from '../../shared/services/sweep.js';
 

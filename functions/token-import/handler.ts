@@ -3,7 +3,7 @@ import { httpHandler } from '../../shared/http/handler.js';
 import { cuiListSchema, normalizeCuiList, parseWith, tenantIdParam } from '../../shared/http/params.js';
 import { json } from '../../shared/http/responses.js';
 import { importToken } from '../../shared/services/tokens.js';
-import { PAIR_WRITING } from '../../shared/runtime/adapters/index.js';
+import { PAIR_WRITING } from '../../shared/runtime/adapters/pair-writing.js';
 
 const jwt = z.string().check(z.minLength(1), z.maxLength(16_384));
 // `replace: true` lets an import replace the pair of a certificate that already has an active token.

@@ -53,6 +53,7 @@ const schema = z.object({
   [ENV.secretPrefix]: z.string().check(z.minLength(1)),
   [ENV.eventBusName]: z._default(z.string().check(z.minLength(1)), 'default'),
   [ENV.secretsKmsKeyId]: z.optional(z.string().check(z.minLength(1))),
+  [ENV.invoiceBucketName]: z.optional(z.string().check(z.minLength(3))),
   [ENV.anafLimitCallsPerMinute]: int(1, DEFAULT_LIMITS.callsPerMinute),
   [ENV.anafLimitStatusPerMessagePerDay]: int(1, DEFAULT_LIMITS.statusPerMessagePerDay),
   [ENV.anafLimitDownloadsPerMessagePerDay]: int(1, DEFAULT_LIMITS.downloadsPerMessagePerDay),
@@ -85,6 +86,8 @@ export interface Config {
   secretPrefix: string;
   eventBusName: string;
   secretsKmsKeyId: string | undefined;
+  /** The bucket of invoices over the inline limit (set for the functions that use it). */
+  invoiceBucketName: string | undefined;
   /** ANAF's call limits (ANAF_LIMIT_*), enforced before each e-Factura call. */
   anafLimits: LimitConfig;
 }
@@ -162,6 +165,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     secretPrefix: c[ENV.secretPrefix],
     eventBusName: c[ENV.eventBusName],
     secretsKmsKeyId: c[ENV.secretsKmsKeyId],
+    invoiceBucketName: c[ENV.invoiceBucketName],
     anafLimits: {
       callsPerMinute: c[ENV.anafLimitCallsPerMinute],
       statusPerMessagePerDay: c[ENV.anafLimitStatusPerMessagePerDay],

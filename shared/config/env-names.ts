@@ -22,6 +22,7 @@ export const ENV = {
   secretPrefix: 'SECRET_PREFIX',
   eventBusName: 'EVENT_BUS_NAME',
   secretsKmsKeyId: 'SECRETS_KMS_KEY_ID',
+  invoiceBucketName: 'INVOICE_BUCKET_NAME',
   // ANAF's call limits, enforced before each e-Factura call (shared/domain/anaf-limits.ts).
   anafLimitCallsPerMinute: 'ANAF_LIMIT_CALLS_PER_MINUTE',
   anafLimitStatusPerMessagePerDay: 'ANAF_LIMIT_STATUS_PER_MESSAGE_PER_DAY',

@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'ANAF_DAILY_LIMIT'
   | 'RATE_LIMITED'
   | 'IDEMPOTENCY_KEY_IN_USE'
+  | 'UPLOAD_NOT_FOUND'
   | 'INTERNAL_ERROR';
 
 /** The one error type services throw; `code` decides the HTTP status, `cause` is kept for logs. */
@@ -78,6 +79,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   CONFLICT: 409,
   ANAF_REJECTED: 502,
   ANAF_UNAVAILABLE: 503,
+  UPLOAD_NOT_FOUND: 404,
   // e-Factura: the certificate holder has no SPV rights on the company (or on that message).
   NO_SPV_RIGHTS: 403,
   MESSAGE_NOT_FOUND: 404,

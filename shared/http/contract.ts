@@ -5,6 +5,7 @@ import { SESSION_ID_SHAPE, TOKEN_ID_SHAPE } from '../domain/state.js';
 import type { issueAccessToken } from '../services/access.js';
 import type { createConnectSession } from '../services/authorization.js';
 import type { listEvents } from '../services/events.js';
+import type { createInvoiceUpload } from '../services/invoice-uploads.js';
 import type { listMessages, uploadInvoice, uploadStatus as getUploadStatus, validateInvoice } from '../services/efactura.js';
 import { TENANT_ID_SHAPE } from './params.js';
 
@@ -27,7 +28,7 @@ export const ERROR_MEANINGS: Record<ErrorCode, string> = {
   TOO_MANY_CUIS: 'more than 50 companies in one request',
   CLIENT_MISMATCH: "the pair was issued to another ANAF client than the tenant's",
   IMPORT_REFRESH_REFUSED: 'ANAF refused to rotate the pasted refresh token; nothing was stored',
-  PAYLOAD_TOO_LARGE: 'the body is over 64 KB (JSON routes) or over the route\'s own limit (invoice XML: 6 MB; validate/pdf: 5 MB)',
+  PAYLOAD_TOO_LARGE: 'the body is over 64 KB (JSON routes) or over the route\'s own limit (invoice XML: 6 MB inline, 10 MB through invoice-uploads; validate/pdf: 5 MB)',
   UNAUTHORIZED: 'no or wrong credentials (local bearer key)',
   NOT_FOUND: 'no such route',
   METHOD_NOT_ALLOWED: 'the path exists, not with this method',
@@ -52,6 +53,7 @@ export const ERROR_MEANINGS: Record<ErrorCode, string> = {
   ANAF_DAILY_LIMIT: "ANAF's own daily limit for this call is spent; Retry-After is midnight in Romania",
   RATE_LIMITED: "one of ANAF's published limits would be exceeded (the message names it); ANAF was not called; retry after Retry-After seconds",
   IDEMPOTENCY_KEY_IN_USE: 'an upload with this Idempotency-Key is still under way, or the key was used for another request',
+  UPLOAD_NOT_FOUND: 'no invoice object at this objectKey: not PUT yet, already sent, or expired (a day)',
   INTERNAL_ERROR: 'an unexpected error (logged; the body says nothing more)',
 };
 
@@ -164,6 +166,13 @@ export const uploadCreated = z.strictObject({
   uploadId: anafId.check(z.describe("ANAF's index_incarcare: ask its status with it")),
 });
 
+export const invoiceUploadCreated = z.strictObject({
+  uploadUrl: z.url().check(z.describe('PUT the XML here with no credentials (path-style S3 presigned URL) before expiresAt')),
+  objectKey: z.string().check(z.describe('then POST …/invoices?standard=…&objectKey=<this> with an empty body')),
+  expiresAt: timestamp,
+  maxBytes: z.int().check(z.describe("ANAF's upload limit (10 MB); a larger object is refused with 413 when named")),
+});
+
 export const uploadStatus = z.strictObject({
   state: z.enum(['processing', 'accepted', 'rejected', 'invalid-xml']).check(
     z.describe('ANAF stare: in prelucrare, ok, nok, or "XML cu erori nepreluat de sistem" (final, nothing to download)'),
@@ -233,6 +242,7 @@ export const VIEWS_AGREE = [
   true satisfies Exactly<z.infer<typeof connectSessionCreated>, Awaited<ReturnType<typeof createConnectSession>>>,
   true satisfies Exactly<z.infer<typeof connectSessionView>, ConnectSessionView>,
   true satisfies Exactly<z.infer<typeof uploadCreated>, Awaited<ReturnType<typeof uploadInvoice>>>,
+  true satisfies Exactly<z.infer<typeof invoiceUploadCreated>, Awaited<ReturnType<typeof createInvoiceUpload>>>,
   true satisfies Exactly<z.infer<typeof uploadStatus>, Awaited<ReturnType<typeof getUploadStatus>>>,
   true satisfies Exactly<z.infer<typeof messagesPage>, Awaited<ReturnType<typeof listMessages>>>,
   true satisfies Exactly<z.infer<typeof validation>, Awaited<ReturnType<typeof validateInvoice>>>,

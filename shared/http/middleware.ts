@@ -18,6 +18,7 @@ export function jsonBody(input: RouteInput = {}): middy.MiddlewareObj<JsonEvent,
     before: (request) => {
       const event = request.event;
       if (input.xml) {
+        if (input.xml.optional && !event.body) return;
         event.xmlBody = xmlBodyOf(event, input.xml.maxBytes);
         return;
       }
@@ -50,8 +51,11 @@ function xmlBodyOf(event: APIGatewayProxyEventV2, maxBytes: number): Buffer {
 
 /** What a route reads besides its path: anything else in the request is refused, never ignored. */
 export interface RouteInput {
-  /** The route reads an XML document as its body (exact bytes, at most `maxBytes`), not JSON. */
-  xml?: { maxBytes: number };
+  /**
+   * The route reads an XML document as its body (exact bytes, at most `maxBytes`), not JSON; `optional`:
+   * an empty body leaves `xml` undefined (the route takes the document from elsewhere, say S3).
+   */
+  xml?: { maxBytes: number; optional?: boolean };
   /** The route reads a JSON body (its handler validates it with a strict schema); otherwise any body is refused. */
   body?: boolean;
   /**

@@ -29,6 +29,7 @@ export const ROUTES: readonly RouteDef[] = [
   { method: 'POST', path: '/v1/tenants/{tenantId}/tokens/{tokenId}/refresh', fn: 'token-refresh', auth: 'service' },
   { method: 'DELETE', path: '/v1/tenants/{tenantId}/tokens/{tokenId}', fn: 'token-delete', auth: 'service' },
   { method: 'GET', path: '/v1/tenants/{tenantId}/events', fn: 'events-list', auth: 'service' },
+  { method: 'POST', path: '/v1/tenants/{tenantId}/companies/{cui}/invoice-uploads', fn: 'invoice-uploads', auth: 'service' },
   { method: 'POST', path: '/v1/tenants/{tenantId}/companies/{cui}/invoices', fn: 'efactura', auth: 'service' },
   { method: 'GET', path: '/v1/tenants/{tenantId}/companies/{cui}/invoices/{uploadId}/status', fn: 'efactura', auth: 'service' },
   { method: 'GET', path: '/v1/tenants/{tenantId}/companies/{cui}/messages', fn: 'efactura', auth: 'service' },

@@ -1,6 +1,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getConfig, type Config } from '../config/config.js';
 import type { Logger } from '../ports.js';
@@ -25,6 +26,7 @@ export interface AwsClients {
   secretsManager: SecretsManagerClient;
   eventBridge: EventBridgeClient;
   kms: KMSClient;
+  s3: S3Client;
 }
 
 /** What a kit builds its adapters from: the parsed configuration and the container's shared SDK clients. */
@@ -44,8 +46,8 @@ export interface AdapterKit {
   build(context: KitContext): Partial<ServiceDeps>;
 }
 
-type AdapterPort = 'tenants' | 'companies' | 'tokens' | 'sessions' | 'audit' | 'events' | 'secrets' | 'escrow' | 'anaf' | 'efactura' | 'limits' | 'uploadKeys';
-const ADAPTER_PORTS: readonly AdapterPort[] = ['tenants', 'companies', 'tokens', 'sessions', 'audit', 'events', 'secrets', 'escrow', 'anaf', 'efactura', 'limits', 'uploadKeys'];
+type AdapterPort = 'tenants' | 'companies' | 'tokens' | 'sessions' | 'audit' | 'events' | 'secrets' | 'escrow' | 'anaf' | 'efactura' | 'limits' | 'uploadKeys' | 'invoiceObjects';
+const ADAPTER_PORTS: readonly AdapterPort[] = ['tenants', 'companies', 'tokens', 'sessions', 'audit', 'events', 'secrets', 'escrow', 'anaf', 'efactura', 'limits', 'uploadKeys', 'invoiceObjects'];
 
 /** A port no kit of this function provides: any use fails loudly, naming the kit to add. */
 function notWired(port: AdapterPort): object {

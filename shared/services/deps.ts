@@ -3,6 +3,7 @@ import type { AnafEnvironment } from '../domain/model.js';
 import type {
   AnafOAuthClient,
   EfacturaClient,
+  InvoiceObjectStore,
   LimitStore,
   UploadKeyStore,
   AuditStore,
@@ -54,6 +55,8 @@ export interface ServiceDeps {
   /** ANAF's limit counters, shared by every Lambda. */
   limits: LimitStore;
   uploadKeys: UploadKeyStore;
+  /** Invoices over the inline limit, PUT by the ERP to a presigned URL. */
+  invoiceObjects: InvoiceObjectStore;
   clock: Clock;
   logger: Logger;
   /** Optional so that unit tests may leave it out. */

@@ -131,13 +131,25 @@ export interface UploadRequest {
   extern: boolean;
   selfBilled: boolean;
   enforcement: boolean;
-  xml: Uint8Array;
+  /** The XML inline, or an object the ERP PUT to S3 (read only once the Idempotency-Key is claimed). */
+  xml: Uint8Array | StoredInvoice;
   idempotencyKey?: string;
 }
 
+/** An invoice the ERP PUT to the bucket: its key is single-use (a new UUID per presigned URL). */
+export interface StoredInvoice {
+  objectKey: string;
+  read(): Promise<Uint8Array>;
+}
+
+/**
+ * What an Idempotency-Key is bound to. A stored invoice is named by its key, not its bytes: the object
+ * is deleted after ANAF's final answer, and a repeat must still answer the first result.
+ */
 function requestHash(input: UploadRequest): string {
   const head = JSON.stringify([input.cui, input.standard, input.b2c, input.extern, input.selfBilled, input.enforcement]);
-  return createHash('sha256').update(head).update('\n').update(input.xml).digest('hex');
+  const hash = createHash('sha256').update(head).update('\n');
+  return (input.xml instanceof Uint8Array ? hash.update(input.xml) : hash.update(`object:${input.xml.objectKey}`)).digest('hex');
 }
 
 /** The answer to a repeat of an Idempotency-Key: the first result, or why there is none to give. */
@@ -185,6 +197,7 @@ export async function uploadInvoice(deps: ServiceDeps, input: UploadRequest): Pr
   }
   let result: Parsed<{ uploadId: string }>;
   try {
+    const xml = input.xml instanceof Uint8Array ? input.xml : await input.xml.read();
     result = await withToken(deps, ctx, { kind: 'upload', cui: input.cui, standard: input.standard }, (call) =>
       deps.efactura.upload(call, {
         cif: input.cui,
@@ -193,11 +206,11 @@ export async function uploadInvoice(deps: ServiceDeps, input: UploadRequest): Pr
         extern: input.extern,
         selfBilled: input.selfBilled,
         enforcement: input.enforcement,
-        xml: input.xml,
+        xml,
       }),
     );
   } catch (error) {
-    // Refused before ANAF saw the upload (limits, token, budget): the key may be sent again.
+    // Refused before ANAF saw the upload (the stored object, limits, token, budget): the key may be sent again.
     if (key) await deps.uploadKeys.release(input.tenantId, key);
     throw error;
   }

@@ -83,7 +83,13 @@ describe('iamRequestsFor', () => {
   });
 
   it('refuses a service it cannot map', () => {
-    expect(() => iamRequestsFor({ service: 's3', operation: 'PutObject', params: {} }, where)).toThrow(/no IAM mapping for s3:PutObject/);
+    expect(() => iamRequestsFor({ service: 'sqs', operation: 'SendMessage', params: {} }, where)).toThrow(/no IAM mapping for sqs:SendMessage/);
+  });
+
+  it('maps an S3 object call to the object ARN', () => {
+    expect(iamRequestsFor({ service: 's3', operation: 'GetObject', params: { Bucket: 'b', Key: 't/1/x.xml' } }, where)).toEqual([
+      { action: 's3:GetObject', resource: 'arn:aws:s3:::b/t/1/x.xml', context: {}, call: 's3:GetObject' },
+    ]);
   });
 });
 

@@ -101,6 +101,22 @@ describe('data stack', () => {
     });
   });
 
+  it('has the invoice bucket: named per stage, account and region, private, TLS only, S3-managed encryption, objects expire after a day', () => {
+    dev.dataTemplate.resourceCountIs('AWS::S3::Bucket', 1);
+    dev.dataTemplate.hasResourceProperties('AWS::S3::Bucket', {
+      BucketName: Match.anyValue(),
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 1, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' })] },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+    });
+    const bucket = Object.values(dev.dataTemplate.toJSON().Resources as Record<string, Cfn>).find((r) => r.Type === 'AWS::S3::Bucket')!;
+    expect(flat(bucket.Properties.BucketName)).toBe('anaf-broker-dev-invoices-${AWS::AccountId}-${AWS::Region}');
+    expect(bucket.Properties.CorsConfiguration).toBeUndefined();
+    const policy = Object.values(dev.dataTemplate.toJSON().Resources as Record<string, Cfn>).find((r) => r.Type === 'AWS::S3::BucketPolicy')!;
+    expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain('"aws:SecureTransport":"false"');
+  });
+
   it('has a customer-managed KMS key with rotation for the secrets', () => {
     dev.dataTemplate.resourceCountIs('AWS::KMS::Key', 1);
     dev.dataTemplate.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
@@ -348,7 +364,8 @@ describe('functions', () => {
 });
 
 describe('IAM', () => {
-  const READ_ONLY = ['anaf-client-get', 'token-get', 'events-list', 'company-get', 'connect-session-get'];
+  // invoice-uploads writes no item: it only signs an S3 PUT.
+  const READ_ONLY = ['anaf-client-get', 'token-get', 'events-list', 'company-get', 'connect-session-get', 'invoice-uploads'];
   const PUT_EVENTS = ['oauth-authorize', 'oauth-callback', 'token-import', 'token-refresh', 'access-token-get', 'manual-refresh', 'refresh-sweep', 'token-delete', 'efactura'];
   const SECRETS: Record<string, string[]> = {
     'anaf-client-put': ['CreateSecret', 'PutSecretValue'],
@@ -464,6 +481,18 @@ describe('IAM', () => {
       expect(puts.length > 0, name).toBe(PUT_EVENTS.includes(name));
       for (const s of puts) expect(flat(s.Resource)).toMatch(/^\$\{LifecycleBus\w+\.Arn\}$/);
     }
+  });
+
+  it('grants S3 on the invoice objects only: PutObject to the signing function, GetObject and DeleteObject to e-Factura', () => {
+    const objects = 'arn:${AWS::Partition}:s3:::anaf-broker-dev-invoices-${AWS::AccountId}-${AWS::Region}/*';
+    for (const name of FUNCTION_NAMES) {
+      const s3 = statementsOf(dev, name).filter((st) => actionsOf(st).some((a) => a.startsWith('s3:')));
+      const expected = PERMISSIONS[name]!.invoiceObjects.map((a) => `s3:${a}`).sort();
+      expect(s3.flatMap(actionsOf).sort(), name).toEqual(expected);
+      for (const st of s3) expect(resourcesOf(st).map(flat), name).toEqual([objects]);
+    }
+    expect(actionsFor(dev, 'invoice-uploads', 's3')).toEqual(['s3:PutObject']);
+    expect(actionsFor(dev, 'efactura', 's3')).toEqual(['s3:DeleteObject', 's3:GetObject']);
   });
 
   it('uses no AWS managed policies', () => {

@@ -246,6 +246,7 @@ const CASES: Record<string, RouteCase> = {
   'POST /v1/tenants/{tenantId}/tokens/{tokenId}/refresh': {},
   'DELETE /v1/tenants/{tenantId}/tokens/{tokenId}': {},
   'GET /v1/tenants/{tenantId}/events': {},
+  'POST /v1/tenants/{tenantId}/companies/{cui}/invoice-uploads': {},
   'POST /v1/tenants/{tenantId}/companies/{cui}/invoices': { query: 'standard=UBL', xml: { maxBytes: 6_000_000 } },
   'GET /v1/tenants/{tenantId}/companies/{cui}/invoices/{uploadId}/status': {},
   'GET /v1/tenants/{tenantId}/companies/{cui}/messages': { query: 'days=1' },
@@ -529,6 +530,18 @@ describe('bad input on every route: a 4xx with a stable code, nothing written', 
     const refreshes = stack.emulator!.control.stats().tokenCalls.refresh_token;
     await expectRefused([{ label: 'not connected', request: call(route, { cui: CUIS[1] }), status: 409, code: 'NOT_CONNECTED' }]);
     expect(stack.emulator!.control.stats().tokenCalls.refresh_token).toBe(refreshes);
+  });
+
+  it("POST invoices: an objectKey that is not one of this company's uploads, or one with an inline body → 400 VALIDATION_ERROR", async () => {
+    const route = byKey('POST /v1/tenants/{tenantId}/companies/{cui}/invoices');
+    const uuid = '0b6f9c1e-3c1a-4d2b-9a4e-1f2e3d4c5b6a';
+    const keys = ['', '../x.xml', `${fx.otherTenant}/${CUIS[0]}/${uuid}.xml`, `${fx.tenantId}/${CUIS[1]}/${uuid}.xml`, `${fx.tenantId}/${CUIS[0]}/${uuid}.txt`, `${fx.tenantId}/${CUIS[0]}/x`, 'a'.repeat(201)];
+    const query = (key: string) => `standard=UBL&objectKey=${encodeURIComponent(key)}`;
+    const cases = each([route], keys, (r, key) => ({ request: () => send(r.method, pathOf(r, {}, query(key))), status: 400, code: 'VALIDATION_ERROR' }));
+    cases.push(
+      ...each([route], ['inline too'], (r) => ({ request: () => send(r.method, pathOf(r, {}, query(`${fx.tenantId}/${CUIS[0]}/${uuid}.xml`)), { xml: INVOICE_XML }), status: 400, code: 'VALIDATION_ERROR' })),
+    );
+    await expectRefused(cases);
   });
 
   it('GET events: a bad limit → 400 VALIDATION_ERROR', async () => {

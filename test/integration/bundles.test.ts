@@ -86,6 +86,7 @@ beforeAll(async () => {
         tableName: process.env[ENV.tableName]!,
         eventBusName: process.env[ENV.eventBusName]!,
         secretsKmsKeyId: process.env[ENV.secretsKmsKeyId]!,
+        invoiceBucketName: process.env[ENV.invoiceBucketName]!,
         publicBaseUrl: stack.apiUrl,
         returnUrlAllowlist: new URL(stack.apiUrl).origin,
       },
@@ -246,6 +247,11 @@ function cases(): Record<string, Invocation[]> {
     efactura: [
       { label: 'POST invoice', event: xmlHttp('POST', `${t}/companies/${CUIS[0]}/invoices?standard=UBL`, INVOICE_XML), check: status(201) },
       { label: 'POST invoice, bad standard', event: xmlHttp('POST', `${t}/companies/${CUIS[0]}/invoices?standard=XML`, INVOICE_XML), check: refused },
+      {
+        label: 'POST invoice by objectKey, never PUT (S3 GetObject)',
+        event: http('POST', `${t}/companies/${CUIS[0]}/invoices?standard=UBL&objectKey=${encodeURIComponent(`${fx.t}/${CUIS[0]}/0b6f9c1e-3c1a-4d2b-9a4e-1f2e3d4c5b6a.xml`)}`),
+        check: status(404, 'UPLOAD_NOT_FOUND'),
+      },
       { label: 'GET status, unknown upload', event: http('GET', `${t}/companies/${CUIS[0]}/invoices/1/status`), check: status(404, 'MESSAGE_NOT_FOUND') },
       { label: 'GET messages', event: http('GET', `${t}/companies/${CUIS[0]}/messages?days=1`), check: status(200) },
       {
@@ -258,6 +264,10 @@ function cases(): Record<string, Invocation[]> {
           expect(a.headers['content-type']).toBe('application/zip');
         },
       },
+    ],
+    'invoice-uploads': [
+      { label: 'POST invoice-uploads (a presigned PUT)', event: http('POST', `${t}/companies/${CUIS[0]}/invoice-uploads`), check: status(201) },
+      { label: 'POST invoice-uploads, bad tenant', event: http('POST', `/v1/tenants/${BAD}/companies/${CUIS[0]}/invoice-uploads`), check: refused },
     ],
     'efactura-public': [
       { label: 'POST validate', event: xmlHttp('POST', '/v1/validate?standard=FACT1', INVOICE_XML), check: status(200) },
@@ -328,6 +338,7 @@ describe('every deployed bundle, run by plain node against moto and the emulator
         ...(grants.secrets.length > 0 || grants.listSecrets ? ['@aws-sdk/client-secrets-manager'] : []),
         ...(grants.putEvents ? ['@aws-sdk/client-eventbridge'] : []),
         ...(grants.pairEscrow.length > 0 ? ['@aws-sdk/client-kms'] : []),
+        ...(grants.invoiceObjects.length > 0 ? ['@aws-sdk/client-s3'] : []),
       ].sort();
       const held = [...bundles.packages.get(name)!].filter((p) => p.startsWith('@aws-sdk/client-')).sort();
       expect.soft(held, name).toEqual(expected);

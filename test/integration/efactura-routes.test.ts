@@ -343,3 +343,84 @@ describe("the tenant's ANAF environment", () => {
     expect(efacturaBaseUrl('https://proxy.example.com/anaf', 'test')).toBe('https://proxy.example.com/anaf');
   });
 });
+
+// ---------------------------------------------------------------- invoices over the inline limit, through S3
+describe('invoices over 6 MB: presigned S3 PUT, then the upload route names the object', () => {
+  const MAX = 10 * 1024 * 1024;
+  /** An invoice of exactly `bytes` bytes (padded with a comment inside the root). */
+  const bigInvoice = (bytes: number) => {
+    const [head, tail] = INVOICE(`BIG-${bytes}`).split('</Invoice>') as [string, string];
+    const end = `</Invoice>${tail}`;
+    const pad = bytes - Buffer.byteLength(head) - Buffer.byteLength(end) - '<!---->'.length;
+    return Buffer.from(`${head}<!--${'x'.repeat(pad)}-->${end}`);
+  };
+  const presign = (t: string, cui: string = CUIS[0]) => send('POST', `${base(t, cui)}/invoice-uploads`);
+  const put = (url: string, body: Buffer) => fetch(url, { method: 'PUT', body });
+  const uploadObject = (t: string, objectKey: string, headers: Record<string, string> = {}) =>
+    send('POST', `${base(t)}/invoices?standard=UBL&objectKey=${encodeURIComponent(objectKey)}`, { headers });
+
+  it('an 8 MB invoice: presign → plain fetch PUT to moto → upload → 201; ANAF gets the exact bytes; the object is deleted; a key repeat still answers', async () => {
+    const t = await connectedTenant();
+    const slot = await presign(t);
+    expect(slot.status, JSON.stringify(slot.json)).toBe(201);
+    expect(slot.json).toEqual({ uploadUrl: expect.any(String), objectKey: expect.stringMatching(new RegExp(`^${t}/${CUIS[0]}/[0-9a-f-]{36}\\.xml$`)), expiresAt: expect.any(String), maxBytes: MAX });
+    const url = new URL(slot.json.uploadUrl);
+    // Path-style on moto's endpoint, signed for 15 minutes.
+    expect(url.origin).toBe(new URL(stack.moto.endpoint).origin);
+    expect(url.pathname).toBe(`/${process.env.INVOICE_BUCKET_NAME}/${slot.json.objectKey}`);
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('900');
+    expect(Date.parse(slot.json.expiresAt) - Date.now()).toBeGreaterThan(14 * 60_000);
+    expect(Date.parse(slot.json.expiresAt) - Date.now()).toBeLessThanOrEqual(15 * 60_000);
+
+    const xml = bigInvoice(8 * 1024 * 1024);
+    expect((await put(slot.json.uploadUrl, xml)).status).toBe(200);
+    const key = { 'idempotency-key': `big-${Date.now()}` };
+    const up = await uploadObject(t, slot.json.objectKey, key);
+    expect(up.status, JSON.stringify(up.json)).toBe(201);
+    const status = await send('GET', `${base(t)}/invoices/${up.json.uploadId}/status`);
+    const invoice = await send('GET', `${base(t)}/messages/${status.json.downloadId}?part=invoice`);
+    expect(invoice.bytes.equals(xml)).toBe(true);
+
+    // Deleted after ANAF's answer: naming it again is 404, but a repeat of its Idempotency-Key answers the first result.
+    const uploads = calls().upload;
+    expect((await uploadObject(t, slot.json.objectKey)).json.error.code).toBe('UPLOAD_NOT_FOUND');
+    expect((await uploadObject(t, slot.json.objectKey, key)).json).toEqual(up.json);
+    expect(calls().upload).toBe(uploads);
+  });
+
+  it("another tenant's or company's key is 400 before anything is read; a key never PUT is 404 UPLOAD_NOT_FOUND; ANAF is not called", async () => {
+    const t = await connectedTenant();
+    const other = await connectedTenant();
+    const theirs = (await presign(other)).json;
+    expect((await put(theirs.uploadUrl, Buffer.from(INVOICE('theirs')))).status).toBe(200);
+    const uploads = calls().upload;
+    const foreign = await uploadObject(t, theirs.objectKey);
+    expect([foreign.status, foreign.json.error.code]).toEqual([400, 'VALIDATION_ERROR']);
+    const otherCompany = await uploadObject(t, theirs.objectKey.replace(`${other}/${CUIS[0]}/`, `${t}/${CUIS[1]}/`));
+    expect([otherCompany.status, otherCompany.json.error.code]).toEqual([400, 'VALIDATION_ERROR']);
+    const neverPut = await uploadObject(t, (await presign(t)).json.objectKey);
+    expect([neverPut.status, neverPut.json.error.code]).toEqual([404, 'UPLOAD_NOT_FOUND']);
+    expect(calls().upload).toBe(uploads);
+    // Their object is untouched: its owner sends it.
+    expect((await uploadObject(other, theirs.objectKey)).status).toBe(201);
+  });
+
+  it('an object over 10 MB is 413 PAYLOAD_TOO_LARGE (ANAF not called) and deleted; inline body and objectKey together are 400', async () => {
+    const t = await connectedTenant();
+    const slot = (await presign(t)).json;
+    expect((await put(slot.uploadUrl, bigInvoice(MAX + 1))).status).toBe(200);
+    const uploads = calls().upload;
+    const over = await uploadObject(t, slot.objectKey);
+    expect([over.status, over.json.error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    expect((await uploadObject(t, slot.objectKey)).json.error.code).toBe('UPLOAD_NOT_FOUND');
+    const both = await send('POST', `${base(t)}/invoices?standard=UBL&objectKey=${encodeURIComponent(slot.objectKey)}`, { body: INVOICE('both') });
+    expect([both.status, both.json.error.code]).toEqual([400, 'VALIDATION_ERROR']);
+    expect(calls().upload).toBe(uploads);
+  });
+
+  it('a presign for an unknown company is 404 COMPANY_NOT_FOUND; for an unknown tenant 404 TENANT_NOT_FOUND', async () => {
+    const t = await connectedTenant();
+    expect((await presign(t, CUIS[1])).json.error.code).toBe('COMPANY_NOT_FOUND');
+    expect((await presign(`nobody-${Date.now()}`)).json.error.code).toBe('TENANT_NOT_FOUND');
+  });
+});

@@ -22,7 +22,8 @@ import { getRuntime, type Runtime } from '../../shared/runtime/runtime.js';
 import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
 import type { ServiceDeps } from '../../shared/services/deps.js';
 import type { StoredPair } from '../../shared/ports.js';
-import { functionRolePath } from '../../infra/names.js';
+import { functionRolePath, invoiceBucketName } from '../../infra/names.js';
+import { LOCAL_DEFAULTS } from '../../local/defaults.js';
 import { isAllowed, keyPolicyAllows, matchingStatements, resolvedKeyPolicy, resolvedPolicy, wildcardMatch, type LocalResources, type ResolvedStatement } from '../infra/policy.js';
 import { synthStage } from '../infra/synth.js';
 import { createActionRecorder, iamRequestsFor, type IamRequest } from '../support/aws-actions.js';
@@ -54,7 +55,8 @@ const tenant = () => `g${++n}-${Date.now().toString(36)}`;
 const control = () => stack.emulator!.control;
 
 beforeAll(async () => {
-  stack = await startTestStack({ MANUAL_REFRESH_COOLDOWN_SECONDS: '0' });
+  // The bucket under the name the synthesized dev stage gives it in moto's account, so its grants resolve to it.
+  stack = await startTestStack({ MANUAL_REFRESH_COOLDOWN_SECONDS: '0', INVOICE_BUCKET_NAME: invoiceBucketName('dev', ACCOUNT, LOCAL_DEFAULTS.region) });
   // The runtime the handlers use (the gateway's too): its clients get the recorder.
   runtime = getRuntime(...ALL_ADAPTERS);
   recorder.attach(Object.values(runtime.clients));
@@ -715,6 +717,28 @@ const PATHS: Path[] = [
         http('POST', path, undefined, { body: INVOICE_XML, headers: { 'idempotency-key': 'k-2' } }),
       );
       expect(refused.body.error.code).toBe('RATE_LIMITED');
+    },
+  },
+  {
+    fn: 'invoice-uploads',
+    name: "signs a PUT for an invoice over the inline limit (S3 authorizes it as the role's PutObject)",
+    run: async () => {
+      const t = tenant();
+      await setupTenant(stack.api, t, [CUIS[0]]);
+      expect((await http('POST', `/v1/tenants/${t}/companies/${CUIS[0]}/invoice-uploads`)).status).toBe(201);
+    },
+  },
+  {
+    fn: 'efactura',
+    name: 'uploads an invoice the ERP PUT to the bucket: reads it, deletes it after the answer',
+    run: async () => {
+      const t = tenant();
+      await setupTenant(stack.api, t, [CUIS[0]]);
+      await connectNew(stack.api, stack.emulator!, t, [CUIS[0]]);
+      const slot = (await stack.api.post(`/v1/tenants/${t}/companies/${CUIS[0]}/invoice-uploads`)).body as { uploadUrl: string; objectKey: string };
+      expect((await fetch(slot.uploadUrl, { method: 'PUT', body: INVOICE_XML })).status).toBe(200);
+      const res = await http('POST', `/v1/tenants/${t}/companies/${CUIS[0]}/invoices?standard=UBL&objectKey=${encodeURIComponent(slot.objectKey)}`);
+      expect(res.status).toBe(201);
     },
   },
   {

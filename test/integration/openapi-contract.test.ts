@@ -125,6 +125,13 @@ describe('the local stack answers what its OpenAPI document says', () => {
     expect(uploaded.status).toBe(201);
     const state = await call('GET', `${base}/companies/${a}/invoices/${uploaded.json.uploadId}/status`);
     expect(state.json.state).toBe('accepted');
+    // Over the inline limit: a presigned PUT, then the upload names the object (a second time: 404).
+    const slot = await call('POST', `${base}/companies/${a}/invoice-uploads`);
+    expect(slot.status).toBe(201);
+    expect((await fetch(slot.json.uploadUrl, { method: 'PUT', body: xml })).status).toBe(200);
+    const byKey = `${base}/companies/${a}/invoices?standard=UBL&objectKey=${encodeURIComponent(slot.json.objectKey)}`;
+    expect((await call('POST', byKey)).status).toBe(201);
+    expect((await call('POST', byKey)).status).toBe(404);
     expect((await call('GET', `${base}/companies/${a}/messages?days=3`)).json.messages.length).toBeGreaterThan(0);
     expect((await call('GET', `${base}/companies/${a}/messages?from=${new Date(Date.now() - 86_400_000).toISOString()}`)).status).toBe(200);
     expect((await call('GET', `${base}/companies/${a}/messages/${state.json.downloadId}`)).status).toBe(200);

@@ -63,10 +63,31 @@ export function createActionRecorder(): ActionRecorder {
     }
   };
 
+  // S3 speaks REST (no X-Amz-Target, no JSON body), and a presigned PUT is never sent by the code: S3
+  // authorizes it as PutObject of the signing role when the ERP sends it. So S3 calls are recorded at the
+  // build step (which a presign runs too) from the command's name and input.
+  const recordS3 = (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+    const fn = current.getStore();
+    if (fn === undefined) return next(args);
+    const operation = (context.commandName ?? '').replace(/Command$/, '');
+    calls.set(fn, [...(calls.get(fn) ?? []), { service: 's3', operation, params: { Bucket: args.input.Bucket, Key: args.input.Key }, answeredBefore: answered }]);
+    try {
+      return await next(args);
+    } finally {
+      answered++;
+    }
+  };
+
   return {
     attach(clients) {
-      // The deserialize step sees the request after serialization and signing, once per attempt.
-      for (const client of clients) client.middlewareStack.add(record, { step: 'deserialize', name: MIDDLEWARE_NAME, override: true });
+      for (const client of clients) {
+        if ((client as { config?: { serviceId?: string } }).config?.serviceId === 'S3') {
+          client.middlewareStack.add(recordS3 as never, { step: 'build', name: MIDDLEWARE_NAME, override: true });
+          continue;
+        }
+        // The deserialize step sees the request after serialization and signing, once per attempt.
+        client.middlewareStack.add(record, { step: 'deserialize', name: MIDDLEWARE_NAME, override: true });
+      }
     },
     as: (fn, work) => current.run(fn, work),
     take() {
@@ -84,7 +105,7 @@ function readCall(request: { headers: Record<string, string>; body?: unknown }):
   // The SDK hands the JSON body over as a string or as bytes.
   const body = typeof request.body === 'string' ? request.body : request.body instanceof Uint8Array ? new TextDecoder().decode(request.body) : undefined;
   if (!service || !target || body === undefined) {
-    // Every client today speaks AWS JSON (DynamoDB, Secrets Manager, EventBridge, KMS); another protocol needs reading here.
+    // The clients read here speak AWS JSON (DynamoDB, Secrets Manager, EventBridge, KMS; S3 is recorded at the build step); another protocol needs reading here.
     throw new Error(`the action recorder cannot read this request (service ${service ?? '?'}, target ${target ?? '?'})`);
   }
   return { service, operation: target.slice(target.lastIndexOf('.') + 1), params: body ? JSON.parse(body) : {} };
@@ -176,6 +197,9 @@ export function iamRequestsFor(call: Omit<SentCall, 'answeredBefore'>, where: Aw
       );
       return [request(name, resource, context)];
     }
+    case 's3':
+      // Object actions on the object's ARN (S3 ARNs carry no region or account).
+      return [request(name, `arn:aws:s3:::${params.Bucket as string}/${params.Key as string}`)];
     default:
       throw new Error(`no IAM mapping for ${name}: teach iamRequestsFor (test/support/aws-actions.ts) how AWS authorizes it`);
   }

@@ -36,7 +36,7 @@ import { storeAuthorization } from '../../shared/services/authorization.js';
 import type { ServiceDeps, ServiceSettings } from '../../shared/services/deps.js';
 import { DEFAULT_LIMITS } from '../../shared/domain/anaf-limits.js';
 import type { Parsed } from '../../shared/domain/efactura.js';
-import type { EfacturaCall, EfacturaClient, UploadKeyStore } from '../../shared/ports.js';
+import type { EfacturaCall, EfacturaClient, InvoiceObjectStore, UploadKeyStore } from '../../shared/ports.js';
 import type { UploadKeyRecord } from '../../shared/domain/model.js';
 import { createFakeLimitStore } from './fake-limits.js';
 
@@ -602,6 +602,24 @@ export interface CapturedLog {
   extra?: Record<string, unknown>;
 }
 
+/** The invoice bucket in memory: `objects` by key; a presigned URL is `fake-s3://<key>`. */
+export function createFakeInvoiceObjects(): InvoiceObjectStore & { objects: Map<string, Uint8Array> } {
+  const objects = new Map<string, Uint8Array>();
+  return {
+    objects,
+    presignPut: async (key, expiresInSeconds) => `fake-s3://${key}?expires=${expiresInSeconds}`,
+    async read(key, maxBytes) {
+      const bytes = objects.get(key);
+      if (!bytes) return { kind: 'missing' };
+      if (bytes.byteLength > maxBytes) return { kind: 'too-large', sizeBytes: bytes.byteLength };
+      return { kind: 'found', bytes };
+    },
+    async delete(key) {
+      objects.delete(key);
+    },
+  };
+}
+
 export interface FakeWorld {
   deps: ServiceDeps;
   clock: FakeClock;
@@ -672,6 +690,7 @@ export function createFakeWorld(options: { settings?: Partial<ServiceSettings>; 
     efactura: createFakeEfactura(),
     limits: createFakeLimitStore(),
     uploadKeys: createFakeUploadKeyStore(tick),
+    invoiceObjects: createFakeInvoiceObjects(),
     clock,
     logger,
     settings: { ...FAKE_SETTINGS, ...options.settings },
