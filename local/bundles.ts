@@ -44,7 +44,7 @@ export async function buildFunctionBundles(names: readonly string[] = FUNCTION_N
     await Promise.all(
       names.map(async (name) => {
         const outfile = join(dir, name, 'index.mjs');
-        const result = await build({ ...esbuildOptionsFor(join(ROOT, 'functions', name, 'handler.ts'), outfile), logLevel: 'silent', metafile: true });
+        const result = await build({ ...esbuildOptionsFor(join(ROOT, 'functions', name, 'handler.ts'), outfile, name), logLevel: 'silent', metafile: true });
         files.set(name, outfile);
         const held = Object.keys(result.metafile.inputs).map(packageOf);
         packages.set(name, new Set(held.filter((p): p is string => p !== undefined)));
@@ -101,6 +101,7 @@ export function bundleEnvironment(targets: LocalTargets): Record<string, string>
         tableName: process.env[ENV.tableName]!,
         eventBusName: process.env[ENV.eventBusName]!,
         secretsKmsKeyId: process.env[ENV.secretsKmsKeyId]!,
+        invoiceBucketName: process.env[ENV.invoiceBucketName]!,
         publicBaseUrl: targets.apiUrl,
         returnUrlAllowlist: new URL(targets.apiUrl).origin,
       },

@@ -28,6 +28,23 @@ export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
 };
 
 /**
+ * Functions that carry the S3 client: it imports the event-stream serde and the checksum fallbacks the
+ * stand-ins leave out, so these bundles keep the SDK's own (a stand-in they needed would fail the build).
+ */
+export const S3_FUNCTIONS: ReadonlySet<string> = new Set(['efactura', 'invoice-uploads']);
+const S3_KEEPS = new Set(['@smithy/core/event-streams', '@smithy/core/checksum']);
+
+/** The aliases of one function's bundle (BUNDLE_ALIASES, less what its S3 client needs). */
+export function bundleAliasesFor(name: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(BUNDLE_ALIASES).filter(([module]) => !(S3_FUNCTIONS.has(name) && S3_KEEPS.has(module))));
+}
+
+/** BUNDLING with one function's aliases. */
+export function bundlingFor(name: string): BundlingOptions {
+  return { ...BUNDLING, esbuildArgs: Object.fromEntries(Object.entries(bundleAliasesFor(name)).map(([module, target]) => [`--alias:${module}`, target])) };
+}
+
+/**
  * How every function is bundled. Exported so that test/integration/bundles.test.ts builds the same
  * bundles with esbuild (esbuildOptionsFor) and runs them, instead of the TypeScript tsx runs.
  */
@@ -56,7 +73,7 @@ export const FUNCTION_ENV_EXTRA = { NODE_OPTIONS: '--enable-source-maps' } as co
  * esbuild's build options for the flags NodejsFunction passes for BUNDLING (aws-lambda-nodejs
  * bundling.ts): bundle, no externals (bundleAwsSDK), the aliases (esbuildArgs), `.mjs` output for ESM.
  */
-export function esbuildOptionsFor(entry: string, outfile: string) {
+export function esbuildOptionsFor(entry: string, outfile: string, name: string) {
   return {
     entryPoints: [entry],
     outfile,
@@ -71,7 +88,7 @@ export function esbuildOptionsFor(entry: string, outfile: string) {
     sourcesContent: BUNDLING.sourcesContent,
     charset: BUNDLING.charset,
     external: [] as string[],
-    alias: { ...BUNDLE_ALIASES },
+    alias: bundleAliasesFor(name),
   };
 }
 
@@ -134,7 +151,7 @@ export class BrokerFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       environment: { ...props.environment, ...FUNCTION_ENV_EXTRA },
-      bundling: BUNDLING,
+      bundling: bundlingFor(props.name),
     });
   }
 }

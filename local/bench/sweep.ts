@@ -103,7 +103,7 @@ async function seed(stack: BenchStack, tpl: Template, size: number, doc: DynamoD
   const started = performance.now();
   const table = `bench-sweep-${size}-${Date.now().toString(36)}`;
   const prefix = `anaf-broker/bench-${size}-${Date.now().toString(36)}/`;
-  await bootstrapLocalResources({ tableName: table, eventBusName: process.env[ENV.eventBusName]!, kmsAlias: LOCAL_DEFAULTS.kmsAlias });
+  await bootstrapLocalResources({ tableName: table, eventBusName: process.env[ENV.eventBusName]!, kmsAlias: LOCAL_DEFAULTS.kmsAlias, invoiceBucketName: process.env[ENV.invoiceBucketName]! });
   const due = Math.max(1, Math.floor(size / DUE_SHARE));
   const now = Date.now();
   const pairs: Array<{ accessToken: string; refreshToken: string }> = [];

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTION_ENV_EXTRA } from '../../infra/constructs/broker-function.js';
+import { FUNCTION_ENV_EXTRA, S3_FUNCTIONS } from '../../infra/constructs/broker-function.js';
 import { PERMISSIONS } from '../../infra/permissions.js';
 import { functionEnvironment } from '../../infra/service-stack.js';
 import { resolveStageConfig } from '../../infra/stages.js';
@@ -346,12 +346,13 @@ describe('every deployed bundle, run by plain node against moto and the emulator
     }
   });
 
-  it('each DynamoDB-only bundle stays within 260 KB minified, the others within 380 KB', async () => {
+  it('each DynamoDB-only bundle stays within 260 KB minified, the others within 380 KB (580 KB with S3)', async () => {
     // The goal (issue 11) is 250 KB; every function misses it (Powertools Metrics alone is 10.5 KB; the clients
     // are the rest: README "Performance" says by how much and why): the ceilings keep them from growing unseen.
     for (const name of FUNCTION_NAMES) {
       const clients = [...bundles.packages.get(name)!].filter((p) => p.startsWith('@aws-sdk/client-'));
-      const budgetKb = clients.length === 1 ? 260 : 380;
+      // The S3 client and its presigner are about 180 KB of their own (README "Performance").
+      const budgetKb = S3_FUNCTIONS.has(name) ? 580 : clients.length === 1 ? 260 : 380;
       expect.soft((await stat(bundles.files.get(name)!)).size / 1024, `${name} (${clients.join(', ')}), KB`).toBeLessThanOrEqual(budgetKb);
     }
   });
