@@ -105,6 +105,7 @@ export async function successInvocations(stack: BenchStack): Promise<Record<stri
       check: succeeded('oauth-callback'),
     },
     efactura: { prepare: event(http('GET', `${t}/companies/${CUIS[0]}/messages?days=1`)), check: succeeded('efactura') },
+    'invoice-uploads': { prepare: event(http('POST', `${t}/companies/${CUIS[0]}/invoice-uploads`)), check: succeeded('invoice-uploads') },
     'efactura-public': { prepare: event(routeEvent(stack.apiUrl, 'POST', '/v1/validate?standard=FACT1', INVOICE_XML, 'application/xml')), check: succeeded('efactura-public') },
     [NON_HTTP_FUNCTIONS.sweep]: {
       prepare: event({ version: '0', id: 'bench', 'detail-type': 'Scheduled Event', source: 'aws.events', account: '000000000000', time: new Date().toISOString(), region: process.env.AWS_REGION, resources: [], detail: {} }),
