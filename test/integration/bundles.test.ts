@@ -2,13 +2,10 @@ import { execFile } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTION_ENV_EXTRA, S3_FUNCTIONS } from '../../infra/constructs/broker-function.js';
+import { S3_FUNCTIONS } from '../../infra/constructs/broker-function.js';
 import { PERMISSIONS } from '../../infra/permissions.js';
-import { functionEnvironment } from '../../infra/service-stack.js';
-import { resolveStageConfig } from '../../infra/stages.js';
-import { buildFunctionBundles, type FunctionBundles } from '../../local/bundles.js';
+import { buildFunctionBundles, bundleEnvironment, type FunctionBundles } from '../../local/bundles.js';
 import { apiGatewayEvent, matchRoute } from '../../local/gateway.js';
-import { ENV } from '../../shared/config/env-names.js';
 import { FUNCTION_NAMES, NON_HTTP_FUNCTIONS, ROUTES } from '../../shared/http/routes.js';
 import { CUIS, connect, follow, pairObtainedByHand, setupTenant, startTestStack } from '../support/stack.js';
 
@@ -71,35 +68,14 @@ beforeAll(async () => {
   bundles = await built;
   dir = bundles.dir;
 
-  const config = resolveStageConfig((key) => (key === 'stage' ? 'dev' : undefined));
-  lambdaEnv = {
-    ...functionEnvironment(
-      {
-        ...config,
-        // The stack's own values: the emulator instead of ANAF, the prefix the local stack uses.
-        anafOauthBaseUrl: stack.emulator!.oauthBaseUrl,
-        anafApiBaseUrl: stack.emulator!.apiBaseUrl,
-        anafPublicApiBaseUrl: stack.emulator!.publicApiBaseUrl,
-        secretPrefix: process.env[ENV.secretPrefix]!,
-      },
-      {
-        tableName: process.env[ENV.tableName]!,
-        eventBusName: process.env[ENV.eventBusName]!,
-        secretsKmsKeyId: process.env[ENV.secretsKmsKeyId]!,
-        invoiceBucketName: process.env[ENV.invoiceBucketName]!,
-        publicBaseUrl: stack.apiUrl,
-        returnUrlAllowlist: new URL(stack.apiUrl).origin,
-      },
-    ),
-    ...FUNCTION_ENV_EXTRA,
-    // What the Lambda runtime sets, with moto's endpoint for every AWS client.
-    AWS_REGION: process.env.AWS_REGION!,
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_ENDPOINT_URL: stack.moto.endpoint,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    TZ: 'UTC',
-  };
+  // The environment CDK gives every function, pointed at this file's moto and emulator.
+  lambdaEnv = bundleEnvironment({
+    apiUrl: stack.apiUrl,
+    motoEndpoint: stack.moto.endpoint,
+    anafOauthBaseUrl: stack.emulator!.oauthBaseUrl,
+    anafApiBaseUrl: stack.emulator!.apiBaseUrl,
+    anafPublicApiBaseUrl: stack.emulator!.publicApiBaseUrl,
+  });
 
   const api = stack.api;
   fx.t = tenant();
