@@ -4,8 +4,9 @@ import { goalsOf, variantName } from '../../local/simulate/report.js';
 import { simulateVariants } from '../../local/simulate/simulate.js';
 
 /**
- * Two runs in parallel, each with its own moto: 8 minutes measured on two cores under a load of ~9
- * (estimated about a minute alone), hence the generous timeout.
+ * Two runs in parallel, each with its own moto: 188 s measured on two cores under a load of ~4 (228 s
+ * under a load of ~4.5 before moto's transactions stopped copying the whole table; README, "A simulated
+ * year", says where the rest goes), hence the generous timeout.
  * The short run of `npm run simulate` (its own moto and emulator per run, in child processes): the real
  * sweep handler, access-token and manual-refresh services and connect links on a virtual clock.
  */

@@ -4,7 +4,11 @@
  * (local/moto_server.py); this proves, through the real token-store adapter, that the refresh lease
  * has exactly one winner however many runs race for it.
  */
+import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { getConfig } from '../../shared/config/config.js';
+import { TABLE_KEYS } from '../../shared/config/env-names.js';
 import { CUIS, type TestStack } from '../support/stack.js';
 import { useTestStack } from '../support/use-stack.js';
 import { connectDueToken, freshDeps } from '../support/refresh-helpers.js';
@@ -30,4 +34,34 @@ describe('conditional writes on the local store', () => {
     }
     expect(winnersPerRound).toEqual(Array(50).fill(1));
   }, 120_000);
+
+  // local/moto_server.py keeps a cheaper rollback point than moto's copy of the whole table: it must be as exact.
+  it('a cancelled transaction leaves nothing of its writes: no new item, an updated item as it was', async () => {
+    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+    const TableName = getConfig().tableName;
+    const key = (sk: string) => ({ [TABLE_KEYS.partitionKey]: 'ATOMIC#txn', [TABLE_KEYS.sortKey]: sk });
+    await doc.send(new PutCommand({ TableName, Item: { ...key('kept'), n: 1, nested: { list: [1] } } }));
+    const cancelled = doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName, Item: { ...key('new'), n: 1 } } },
+          { Update: { TableName, Key: key('kept'), UpdateExpression: 'SET #n = :n, #m.#l[0] = :n', ExpressionAttributeNames: { '#n': 'n', '#m': 'nested', '#l': 'list' }, ExpressionAttributeValues: { ':n': 2 } } },
+          { ConditionCheck: { TableName, Key: key('absent'), ConditionExpression: 'attribute_exists(n)' } },
+        ],
+      }),
+    );
+    await expect(cancelled).rejects.toBeInstanceOf(TransactionCanceledException);
+    expect((await doc.send(new GetCommand({ TableName, Key: key('new') }))).Item).toBeUndefined();
+    expect((await doc.send(new GetCommand({ TableName, Key: key('kept') }))).Item).toEqual({ ...key('kept'), n: 1, nested: { list: [1] } });
+    await doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName, Item: { ...key('new'), n: 1 } } },
+          { Update: { TableName, Key: key('kept'), UpdateExpression: 'SET #n = :n', ExpressionAttributeNames: { '#n': 'n' }, ExpressionAttributeValues: { ':n': 2 } } },
+        ],
+      }),
+    );
+    expect((await doc.send(new GetCommand({ TableName, Key: key('new') }))).Item?.n).toBe(1);
+    expect((await doc.send(new GetCommand({ TableName, Key: key('kept') }))).Item?.n).toBe(2);
+  });
 });
