@@ -3,6 +3,7 @@
  * formats, reply builders and the cheap XML checks that stand in for ANAF's schema validation.
  */
 import { readFileSync } from 'node:fs';
+import { romaniaDay as romaniaDayOf, romaniaWallClock } from '../../shared/domain/romania-time.js';
 
 export interface Reply {
   status: number;
@@ -27,20 +28,11 @@ export const fixtureBytes = (name: string): Buffer => readFileSync(new URL(name,
 /** Escapes a value for a double-quoted attribute; apostrophes stay, as in ANAF's bodies. */
 export const escapeXml = (value: string) => value.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
-/** Romania-time parts of an instant (ANAF stamps its answers in local time). */
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+/** Romania-time parts of an instant (ANAF stamps its answers in local time), zero-padded. */
 function romaniaTime(ms: number) {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone: 'Europe/Bucharest',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(new Date(ms));
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '00';
-  return { y: get('year'), mo: get('month'), d: get('day'), h: get('hour'), mi: get('minute'), s: get('second') };
+  const w = romaniaWallClock(ms);
+  return { y: pad(w.y, 4), mo: pad(w.mo), d: pad(w.d), h: pad(w.h), mi: pad(w.mi), s: pad(w.s) };
 }
 /** `yyyyMMddHHmm`, as in `dateResponse` and `data_creare`. */
 export const compactTime = (ms: number) => {
@@ -53,10 +45,7 @@ export const springTime = (ms: number) => {
   return `${t.d}-${t.mo}-${t.y} ${t.h}:${t.mi}:${t.s}`;
 };
 /** `yyyy-MM-dd` in Romania: the day ANAF's daily limits count in, and the duplicate message's date. */
-export const romaniaDay = (ms: number) => {
-  const t = romaniaTime(ms);
-  return `${t.y}-${t.mo}-${t.d}`;
-};
+export const romaniaDay = (ms: number) => romaniaDayOf(ms).date;
 
 export const jsonText = (status: number, body: string): Reply => ({ status, headers: { 'content-type': JSON_TYPE }, body });
 export const jsonOf = (status: number, body: unknown): Reply => jsonText(status, JSON.stringify(body));

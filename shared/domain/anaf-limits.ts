@@ -11,6 +11,7 @@
  *   (not by the CUI of the route it came through). Per CUI: the two list calls, and RASP uploads (other
  *   uploads have no daily limit).
  */
+import { romaniaDay } from './romania-time.js';
 
 export type LimitName =
   | 'calls-per-minute'
@@ -69,44 +70,7 @@ export interface LimitCounter {
  */
 export const PUBLIC_SCOPE = '~public';
 
-export const LIMIT_TIME_ZONE = 'Europe/Bucharest';
-
 const MINUTE_MS = 60_000;
-
-const wallClock = new Intl.DateTimeFormat('en-US', {
-  timeZone: LIMIT_TIME_ZONE,
-  hourCycle: 'h23',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-});
-
-/** Romania's wall clock at `ms` (whole seconds). */
-function romanianParts(ms: number): { year: number; month: number; day: number; hour: number; minute: number; second: number } {
-  const parts = Object.fromEntries(wallClock.formatToParts(ms).map((p) => [p.type, p.value]));
-  return { year: +parts.year!, month: +parts.month!, day: +parts.day!, hour: +parts.hour!, minute: +parts.minute!, second: +parts.second! };
-}
-
-/** Romania's offset from UTC at the instant `ms`, in ms (+2 h in winter, +3 h in summer). */
-function romanianOffsetMs(ms: number): number {
-  const p = romanianParts(ms);
-  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - (ms - (((ms % 1000) + 1000) % 1000));
-}
-
-/** The Romanian calendar day holding `nowMs` (`YYYY-MM-DD`) and the instant its next midnight falls on. */
-export function romanianDay(nowMs: number): { date: string; endsAt: number } {
-  const p = romanianParts(nowMs);
-  const date = `${p.year}-${String(p.month).padStart(2, '0')}-${String(p.day).padStart(2, '0')}`;
-  // Next midnight as if it were UTC, then moved by the offset in force at that instant (found in two
-  // steps: the offset at the first guess may be the other side of a change). Romania changes at 03:00 /
-  // 04:00, so midnight itself always exists exactly once.
-  const naive = Date.UTC(p.year, p.month - 1, p.day + 1);
-  const guess = naive - romanianOffsetMs(naive);
-  return { date, endsAt: naive - romanianOffsetMs(guess) };
-}
 
 /** Ids go into keys as they are, but `#` (the key's separator) and anything unusual is escaped. */
 const part = (value: string) => encodeURIComponent(value);
@@ -118,7 +82,7 @@ export function limitsFor(call: AnafCall, nowMs: number, config: LimitConfig): L
   const counters: LimitCounter[] = [
     { name: 'calls-per-minute', key: `calls-per-minute#${minute}`, limit: config.callsPerMinute, windowEndsAt: minuteStart + MINUTE_MS },
   ];
-  const day = romanianDay(nowMs);
+  const day = romaniaDay(nowMs);
   const daily = (name: LimitName, subject: string, limit: number) =>
     counters.push({ name, key: `${name}#${part(subject)}#${day.date}`, limit, windowEndsAt: day.endsAt });
   switch (call.kind) {

@@ -13,8 +13,8 @@ const formatter = new Intl.DateTimeFormat('en-GB', {
   hourCycle: 'h23',
 });
 
-/** Wall-clock parts of an instant in Romania. */
-function wallClock(ms: number): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
+/** Wall-clock parts of an instant in Romania (whole seconds). */
+export function romaniaWallClock(ms: number): { y: number; mo: number; d: number; h: number; mi: number; s: number } {
   const parts = formatter.formatToParts(new Date(ms));
   const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
   return { y: get('year'), mo: get('month'), d: get('day'), h: get('hour'), mi: get('minute'), s: get('second') };
@@ -22,7 +22,7 @@ function wallClock(ms: number): { y: number; mo: number; d: number; h: number; m
 
 /** Romania's offset from UTC at an instant, in minutes (120 in winter, 180 in summer). */
 export function romaniaOffsetMinutes(ms: number): number {
-  const w = wallClock(ms);
+  const w = romaniaWallClock(ms);
   const asUtc = Date.UTC(w.y, w.mo - 1, w.d, w.h, w.mi, w.s);
   return Math.round((asUtc - Math.floor(ms / 1000) * 1000) / 60_000);
 }
@@ -42,7 +42,7 @@ const pad = (n: number, width = 2) => String(Math.abs(n)).padStart(width, '0');
 
 /** ISO 8601 with Romania's offset, e.g. `2022-11-01T14:15:00+02:00`. */
 export function toRomaniaIso(ms: number): string {
-  const w = wallClock(ms);
+  const w = romaniaWallClock(ms);
   const offset = romaniaOffsetMinutes(ms);
   const sign = offset < 0 ? '-' : '+';
   return `${w.y}-${pad(w.mo)}-${pad(w.d)}T${pad(w.h)}:${pad(w.mi)}:${pad(w.s)}${sign}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`;
@@ -57,10 +57,21 @@ export function anafCompactTimeToIso(value: string): string | null {
   return toRomaniaIso(romaniaWallToMs(y, mo, d, h, mi));
 }
 
+/**
+ * The Romanian calendar day holding `nowMs` (`YYYY-MM-DD`, the day ANAF's daily limits count in) and
+ * the instant its next midnight falls on. Romania changes its clocks at 03:00 / 04:00, so midnight
+ * always exists exactly once.
+ */
+export function romaniaDay(nowMs: number): { date: string; endsAt: number } {
+  const w = romaniaWallClock(nowMs);
+  const next = new Date(Date.UTC(w.y, w.mo - 1, w.d + 1));
+  return {
+    date: `${w.y}-${pad(w.mo)}-${pad(w.d)}`,
+    endsAt: romaniaWallToMs(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate(), 0, 0),
+  };
+}
+
 /** Whole seconds from `nowMs` to the next midnight in Romania (when ANAF's daily counters start again); at least 1. */
 export function secondsUntilRomaniaMidnight(nowMs: number): number {
-  const w = wallClock(nowMs);
-  const next = new Date(Date.UTC(w.y, w.mo - 1, w.d + 1));
-  const midnight = romaniaWallToMs(next.getUTCFullYear(), next.getUTCMonth() + 1, next.getUTCDate(), 0, 0);
-  return Math.max(1, Math.ceil((midnight - nowMs) / 1000));
+  return Math.max(1, Math.ceil((romaniaDay(nowMs).endsAt - nowMs) / 1000));
 }

@@ -4,11 +4,11 @@ import {
   limitMessage,
   limitsFor,
   retryAfterSeconds,
-  romanianDay,
   type AnafCall,
   type LimitConfig,
   type LimitCounter,
 } from '../../../shared/domain/anaf-limits.js';
+import { romaniaDay } from '../../../shared/domain/romania-time.js';
 
 const at = (iso: string) => Date.parse(iso);
 /** Distinct values, so each test sees which setting a counter took its limit from. */
@@ -21,7 +21,7 @@ const CONFIG: LimitConfig = {
   raspPerCuiPerDay: 66,
 };
 
-describe('romanianDay: the day ends at midnight Europe/Bucharest', () => {
+describe('romaniaDay: the day ends at midnight Europe/Bucharest', () => {
   it.each([
     // winter (UTC+2): midnight is 22:00 UTC
     ['2026-01-15T12:00:00.000Z', '2026-01-15', '2026-01-15T22:00:00.000Z'],
@@ -48,7 +48,7 @@ describe('romanianDay: the day ends at midnight Europe/Bucharest', () => {
     // year end
     ['2026-12-31T22:00:00.000Z', '2027-01-01', '2027-01-01T22:00:00.000Z'],
   ])('%s is Romania\'s %s, which ends at %s', (now, date, endsAt) => {
-    const day = romanianDay(at(now));
+    const day = romaniaDay(at(now));
     expect(day.date).toBe(date);
     expect(new Date(day.endsAt).toISOString()).toBe(endsAt);
   });
@@ -58,10 +58,10 @@ describe('romanianDay: the day ends at midnight Europe/Bucharest', () => {
     ['2026-10-25T12:00:00.000Z', 25],
     ['2026-06-10T12:00:00.000Z', 24],
   ])('the day holding %s is %i hours long', (now, hours) => {
-    const day = romanianDay(at(now));
+    const day = romaniaDay(at(now));
     // The day before ends where this one starts.
-    const previous = romanianDay(at(now) - 30 * 3600_000);
-    expect(romanianDay(previous.endsAt).date).toBe(day.date);
+    const previous = romaniaDay(at(now) - 30 * 3600_000);
+    expect(romaniaDay(previous.endsAt).date).toBe(day.date);
     expect((day.endsAt - previous.endsAt) / 3600_000).toBe(hours);
   });
 });
