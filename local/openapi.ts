@@ -62,7 +62,7 @@ interface BrowserOperation {
   query: ZodObjectInput;
   redirect: string;
   /** HTML result pages by status. */
-  pages: Partial<Record<200 | 400 | 502 | 503, string>>;
+  pages: Partial<Record<200 | 400 | 409 | 502 | 503, string>>;
 }
 
 type Operation = ServiceOperation | BrowserOperation;
