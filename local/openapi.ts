@@ -62,7 +62,7 @@ interface BrowserOperation {
   query: ZodObjectInput;
   redirect: string;
   /** HTML result pages by status. */
-  pages: Partial<Record<200 | 400 | 502 | 503, string>>;
+  pages: Partial<Record<200 | 400 | 409 | 502 | 503, string>>;
 }
 
 type Operation = ServiceOperation | BrowserOperation;
@@ -164,7 +164,9 @@ export const OPERATIONS: Record<string, Operation> = {
       'expires or one login succeeds. `cuis` are registered companies (at most 50); `returnUrl` must be on ' +
       'an origin of `RETURN_URL_ALLOWLIST`; `ttlSeconds` 60 s to 7 days, 30 minutes by default. With `tokenId` the ' +
       "session restores that token's certificate holder: another certificate completing it gets a token of its own " +
-      'and moves no company. `sessionId` is shown only here (the broker stores its hash): the link is a bearer ' +
+      'and moves no company while the token is healthy, and takes the companies over while the token waits for a ' +
+      'person (`reauth-required`, refreshes failing, or a refresh-token warning sent: a renewed certificate). ' +
+      '`sessionId` is shown only here (the broker stores its hash): the link is a bearer ' +
       'capability. A success closes the token\'s other open sessions.',
     body: connectSessionCreate.body,
     answer: { status: 201, description: 'the session', schema: contract.connectSessionCreated },
@@ -351,10 +353,12 @@ export const OPERATIONS: Record<string, Operation> = {
       'Public: protected by the single-use state. Other query parameters are ignored.',
     query: contract.callbackQuery,
     redirect:
-      'with a returnUrl: to `returnUrl?status=connected&tokenId=…`, or `returnUrl?status=error&reason=` ' +
+      'with a returnUrl: to `returnUrl?status=connected&tokenId=…` (plus `&replacedTokenId=…` when a token-bound ' +
+      'session was completed by another certificate and the companies moved), or `returnUrl?status=error&reason=` ' +
       '`ACCESS_DENIED` | `SESSION_EXPIRED` | `ANAF_REJECTED` | `ANAF_UNAVAILABLE`',
     pages: {
       200: 'connected (without a returnUrl)',
+      409: "a session minted for a healthy token completed with another certificate: no company moved (never a redirect)",
       400: 'a state error (unknown, expired, replayed: never a redirect), or ANAF denied, or the session expired',
       502: 'ANAF refused the code exchange',
       503: 'ANAF did not answer; nothing was stored; the same link can be opened again',

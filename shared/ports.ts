@@ -112,10 +112,10 @@ export interface SessionStore {
    */
   recordFailure(sessionId: string, failure: { reason: ConnectFailureReason; at: string }, options?: { once?: boolean }): Promise<boolean>;
   /**
-   * Closes (marks completed by `tokenId` at `at`) every open session minted for `tokenId` but
-   * `exceptSessionId`; answers how many it closed. Sessions minted without a token are not found.
+   * Closes (marks completed at `at` by `completedBy`, default `tokenId`) every open session minted for
+   * `tokenId` but `exceptSessionId`; answers how many it closed. Sessions minted without a token are not found.
    */
-  closeOpenFor(tenantId: string, tokenId: string, exceptSessionId: string | undefined, at: string): Promise<number>;
+  closeOpenFor(tenantId: string, tokenId: string, exceptSessionId: string | undefined, at: string, completedBy?: string): Promise<number>;
 }
 
 export interface AuditStore {

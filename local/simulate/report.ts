@@ -23,7 +23,8 @@ export function goalsOf(result: SimulationResult) {
   const announceable = unavoidable.filter((e) => e.cause !== 'answer-lost');
   const late = announceable.filter((e) => e.leadDays === null || e.leadDays < LEAD_GOAL_DAYS);
   const brokenLink = announceable.filter((e) => e.linkWorkedWhenSent !== true);
-  // The newest link a person held when they acted (links live 7 days): reported, not a goal yet.
+  // The newest link a person held when they acted (a link lives until a week after the loss, so one who
+  // acts later holds a dead link): reported, not a goal.
   const staleWhenUsed = announceable.filter((e) => e.linkWorked === false);
   return {
     causedByUs: result.lostCompanyDays.us,
@@ -87,6 +88,11 @@ export function markdownReport(results: SimulationResult[], command: string): st
   ];
   for (const [label, key] of cost) lines.push(`| ${label} | ${results.map((r) => r.perTokenYear[key]).join(' | ')} |`);
   lines.push(`| (access-token reads, manual refreshes, reconnects in the run) | ${results.map((r) => `${r.totals.accessReads}, ${r.totals.manualRefreshes}, ${r.totals.reconnects}`).join(' | ')} |`);
+  lines.push(
+    `| (reconnected through the event's link / a fresh ERP link; renewed certificates among them) | ${results
+      .map((r) => `${r.reconnectedBy.eventLink + r.reconnectedBy.renewedEventLink} / ${r.reconnectedBy.freshLink + r.reconnectedBy.renewedFreshLink}; ${r.reconnectedBy.renewedEventLink} / ${r.reconnectedBy.renewedFreshLink}`)
+      .join(' | ')} |`,
+  );
   lines.push('', '## Events per kind (whole run)', '');
   const kinds = [...new Set(results.flatMap((r) => Object.keys(r.events)))].sort();
   lines.push(`| event | ${results.map(variantName).join(' | ')} |`);

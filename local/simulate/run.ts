@@ -63,6 +63,11 @@ export interface SimulationResult {
   episodes: LossEpisode[];
   perTokenYear: { anafTokenCalls: number; rotations: number; secretWrites: number; dynamoItemsRead: number };
   totals: { anafTokenCalls: number; rotations: number; secretWrites: number; dynamoItemsRead: number; accessReads: number; manualRefreshes: number; reconnects: number };
+  /**
+   * Successful reconnects by the link that did it: the event's own link, or a fresh one the ERP minted
+   * after it failed; `renewed*`: those of a holder whose certificate was renewed (another serial).
+   */
+  reconnectedBy: { eventLink: number; freshLink: number; renewedEventLink: number; renewedFreshLink: number };
   events: Record<string, number>;
   days: DayStatus[];
   wallSeconds: number;
@@ -330,6 +335,7 @@ async function simulate(
   let accessReads = 0;
   let manualRefreshes = 0;
   let reconnects = 0;
+  const reconnectedBy = { eventLink: 0, freshLink: 0, renewedEventLink: 0, renewedFreshLink: 0 };
   let clientSecret: string = EMULATOR_DEFAULT_CLIENT.clientSecret;
   const allCompanies = sims.flatMap((sim) => sim.cuis.map((cui) => ({ sim, cui })));
   const context = { getRemainingTimeInMillis: () => 15 * 60_000 } as Context;
@@ -398,11 +404,17 @@ async function simulate(
         continue;
       }
       reconnects++;
+      // A renewed certificate (the holder's serial is no longer the token's) answers through the same
+      // link, signing in with the renewed certificate.
+      const renewed = record.serial !== sim.serial;
       let problem = sim.link ? await connectWith(sim, sim.link) : 'no-link';
       sim.linkAttempt ??= { worked: problem === null, problem };
+      const byEventLink = problem === null;
       // The link did not do it: the ERP mints a fresh one for the companies and the holder tries that.
       if (problem !== null && problem !== 'anaf-unavailable') problem = await connectWith(sim, null);
       if (problem === null) {
+        if (renewed) reconnectedBy[byEventLink ? 'renewedEventLink' : 'renewedFreshLink']++;
+        else reconnectedBy[byEventLink ? 'eventLink' : 'freshLink']++;
         if (sim.episode && sim.episode.linkWorked === null) {
           sim.episode.linkWorked = sim.linkAttempt.worked;
           sim.episode.linkProblem = sim.linkAttempt.problem;
@@ -512,6 +524,7 @@ async function simulate(
     episodes,
     perTokenYear: { anafTokenCalls: perYear(anafTokenCalls), rotations: perYear(rotations), secretWrites: perYear(secretWrites), dynamoItemsRead: perYear(dynamoItemsRead) },
     totals: { anafTokenCalls, rotations, secretWrites, dynamoItemsRead, accessReads, manualRefreshes, reconnects },
+    reconnectedBy,
     events,
     days,
     wallSeconds: Math.round((performance.now() - started) / 1000),

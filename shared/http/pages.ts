@@ -74,18 +74,27 @@ function connectedLead(n: number, lang: Lang): string {
   return n === 1 ? 'The company below is now connected to e-Factura (ANAF SPV).' : `The ${n} companies below are now connected to e-Factura (ANAF SPV).`;
 }
 
-function connectedPart(context: FlowContext, lang: Lang): Part {
+/** A token-bound link completed with another certificate while the token waited for a person (e.g. a renewed certificate). */
+function replacedLine(n: number, lang: Lang): string {
+  if (lang === 'ro') {
+    return `De acum, ${n === 1 ? 'firma folosește' : 'firmele folosesc'} certificatul cu care v-ați autentificat (de exemplu, certificatul reînnoit), în locul celui de până acum.`;
+  }
+  return `${n === 1 ? 'The company now uses' : 'The companies now use'} the certificate you signed in with (for example, the renewed certificate) instead of the one used so far.`;
+}
+
+function connectedPart(context: FlowContext, lang: Lang, replaced: boolean): Part {
   const n = context.companies.length;
+  const lead = [...requesterLine(context, lang), connectedLead(n, lang), ...(replaced ? [replacedLine(n, lang)] : [])];
   return lang === 'ro'
     ? {
         title: 'Conectare reușită',
-        lead: [...requesterLine(context, lang), connectedLead(n, lang)],
+        lead,
         list: companiesList(context),
         next: 'Nu mai aveți nimic de făcut: accesul se reînnoiește automat. Puteți închide această pagină.',
       }
     : {
         title: 'Connected',
-        lead: [...requesterLine(context, lang), connectedLead(n, lang)],
+        lead,
         list: companiesList(context),
         next: 'Nothing left to do: access is renewed automatically. You can close this page.',
       };
@@ -294,9 +303,14 @@ export function renderFlowOutcome(outcome: FlowOutcome): HttpResult {
   switch (outcome.kind) {
     case 'redirect-to-anaf':
       return redirect(outcome.location);
-    case 'connected':
-      if (outcome.returnUrl) return redirect(withResultParams(outcome.returnUrl, { status: 'connected', tokenId: outcome.tokenId }));
-      return page(200, connectedPart(outcome.context, 'ro'), connectedPart(outcome.context, 'en'));
+    case 'connected': {
+      const replaced = outcome.replacedTokenId !== undefined;
+      if (outcome.returnUrl) {
+        const params = { status: 'connected', tokenId: outcome.tokenId, ...(replaced ? { replacedTokenId: outcome.replacedTokenId! } : {}) };
+        return redirect(withResultParams(outcome.returnUrl, params));
+      }
+      return page(200, connectedPart(outcome.context, 'ro', replaced), connectedPart(outcome.context, 'en', replaced));
+    }
     case 'other-certificate':
       return page(409, otherCertificatePart(outcome.context, 'ro'), otherCertificatePart(outcome.context, 'en'));
     case 'already-connected':

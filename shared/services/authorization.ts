@@ -4,6 +4,7 @@ import { BrokerError } from '../domain/errors.js';
 import { readPairFacts, type PairFacts } from '../domain/pair-facts.js';
 import type { ConnectFailureReason, ConnectSession, ConnectSessionView, TenantClient, TokenRecord } from '../domain/model.js';
 import { connectSessionStatus, toConnectSessionView } from '../domain/views.js';
+import { boundLinkVerdict } from '../domain/connect-links.js';
 import { computeDueAt, rotationsInWindow } from '../domain/refresh-policy.js';
 import {
   STATE_TTL_SECONDS,
@@ -34,10 +35,12 @@ export const MIN_SESSION_TTL_SECONDS = 60;
 /**
  * Mints a connect session for registered companies. Steps: check the tenant, the return URL against
  * the allow-list and every CUI; store the session; answer the URL to send to the certificate holder.
+ * `expiresAt` (instead of `ttlSeconds`) is for the broker's own lifecycle links, which may outlive the
+ * ERP's 7-day maximum (eventLinkExpiresAt).
  */
 export async function createConnectSession(
   deps: ServiceDeps,
-  input: { tenantId: string; cuis: string[]; returnUrl?: string; ttlSeconds?: number; tokenId?: string },
+  input: { tenantId: string; cuis: string[]; returnUrl?: string; ttlSeconds?: number; expiresAt?: Date; tokenId?: string },
 ): Promise<{ sessionId: string; authorizeUrl: string; expiresAt: string }> {
   await requireTenant(deps, input.tenantId);
   if (input.tokenId !== undefined) {
@@ -58,7 +61,7 @@ export async function createConnectSession(
     cuis,
     returnUrl: input.returnUrl ?? null,
     createdAt: now.toISOString(),
-    expiresAt: new Date(now.getTime() + ttl * 1000).toISOString(),
+    expiresAt: (input.expiresAt ?? new Date(now.getTime() + ttl * 1000)).toISOString(),
     completedAt: null,
     tokenId: null,
     forTokenId: input.tokenId ?? null,
@@ -88,11 +91,15 @@ export interface FlowContext {
 /** What the browser should see next. `returnUrl` is set only when the session is known and has one. */
 export type FlowOutcome =
   | { kind: 'redirect-to-anaf'; location: string }
-  | { kind: 'connected'; tokenId: string; returnUrl: string | null; context: FlowContext }
   /**
-   * A session minted for a token was completed with another certificate: that certificate got a token
-   * of its own, no company moved, and the session stays open for its holder. Always a page (never a
-   * redirect): the person must read that the link is not theirs.
+   * `replacedTokenId`: the session was minted for that token, which waited for a person, and another
+   * certificate (a renewed one) completed it: the companies moved from that token to `tokenId`.
+   */
+  | { kind: 'connected'; tokenId: string; replacedTokenId?: string; returnUrl: string | null; context: FlowContext }
+  /**
+   * A session minted for a healthy token was completed with another certificate: that certificate got a
+   * token of its own, no company moved, and the session stays open for its holder. Always a page (never
+   * a redirect): the person must read that the link is not theirs.
    */
   | { kind: 'other-certificate'; tokenId: string; context: FlowContext }
   /**
@@ -251,13 +258,14 @@ export async function completeAuthorization(
     deps.logger.warn('code exchange failed', { tenantId: session.tenantId, kind: error.kind, status: error.details.status });
     return failAttempt(deps, session, error.kind === 'unavailable' || error.kind === 'timeout' ? 'ANAF_UNAVAILABLE' : 'ANAF_REJECTED');
   }
-  // A session minted for a token restores that certificate holder only: anyone else holding the link
-  // gets a token of their own and takes no company from the holder.
+  // A session minted for a token restores that certificate holder; another certificate takes the
+  // companies only while the token waits for a person (a renewed certificate has a new serial), else it
+  // gets a token of its own and takes no company from a working connection.
   const bound = session.forTokenId ? await deps.tokens.get(session.tenantId, session.forTokenId) : null;
   const pairSerial = () =>
     readPairFacts({ accessToken: pair.accessToken, refreshToken: pair.refreshToken ?? '', expiresInSeconds: pair.expiresInSeconds, now }).serial;
-  // A token without a known serial cannot be matched to a certificate: its link restores nobody.
-  const otherCertificate = Boolean(session.forTokenId) && (!bound?.serial || bound.serial !== pairSerial());
+  const verdict = session.forTokenId ? boundLinkVerdict(bound, pairSerial(), now) : null;
+  const otherCertificate = verdict === 'other-certificate';
   let token: TokenRecord;
   try {
     token = await storeAuthorization(deps, {
@@ -265,6 +273,8 @@ export async function completeAuthorization(
       pair,
       cuis: otherCertificate ? [] : session.cuis,
       sessionId: otherCertificate ? undefined : session.sessionId,
+      // The old token's other links (older warnings) would otherwise let anyone move the companies again.
+      ...(verdict === 'takes-over' ? { supersedes: session.forTokenId! } : {}),
       source: 'callback',
       replaceActive: true,
       leaseDeadline: startedAt + REAUTHORIZATION_WAIT_MS,
@@ -286,7 +296,16 @@ export async function completeAuthorization(
     deps.logger.warn('a session minted for a token was completed with another certificate; no company moved', { tenantId: session.tenantId, tokenId: session.forTokenId });
     return { kind: 'other-certificate', tokenId: token.tokenId, context: await describeSession(deps, session, tenant) };
   }
-  return { kind: 'connected', tokenId: token.tokenId, returnUrl: session.returnUrl, context: await describeSession(deps, session, tenant) };
+  const context = await describeSession(deps, session, tenant);
+  if (verdict === 'takes-over' && token.tokenId !== session.forTokenId) {
+    deps.logger.info("another certificate completed a token's link while the token waited for a person; its companies moved", {
+      tenantId: session.tenantId,
+      tokenId: token.tokenId,
+      replacedTokenId: session.forTokenId,
+    });
+    return { kind: 'connected', tokenId: token.tokenId, replacedTokenId: session.forTokenId!, returnUrl: session.returnUrl, context };
+  }
+  return { kind: 'connected', tokenId: token.tokenId, returnUrl: session.returnUrl, context };
 }
 
 /**
@@ -341,6 +360,8 @@ export type StoreAuthorizationInput = {
   source: 'callback' | 'import';
   /** The session a callback completes. */
   sessionId?: string;
+  /** The token whose holder this callback replaces (a token-bound link taken over): its open links are closed too. */
+  supersedes?: string;
   /** False: an `active` token of the same certificate is left alone (TOKEN_EXISTS), before any pair is obtained. */
   replaceActive: boolean;
   /** Until when (epoch ms on deps.clock) to wait for the lease of the existing token; then REFRESH_IN_PROGRESS. */
@@ -399,12 +420,17 @@ export async function storeAuthorization(deps: ServiceDeps, input: StoreAuthoriz
       });
       await announceMoves(deps, token, present.filter((c): c is NonNullable<typeof c> => c !== null && cuis.includes(c.cui)), now);
     };
-    // The holder is back: the token's other links (older warnings) have nothing left to do. Independent
-    // of the events, so both go out at once.
+    // The holder is back (or, for `supersedes`, replaced by a renewed certificate): the token's other
+    // links (older warnings) have nothing left to do. Independent of the events, so both go out at once.
     const closeOthers = async () => {
-      if (!input.sessionId || !existing) return;
-      await deps.sessions.closeOpenFor(input.tenantId, token.tokenId, input.sessionId, now).catch((error: unknown) =>
-        deps.logger.warn('closing the token\'s other connect sessions failed', { tenantId: input.tenantId, tokenId: token.tokenId, errorName: (error as Error)?.name }),
+      if (!input.sessionId) return;
+      const of = [...(existing ? [token.tokenId] : []), ...(input.supersedes && input.supersedes !== token.tokenId ? [input.supersedes] : [])];
+      await Promise.all(
+        of.map((tokenId) =>
+          deps.sessions.closeOpenFor(input.tenantId, tokenId, input.sessionId, now, token.tokenId).catch((error: unknown) =>
+            deps.logger.warn('closing the token\'s other connect sessions failed', { tenantId: input.tenantId, tokenId, errorName: (error as Error)?.name }),
+          ),
+        ),
       );
     };
     await Promise.all([announce(), closeOthers()]);

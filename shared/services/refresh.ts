@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AnafError } from '../domain/anaf-errors.js';
+import { eventLinkExpiresAt } from '../domain/connect-links.js';
 import { BrokerError } from '../domain/errors.js';
 import type { LifecycleEventType, TokenPair, TokenRecord } from '../domain/model.js';
 import { readPairFacts } from '../domain/pair-facts.js';
@@ -18,7 +19,7 @@ import { newSecretVersionId } from '../domain/state.js';
 import { awsCallWorstCaseMs } from '../config/aws-calls.js';
 import type { AnafTokenResponse, StoredPair } from '../ports.js';
 import { recordEvent } from './audit.js';
-import { MAX_SESSION_TTL_SECONDS, createConnectSession } from './authorization.js';
+import { createConnectSession } from './authorization.js';
 import { MAX_CUIS } from './companies.js';
 import type { ServiceDeps } from './deps.js';
 import { clientCredentials } from './tenants.js';
@@ -642,11 +643,15 @@ async function emitUnsafe(
   let connectUrl: string | undefined;
   if (withConnectUrl && cuis.length > 0) {
     try {
+      // The link works until the person's action stops mattering (a week past the loss of access), not
+      // the ERP's 7 days: the warnings are 16 days apart at first, and reauth-required is sent once.
+      const loss = details.reason === 'REFRESH_TOKEN_ENDING' ? 'refresh-token-end' : 'access-token-end';
       const session = await createConnectSession(deps, {
         tenantId: token.tenantId,
         cuis: cuis.slice(0, MAX_CUIS),
-        ttlSeconds: MAX_SESSION_TTL_SECONDS,
-        // The link restores this token's certificate holder: anyone else completing it moves nothing.
+        expiresAt: eventLinkExpiresAt(token, loss, deps.clock.now()),
+        // The link restores this token's certificate holder; another certificate moves the companies
+        // only while the token waits for a person (boundLinkVerdict).
         tokenId: token.tokenId,
       });
       connectUrl = session.authorizeUrl;

@@ -3,10 +3,14 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CUIS, follow, setupTenant, startTestStack } from '../support/stack.js';
 import { connectNew } from '../support/refresh-helpers.js';
+import { getRuntime } from '../../shared/runtime/runtime.js';
+import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
 
 /*
  * Connect links are bearer capabilities (issue 10): the table never holds one in clear, and a link
- * minted for a token restores only that certificate holder's access.
+ * minted for a token restores only that certificate holder's access, unless the token waits for a
+ * person (a renewed certificate answers it). A lifecycle event's link lives until the access would be
+ * lost plus 7 days (issue 12).
  */
 
 type Stack = Awaited<ReturnType<typeof startTestStack>>;
@@ -14,15 +18,25 @@ let stack: Stack;
 let n = 0;
 const tenant = () => `l${++n}-${Date.now().toString(36)}`;
 
+/** The services' clock runs this far ahead of the wall clock; the emulator's is moved with it. */
+let aheadMs = 0;
 beforeAll(async () => {
   stack = await startTestStack();
+  // The gateway's handlers run on this process's runtime.
+  getRuntime(...ALL_ADAPTERS).deps.clock = { now: () => new Date(Date.now() + aheadMs) };
 });
 afterAll(async () => {
   await stack?.stop();
 });
 beforeEach(() => {
+  // The emulator's reset puts its clock back too.
+  aheadMs = 0;
   stack.emulator!.control.reset();
 });
+const travel = (ms: number) => {
+  aheadMs += ms;
+  stack.emulator!.control.advanceClock(ms / 1000);
+};
 
 async function scanTable(): Promise<string> {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
@@ -109,27 +123,60 @@ describe('a session minted for a token restores that certificate holder only', (
     expect(await scanTable()).toBe(before);
   });
 
-  it("the reauth-required event's link, completed with another certificate, moves nothing; with the holder's certificate it restores the token", async () => {
+  it("a renewed certificate through the reauth-required event's link takes the companies over; the access-token route answers from its token", async () => {
     const t = tenant();
-    await setupTenant(stack.api, t, [CUIS[0]]);
-    const tokenA = await connectNew(stack.api, stack.emulator!, t, [CUIS[0]]);
-    const holder = (await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body.serial as string;
-    control().failNext('invalid_grant');
+    await setupTenant(stack.api, t, [CUIS[0], CUIS[1]]);
+    const tokenA = await connectNew(stack.api, stack.emulator!, t, [CUIS[0], CUIS[1]]);
+    const old = (await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body.serial as string;
+    // The certificate is renewed: ANAF no longer refreshes the old one's grant.
+    control().revokeCertificate(old);
     expect((await stack.api.post(`/v1/tenants/${t}/tokens/${tokenA}/refresh`)).status).toBe(409);
     const link = (await events(t)).find((e) => e.type === 'reauth-required')!.connectUrl!;
     expect(link).toMatch(/session=cs_/);
+    const older = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], tokenId: tokenA });
 
+    const renewed = useCertificate();
+    const last = (await follow(link)).at(-1)!;
+    expect(last.status).toBe(200);
+    const page = await last.text();
+    expect(page).toContain('Conectare reușită');
+    expect(page).toContain('certificatul cu care v-ați autentificat');
+    expect(page).toContain('the certificate you signed in with');
+    const tokenB = (await tokenOf(t, CUIS[0]))!;
+    expect(tokenB).not.toBe(tokenA);
+    expect(await tokenOf(t, CUIS[1])).toBe(tokenB);
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens/${tokenB}`)).body).toMatchObject({ status: 'active', serial: renewed, cuis: [CUIS[0], CUIS[1]].sort() });
+    // The old token keeps no company: as any token left unused, it is not restored by this link.
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body).toMatchObject({ status: 'reauth-required', cuis: [] });
+    const access = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[1]}/access-token`);
+    expect(access.status).toBe(200);
+    expect(access.body.tokenId).toBe(tokenB);
+    expect(JSON.parse(Buffer.from((access.body.accessToken as string).split('.')[1]!, 'base64url').toString()).serial).toBe(renewed);
+    const trail = await events(t);
+    expect(trail.find((e) => e.type === 'connected' && e.tokenId === tokenB)).toMatchObject({ cuis: [CUIS[0], CUIS[1]].sort() });
+    // The ordinary path's events: a move away from a reauth-required token is no `relinked` news.
+    expect(trail.some((e) => e.type === 'relinked')).toBe(false);
+    // Used once: opened again, the link says so; the old token's other link is closed with it.
+    expect(await (await follow(link)).at(-1)!.text()).toContain('Linkul a fost deja folosit');
+    expect((await stack.api.get(`/v1/tenants/${t}/connect-sessions/${older.body.sessionId}`)).body).toMatchObject({ status: 'completed', tokenId: tokenB });
+  });
+
+  it("a failing token's link (ERP-minted, with returnUrl) completed with another certificate moves the companies: relinked, and the redirect names both tokens", async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    const tokenA = await connectNew(stack.api, stack.emulator!, t, [CUIS[0]]);
+    control().failNext('server_error', 3);
+    expect((await stack.api.post(`/v1/tenants/${t}/tokens/${tokenA}/refresh`)).status).toBe(503);
+    const returnUrl = `${stack.apiUrl}/erp/back`;
+    const minted = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], tokenId: tokenA, returnUrl });
+    expect(minted.status).toBe(201);
     useCertificate();
-    const wrong = await (await follow(link)).at(-1)!.text();
-    expect(wrong).toContain('another certificate');
-    expect(await tokenOf(t, CUIS[0])).toBe(tokenA);
-    expect((await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body.status).toBe('reauth-required');
-
-    control().setCertificate({ serial: holder, holder: 'HOLDER' });
-    const right = (await follow(link)).at(-1)!;
-    expect(right.status).toBe(200);
-    expect(await right.text()).toContain('Conectare reușită');
-    expect((await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body).toMatchObject({ status: 'active', cuis: [CUIS[0]] });
+    const back = (await follow(minted.body.authorizeUrl)).find((hop) => (hop.headers.get('location') ?? '').startsWith(returnUrl))!;
+    const params = new URL(back.headers.get('location')!).searchParams;
+    const tokenB = (await tokenOf(t, CUIS[0]))!;
+    expect(tokenB).not.toBe(tokenA);
+    expect(Object.fromEntries(params)).toEqual({ status: 'connected', tokenId: tokenB, replacedTokenId: tokenA });
+    expect((await events(t)).filter((e) => e.type === 'relinked')).toMatchObject([{ tokenId: tokenB, cuis: [CUIS[0]], details: { fromTokenId: tokenA } }]);
   });
 
   it('an ERP session without tokenId keeps moving companies; a move from an active token of another serial emits relinked naming both serials', async () => {
@@ -166,5 +213,30 @@ describe("a successful connection closes the token's other open sessions", () =>
     const used = await reopened[0]!.text();
     expect(used).toContain('Linkul a fost deja folosit');
     expect(used).toContain('This link was already used');
+  });
+});
+
+describe("a lifecycle event's link lives until the access would be lost, plus 7 days", () => {
+  it('a refresh-token warning (20 days left) sent a link that still restores the holder when opened 8 days later', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    control().setTokenLifetimes({ refreshSeconds: 20 * 86_400 });
+    const tokenA = await connectNew(stack.api, stack.emulator!, t, [CUIS[0]]);
+    const before = (await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body as { refreshExpiresAt: string };
+    await stack.runSweep();
+    const warning = (await events(t)).find((e) => e.type === 'expiring' && e.tokenId === tokenA)!;
+    expect(warning.details).toMatchObject({ reason: 'REFRESH_TOKEN_ENDING', thresholdDays: 30 });
+
+    travel(8 * 86_400_000 + 3_600_000);
+    const last = (await follow(warning.connectUrl!)).at(-1)!;
+    expect(last.status).toBe(200);
+    expect(await last.text()).toContain('Conectare reușită');
+    const after = (await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body;
+    expect(after).toMatchObject({ status: 'active', cuis: [CUIS[0]] });
+    expect(Date.parse(after.refreshExpiresAt)).toBeGreaterThan(Date.parse(before.refreshExpiresAt));
+    // It would have worked until a week after the refresh token's end; used, it is closed.
+    const sessionId = new URL(warning.connectUrl!).searchParams.get('session')!;
+    const session = (await stack.api.get(`/v1/tenants/${t}/connect-sessions/${sessionId}`)).body;
+    expect(session).toMatchObject({ status: 'completed', tokenId: tokenA, expiresAt: new Date(Date.parse(before.refreshExpiresAt) + 7 * 86_400_000).toISOString() });
   });
 });

@@ -36,6 +36,8 @@ describe('a simulated run (50 tokens, 120 days, a 10-day outage, both refresh-wi
     expect(fixed.options.refreshWindow).toBe('fixed');
     expect(fixed.events.expiring ?? 0).toBeGreaterThan(0);
     expect(fixed.totals.reconnects).toBeGreaterThan(0);
+    // The accountants reconnect through the warning's own link (it lives until a week after the loss).
+    expect(fixed.reconnectedBy.eventLink).toBeGreaterThan(0);
     expect(fixed.events.connected ?? 0).toBeGreaterThan(0);
   }, 1_200_000);
 });

@@ -500,14 +500,14 @@ function createFakeSessionStore(tick: () => Promise<void>): SessionStore & { ses
       session.lastErrorAt = failure.at;
       return true;
     },
-    async closeOpenFor(tenantId, tokenId, exceptSessionId, at) {
+    async closeOpenFor(tenantId, tokenId, exceptSessionId, at, completedBy = tokenId) {
       await tick();
       let closed = 0;
       for (const session of sessions.values()) {
         if (session.tenantId !== tenantId || session.forTokenId !== tokenId || session.sessionId === exceptSessionId) continue;
         if (session.completedAt || Date.parse(session.expiresAt) <= Date.parse(at)) continue;
         session.completedAt = at;
-        session.tokenId = tokenId;
+        session.tokenId = completedBy;
         closed++;
       }
       return closed;

@@ -88,7 +88,7 @@ export function createDynamoSessionStore(deps: { doc: DynamoDBDocumentClient; ta
         }),
       );
     },
-    async closeOpenFor(tenantId, tokenId, exceptSessionId, at) {
+    async closeOpenFor(tenantId, tokenId, exceptSessionId, at, completedBy = tokenId) {
       const except = exceptSessionId ? sessionPk(exceptSessionId) : null;
       const pointers = await queryPrefix(doc, table, tenantPk(tenantId), tokenSessionPrefix(tokenId));
       const open = pointers.filter((p) => p.sessionKey !== except && Date.parse(String(p.expiresAt)) > Date.parse(at));
@@ -102,7 +102,7 @@ export function createDynamoSessionStore(deps: { doc: DynamoDBDocumentClient; ta
               UpdateExpression: 'SET completedAt = :at, tokenId = :t',
               ConditionExpression: 'attribute_exists(#pk) AND (attribute_not_exists(completedAt) OR attribute_type(completedAt, :null))',
               ExpressionAttributeNames: { '#pk': K.partitionKey },
-              ExpressionAttributeValues: { ':at': at, ':t': tokenId, ':null': 'NULL' },
+              ExpressionAttributeValues: { ':at': at, ':t': completedBy, ':null': 'NULL' },
             }),
           ),
         ),

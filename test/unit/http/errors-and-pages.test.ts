@@ -62,6 +62,7 @@ const PAGES: Array<[string, FlowOutcome]> = [
       { kind: 'already-connected', via, tokenId: 'tok_1', completedAt: '2025-03-12T10:00:00.000Z', returnUrl: null, context },
     ]),
   ),
+  ...[ONE, TWO].map((context, i): [string, FlowOutcome] => [`connected, replacing a token #${i}`, { kind: 'connected', tokenId: 'tok_2', replacedTokenId: 'tok_1', returnUrl: null, context }]),
   ...[ONE, NAMELESS].map((context, i): [string, FlowOutcome] => [`other-certificate #${i}`, { kind: 'other-certificate', tokenId: 'tok_2', context }]),
   ...FAILURES.flatMap((reason): Array<[string, FlowOutcome]> => [
     [`${reason} bare`, { kind: 'failed', reason, returnUrl: null }],
@@ -222,6 +223,20 @@ describe('browser pages', () => {
     const res = renderFlowOutcome({ kind: 'connected', tokenId: 'tok_1', returnUrl: 'https://erp.example.com/cb', context: ONE });
     expect(res.statusCode).toBe(302);
     expect(res.headers?.location).toBe('https://erp.example.com/cb?status=connected&tokenId=tok_1');
+  });
+
+  it("a token's link taken over by another certificate (a renewed one): the page says the companies now use it; the redirect names the replaced token", () => {
+    const taken = { kind: 'connected', tokenId: 'tok_2', replacedTokenId: 'tok_1', context: TWO } as const;
+    const page = renderFlowOutcome({ ...taken, returnUrl: null });
+    expect(page.statusCode).toBe(200);
+    expect(sectionText(page.body as string, 'ro')).toContain('De acum, firmele folosesc certificatul cu care v-ați autentificat (de exemplu, certificatul reînnoit)');
+    expect(sectionText(page.body as string, 'en')).toContain('The companies now use the certificate you signed in with');
+    const one = renderFlowOutcome({ ...taken, returnUrl: null, context: ONE });
+    expect(sectionText(one.body as string, 'ro')).toContain('De acum, firma folosește certificatul');
+    // An ordinary success says nothing of a replacement.
+    expect(renderFlowOutcome({ kind: 'connected', tokenId: 'tok_1', returnUrl: null, context: TWO }).body).not.toContain('certificatul cu care');
+    const back = renderFlowOutcome({ ...taken, returnUrl: 'https://erp.example.com/cb' });
+    expect(back.headers?.location).toBe('https://erp.example.com/cb?status=connected&tokenId=tok_2&replacedTokenId=tok_1');
   });
 
   it.each([
