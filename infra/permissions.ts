@@ -6,7 +6,7 @@
  * and every grant (each action on each key prefix) must be used by one of that test's paths.
  */
 
-export type TableAction = 'GetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'ConditionCheckItem';
+export type TableAction = 'GetItem' | 'BatchGetItem' | 'Query' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'ConditionCheckItem';
 /**
  * Partition-key prefixes of the table (shared/adapters/dynamodb/keys.ts): a tenant's own items (client,
  * companies, tokens, serial pointers), connect sessions, OAuth states, a tenant's audit trail, the ANAF
@@ -165,8 +165,14 @@ export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
   'token-refresh': REFRESH,
   'access-token-get': REFRESH,
   'manual-refresh': REFRESH,
-  // The sweep also retires unused tokens and deletes orphan secrets, found by listing the prefix.
-  'refresh-sweep': { ...REFRESH, dueIndex: ['DUE', 'REAUTH'], listSecrets: true },
+  // The sweep also retires unused tokens and deletes orphan secrets, found by listing the prefix; it reads
+  // the records of a page of listed secrets in one BatchGetItem (IAM checks every key's partition).
+  'refresh-sweep': {
+    ...REFRESH,
+    table: { ...REFRESH.table, 'TENANT#': [...REFRESH.table['TENANT#']!, 'BatchGetItem'] },
+    dueIndex: ['DUE', 'REAUTH'],
+    listSecrets: true,
+  },
   // The disconnect transaction puts the record and deletes the serial pointer; companies are unlinked one by one.
   'token-delete': {
     table: { 'TENANT#': ['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem'], 'EVENTS#': ['PutItem'] },

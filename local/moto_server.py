@@ -9,9 +9,22 @@ moto also deep-copies every table a transaction names, whole, as its rollback po
 with the table (seconds per TransactWriteItems once it holds tens of thousands of items, as in
 `npm run simulate`). `_cheap_transaction_snapshots` keeps the rollback exact at a fraction of it.
 
+And moto answers every Query by sorting the whole table (`Table.all_items`), even a query of one
+partition: tens of milliseconds per query once the table holds thousands of items, whatever the
+answer's size. `_cheap_queries` walks only the queried partition (the table's own key) or the unsorted
+items (an index, which moto sorts by the index's keys afterwards): the same answers.
+
+Most of moto's fixed cost per DynamoDB request is its generic response serializer, which walks the
+botocore output shape for every attribute of every item (~10 ms for a 100-item BatchGetItem page of
+token records, ~1 ms per GetItem). `_plain_item_answers` writes the data-plane answers (whose result is
+already DynamoDB's wire JSON) with json.dumps instead: the same body, parsed the same by the SDK.
+
 Usage: python3 local/moto_server.py HOST PORT
 """
+import base64
 import copy
+import inspect
+import json
 import os
 import signal
 import sys
@@ -78,12 +91,95 @@ def _cheap_transaction_snapshots() -> None:
     dynamodb_models.copy = SimpleNamespace(deepcopy=_snapshot, copy=copy.copy)  # type: ignore[attr-defined]
 
 
+# The items a running Query may walk: None outside a query (moto's own all_items), else the partition
+# key it names (None for an index query: every item). One request at a time: a global is enough.
+_query_scope: list[Any] = []
+
+
+def _cheap_queries() -> None:
+    original_query = Table.query
+    original_all_items = Table.all_items
+    bind = inspect.signature(original_query).bind
+
+    def all_items(self: Table) -> list[Any]:
+        if not _query_scope or _query_scope[-1][0] is not self:
+            return original_all_items(self)
+        hash_key = _query_scope[-1][1]
+        if hash_key is not None:
+            partition = self.items.get(hash_key)
+            if partition is None:
+                return []
+            return list(partition.values()) if self.range_key_attr else [partition]
+        if self.range_key_attr:
+            return [item for by_range in self.items.values() for item in by_range.values()]
+        return list(self.items.values())
+
+    def query(self: Table, *args: Any, **kwargs: Any) -> Any:
+        bound = bind(self, *args, **kwargs)
+        index_name = bound.arguments.get("index_name")
+        # The table's own key: moto keeps only that partition's items under it; an index: every item.
+        _query_scope.append((self, None if index_name else bound.arguments.get("hash_key")))
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            _query_scope.pop()
+
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = query  # type: ignore[method-assign]
+
+
+# Answers that are DynamoDB's wire JSON as moto builds them (items of AttributeValues, counts, keys).
+_PLAIN_ANSWERS = {
+    "GetItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "Query",
+    "Scan",
+    "BatchGetItem",
+    "BatchWriteItem",
+    "TransactGetItems",
+    "TransactWriteItems",
+}
+
+
+def _without_nulls(value: Any) -> Any:
+    """The shape serializer leaves out members whose value is None; so does this."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _binary(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _plain_item_answers() -> None:
+    from moto.dynamodb.responses import DynamoResult
+
+    original = DynamoResult.execute_result
+
+    def execute_result(self: Any, context: Any) -> Any:
+        if context.operation_model.name not in _PLAIN_ANSWERS or not isinstance(self.result, dict):
+            return original(self, context)
+        body = json.dumps(_without_nulls(self.result), default=_binary, separators=(",", ":"))
+        return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+
+
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
     # moto builds some resource URLs (SQS queue URLs) from this.
     os.environ.setdefault("MOTO_PORT", str(port))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _cheap_transaction_snapshots()
+    _cheap_queries()
+    _plain_item_answers()
     run_simple(host, port, DomainDispatcherApplication(create_backend_app), threaded=False, processes=1)
 
 

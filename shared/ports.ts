@@ -65,6 +65,11 @@ export type ConnectWrite = {
 export interface TokenStore {
   /** Strongly consistent read. */
   get(tenantId: string, tokenId: string): Promise<TokenRecord | null>;
+  /**
+   * Strongly consistent reads of many records in few round trips (the sweep's reconciliation): one
+   * answer per key, in the keys' order, null where there is no record.
+   */
+  getMany(keys: ReadonlyArray<{ tenantId: string; tokenId: string }>): Promise<Array<TokenRecord | null>>;
   list(tenantId: string): Promise<TokenRecord[]>;
   /** The tenant's non-disconnected token for a certificate serial, if any. */
   findBySerial(tenantId: string, serial: string): Promise<TokenRecord | null>;

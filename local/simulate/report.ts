@@ -110,7 +110,23 @@ export function markdownReport(results: SimulationResult[], command: string): st
     for (const e of list.slice(0, 40)) lines.push(episodeRow(e));
     lines.push('');
   }
-  lines.push(`Wall time: ${results.map((r) => `${r.wallSeconds} s`).join(', ')}.`, '');
+  lines.push('## Where the time went', '');
+  lines.push(`| figure | ${results.map(variantName).join(' | ')} |`);
+  lines.push(`|---|${results.map(() => '---').join('|')}|`);
+  lines.push(`| wall time (the runs in parallel) | ${results.map((r) => `${r.wallSeconds} s`).join(' | ')} |`);
+  lines.push(`| setting up the tokens before day 0 | ${results.map((r) => `${r.profile.setupSeconds} s`).join(' | ')} |`);
+  const parts: Array<[string, keyof SimulationResult['profile']['dayMs']]> = [
+    ['a day: the sweep (03:00)', 'sweep'],
+    ['a day: access-token reads and manual refreshes', 'office'],
+    ['a day: reconnects', 'reconnects'],
+    ['a day: the 23:00 check', 'check'],
+  ];
+  for (const [label, key] of parts) lines.push(`| ${label} | ${results.map((r) => `${r.profile.dayMs[key]} ms`).join(' | ')} |`);
+  const ops = [...new Set(results.flatMap((r) => Object.keys(r.profile.requestsPerDay)))];
+  for (const op of ops) {
+    lines.push(`| ${op} per day (mean answer) | ${results.map((r) => (r.profile.requestsPerDay[op] ? `${r.profile.requestsPerDay[op]!.n} (${r.profile.requestsPerDay[op]!.ms} ms)` : '—')).join(' | ')} |`);
+  }
+  lines.push('');
   return lines.join('\n');
 }
 

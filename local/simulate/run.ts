@@ -71,6 +71,16 @@ export interface SimulationResult {
   events: Record<string, number>;
   days: DayStatus[];
   wallSeconds: number;
+  profile: SimulationProfile;
+}
+
+/** Where a run's time went: the world's setup, each part of a simulated day, and the AWS requests per day. */
+export interface SimulationProfile {
+  setupSeconds: number;
+  /** Mean wall time per simulated day of each part of it, in ms. */
+  dayMs: { sweep: number; office: number; reconnects: number; check: number; other: number };
+  /** Requests per simulated day (`DynamoDB.GetItem`, …) and their mean answer time in ms (moto's answer, as the SDK saw it). */
+  requestsPerDay: Record<string, { n: number; ms: number }>;
 }
 
 /** Time runs on from where it was set, so leases and timeouts behave; the simulation sets it forward. */
@@ -251,6 +261,34 @@ async function simulate(
     { step: 'deserialize', name: 'simulateSecretWrites', override: true },
   );
 
+  // ---- the profile: every AWS request the services send during the simulated days, by operation ----
+  const requests = new Map<string, { n: number; ms: number }>();
+  for (const client of Object.values(runtime.clients) as Array<{ middlewareStack: any }>) {
+    client.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { clientName?: string; commandName?: string }) => async (args: any) => {
+        if (!measuring) return next(args);
+        const t0 = performance.now();
+        try {
+          return await next(args);
+        } finally {
+          const name = `${(context.clientName ?? '').replace(/Client$/, '')}.${(context.commandName ?? '').replace(/Command$/, '')}`;
+          const entry = requests.get(name) ?? { n: 0, ms: 0 };
+          entry.n++;
+          entry.ms += performance.now() - t0;
+          requests.set(name, entry);
+        }
+      },
+      { step: 'initialize', name: 'simulateProfile', override: true },
+    );
+  }
+  const partMs = { sweep: 0, office: 0, reconnects: 0, check: 0, other: 0 };
+  let partStart = 0;
+  const part = (name: keyof typeof partMs) => {
+    const now = performance.now();
+    partMs[name] += now - partStart;
+    partStart = now;
+  };
+
   // ---- the world before day 0: tenants of 1–8 tokens, tokens of 1–5 companies, logins spread over the past ----
   let cuiSeq = 20_000_000;
   let tenantSeq = 0;
@@ -327,6 +365,7 @@ async function simulate(
   }
 
   // ---- the simulated days ----
+  const setupSeconds = (performance.now() - started) / 1000;
   const startStats = control.stats();
   measuring = true;
   const lost: Record<LossCause, number> = { us: 0, 'certificate-renewed': 0, 'refresh-window-end': 0, 'rotation-cap': 0, 'answer-lost': 0 };
@@ -341,6 +380,7 @@ async function simulate(
   const context = { getRemainingTimeInMillis: () => 15 * 60_000 } as Context;
 
   for (let day = 0; day < options.days; day++) {
+    partStart = performance.now();
     const dayStart = SIMULATION_START + day * DAY_MS;
     const down = options.outages.some((o) => day >= o.startDay && day < o.startDay + o.days);
     const blip = !down && rng.chance(options.blipRate) ? (rng.chance(0.5) ? 'server_error' : 'hang') : null;
@@ -374,8 +414,10 @@ async function simulate(
 
     // 03:00 the schedule fires the sweep, exactly as EventBridge invokes it.
     clock.set(sweepAt);
+    part('other');
     await sweepHandler({}, context);
     control.clearFailures();
+    part('sweep');
 
     // Office hours: the ERP reads access tokens, someone presses "Refresh Token".
     clock.set(dayStart + 10 * HOUR_MS);
@@ -389,6 +431,7 @@ async function simulate(
       manualRefreshes++;
       await manualRefresh(deps, { tenantId: sim.tenantId, tokenId: sim.tokenId }).catch(() => undefined);
     }
+    part('office');
 
     // The accountants who were warned act on their day, while the ERP still shows the warning.
     clock.set(dayStart + 11 * HOUR_MS);
@@ -425,6 +468,8 @@ async function simulate(
       }
     }
 
+    part('reconnects');
+
     // 23:00: could each company have been handed a valid access token today?
     const checkAt = dayStart + 23 * HOUR_MS;
     clock.set(checkAt);
@@ -454,6 +499,7 @@ async function simulate(
       lost[sim.episode.cause] += without;
     }
     days.push(status);
+    part('check');
     onDay?.(day);
   }
   measuring = false;
@@ -528,6 +574,15 @@ async function simulate(
     events,
     days,
     wallSeconds: Math.round((performance.now() - started) / 1000),
+    profile: {
+      setupSeconds: Math.round(setupSeconds),
+      dayMs: Object.fromEntries(Object.entries(partMs).map(([k, v]) => [k, Math.round(v / options.days)])) as SimulationProfile['dayMs'],
+      requestsPerDay: Object.fromEntries(
+        [...requests.entries()]
+          .sort(([, a], [, b]) => b.n - a.n)
+          .map(([name, { n, ms }]) => [name, { n: Math.round((n / options.days) * 10) / 10, ms: Math.round((ms / n) * 10) / 10 }]),
+      ),
+    },
   };
 }
 

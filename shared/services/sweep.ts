@@ -1,4 +1,5 @@
 import { reconcileSecret } from '../domain/disconnection.js';
+import type { CompanyRecord, TokenRecord } from '../domain/model.js';
 import type { ServiceDeps } from './deps.js';
 import { disconnect, finishDisconnect } from './disconnect.js';
 import { refreshToken, refreshWorstCaseMs, warnIfExpiring } from './refresh.js';
@@ -91,32 +92,50 @@ async function sweepOne(deps: ServiceDeps, tenantId: string, tokenId: string, su
   try {
     // A token no company uses is not rotated for ever: its refresh token is retired instead. Decided
     // here, when it is due anyway, so an unused token lives at most until its next due time.
-    if ((await deps.companies.listByToken(tenantId, tokenId)).length === 0) {
+    const companies = await deps.companies.listByToken(tenantId, tokenId);
+    if (companies.length === 0) {
       const token = await deps.tokens.get(tenantId, tokenId);
       if (token?.status === 'active' && (await disconnect(deps, token, 'UNUSED')).flipped) {
         summary.unusedDisconnected++;
         return;
       }
     }
-    const result = await refreshToken(deps, { tenantId, tokenId, trigger: 'sweep' });
+    // The companies just read are the ones this token's refresh and warning events name: they are not
+    // asked again (a company moved meanwhile is as stale as one moved after the event's own read).
+    const scoped = withKnownCompanies(deps, tenantId, tokenId, companies);
+    const result = await refreshToken(scoped, { tenantId, tokenId, trigger: 'sweep' });
     if (result.outcome === 'refreshed' || result.outcome === 'recovered') summary.refreshed++;
     else if (result.outcome === 'reauth-required') summary.reauthRequired++;
     else if (result.outcome === 'failed') summary.failed++;
     else summary.skipped++;
-    const latest = result.outcome === 'skipped' ? result.token : ((await deps.tokens.get(tenantId, tokenId)) ?? result.token);
-    const warned = await warnIfExpiring(deps, latest);
-    if (warned !== latest) summary.warned++;
+    // The result carries the record as the refresh left it (written, or read under its lease): the
+    // warning checks it, and takes the lease and reads the record again before it writes anything.
+    const warned = await warnIfExpiring(scoped, result.token);
+    if (warned !== result.token) summary.warned++;
   } catch (error) {
     summary.failed++;
     deps.logger.error('sweep item failed', { tenantId, tokenId, errorName: (error as Error)?.name, errorMessage: (error as Error)?.message });
   }
 }
 
+/** `deps` whose company store answers `listByToken` for this one token from `companies` (read by the caller). */
+function withKnownCompanies(deps: ServiceDeps, tenantId: string, tokenId: string, companies: CompanyRecord[]): ServiceDeps {
+  const store = deps.companies;
+  return {
+    ...deps,
+    companies: {
+      ...store,
+      listByToken: (t, id) => (t === tenantId && id === tokenId ? Promise.resolve(companies) : store.listByToken(t, id)),
+    },
+  };
+}
+
 /**
- * Pages through the token secrets (a Secrets Manager listing, not a table scan) and, per secret, reads
- * its record: a secret no record points at, older than an hour, is deleted (a callback or import died
- * between its secret write and its transaction); a disconnected token whose secret still exists, or
- * whose event is not recorded, gets its disconnect finished. One secret's failure never stops the others.
+ * Pages through the token secrets (a Secrets Manager listing, not a table scan) and reads the page's
+ * records in one batch: a secret no record points at, older than an hour, is deleted (a callback or
+ * import died between its secret write and its transaction); a disconnected token whose secret still
+ * exists, or whose event is not recorded, gets its disconnect finished. One secret's failure never stops
+ * the others; a page whose records cannot be read is left to the next run.
  */
 async function reconcile(deps: ServiceDeps, summary: SweepSummary, outOfTime: () => boolean): Promise<void> {
   const now = deps.clock.now();
@@ -125,10 +144,17 @@ async function reconcile(deps: ServiceDeps, summary: SweepSummary, outOfTime: ()
     if (outOfTime()) return;
     const page = await deps.secrets.listTokenSecrets(cursor);
     cursor = page.cursor;
-    await inParallel(deps, page.secrets, outOfTime, async (secret) => {
+    let records: Array<TokenRecord | null>;
+    try {
+      records = await deps.tokens.getMany(page.secrets);
+    } catch (error) {
+      deps.logger.error('reading the records of a page of token secrets failed', { secrets: page.secrets.length, errorName: (error as Error)?.name, errorMessage: (error as Error)?.message });
+      continue;
+    }
+    const work = page.secrets.map((secret, i) => ({ secret, record: records[i] ?? null }));
+    await inParallel(deps, work, outOfTime, async ({ secret, record }) => {
       const { tenantId, tokenId } = secret;
       try {
-        const record = await deps.tokens.get(tenantId, tokenId);
         const { action, reason } = reconcileSecret(secret, record, now);
         if (action === 'delete-orphan') {
           await deps.secrets.deleteTokenPair(tenantId, tokenId);

@@ -10,8 +10,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { apiGatewayEvent, lambdaContext, matchRoute } from '../../local/gateway.js';
 import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
+import { sweep } from '../../shared/services/sweep.js';
 import { createActionRecorder, type SentCall } from '../support/aws-actions.js';
-import { connectDueToken } from '../support/refresh-helpers.js';
+import { connectDueToken, stored } from '../support/refresh-helpers.js';
 import { CUIS, EMULATOR_DEFAULT_CLIENT, connect, follow, setupTenant, type TestStack } from '../support/stack.js';
 import { useTestStack } from '../support/use-stack.js';
 
@@ -119,6 +120,27 @@ describe('round trips', () => {
       ['TransactWriteItems'],
       ['PutEvents', 'PutItem AUDIT'],
       ['GetItem COMPANY'],
+    ]);
+  });
+
+  it('sweep, one due token: its companies and its record read once each (the event reuses the companies, the warning check the refreshed record)', async () => {
+    const { t, tokenId } = await connectDueToken(stack, tenant(), [CUIS[4]]);
+    recorder.take();
+    const summary = await recorder.as('refresh-sweep', () => sweep(getRuntime(...ALL_ADAPTERS).deps, { remainingMs: () => Number.POSITIVE_INFINITY, reconcile: false }));
+    expect(summary).toMatchObject({ due: 1, refreshed: 1, failed: 0 });
+    const seen = steps(recorder.take().get('refresh-sweep') ?? []);
+    expect((await stored(t, tokenId)).record).toMatchObject({ status: 'active', version: 2 });
+    expect(seen).toEqual([
+      ['Query'],
+      ['Query'],
+      ['GetItem TOKEN'],
+      ['UpdateItem TOKEN'],
+      ['GetItem ESCROW', 'GetSecretValue tokens'],
+      ['GetItem CLIENT'],
+      ['UpdateItem TOKEN'],
+      ['PutSecretValue tokens'],
+      ['PutItem TOKEN'],
+      ['PutEvents', 'PutItem AUDIT'],
     ]);
   });
 });

@@ -4,11 +4,12 @@ import { goalsOf, variantName } from '../../local/simulate/report.js';
 import { simulateVariants } from '../../local/simulate/simulate.js';
 
 /**
- * Two runs in parallel, each with its own moto: 188 s measured on two cores under a load of ~4 (228 s
- * under a load of ~4.5 before moto's transactions stopped copying the whole table; README, "A simulated
- * year", says where the rest goes), hence the generous timeout.
  * The short run of `npm run simulate` (its own moto and emulator per run, in child processes): the real
- * sweep handler, access-token and manual-refresh services and connect links on a virtual clock.
+ * sweep handler, access-token and manual-refresh services and connect links on a virtual clock. Two
+ * runs in parallel, each with its own moto: 188 s measured on two cores under a load of ~4 before the
+ * sweep's batched reconciliation and moto's partition-only queries and plain answers; README, "A
+ * simulated year", has the figures since (one run of 50 tokens × 60 days: 162 s → 68 s under a load of
+ * ~17). The timeout is generous for a loaded machine.
  */
 describe('a simulated run (50 tokens, 120 days, a 10-day outage, both refresh-window behaviours)', () => {
   it('loses no company-day by our fault, and warns every loss a person must prevent ≥ 30 days ahead with a link that works', async () => {

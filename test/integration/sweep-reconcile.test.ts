@@ -106,4 +106,46 @@ describe('the sweep reconciles Secrets Manager with the table (path 11)', () => 
     expect((await stored(t, current)).record).toMatchObject({ status: 'active', version: 2 });
     expect((await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}`)).body).toMatchObject({ tokenId: current, status: 'active' });
   });
+
+  it('reads the records of the listed secrets in batches (no read per secret); a batch of over 100 keys, repeats and unknown keys answers in order', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    const live = await connectNew(stack.api, stack.emulator!, t, [CUIS[0]]);
+    const orphans = Array.from({ length: 3 }, () => `tok_${randomBytes(12).toString('hex')}`);
+    for (const orphan of orphans) {
+      await freshDeps().secrets.putTokenPair(t, orphan, { accessToken: 'fake-orphan-access', refreshToken: 'fake-orphan-refresh', version: 1 }, `orphan-version-${orphan.slice(4, 28)}`);
+    }
+    const deps = freshDeps();
+    const singles: string[] = [];
+    const batches: string[][] = [];
+    const store = deps.tokens;
+    deps.tokens = {
+      ...store,
+      get: (tenantId, tokenId) => (singles.push(tokenId), store.get(tenantId, tokenId)),
+      getMany: (keys) => (batches.push(keys.map((k) => k.tokenId)), store.getMany(keys)),
+    };
+    const summary = await sweep(later(deps, 2 * HOUR), { ...forever });
+    expect(summary.orphanSecretsDeleted).toBeGreaterThanOrEqual(3);
+    for (const orphan of orphans) expect(await freshDeps().secrets.getTokenPair(t, orphan)).toBeNull();
+    expect((await stored(t, live)).record.status).toBe('active');
+    // Every listed secret's record came from a batch, none from a read of its own.
+    const batched = batches.flat();
+    for (const id of [live, ...orphans]) expect(batched).toContain(id);
+    expect(singles.filter((id) => [live, ...orphans].includes(id))).toEqual([]);
+    expect(batches.every((b) => b.length <= 100)).toBe(true);
+
+    // The store splits a long key list into BatchGetItem's 100 and answers one entry per key, in order.
+    const keys = [
+      { tenantId: t, tokenId: live },
+      ...Array.from({ length: 150 }, (_, i) => ({ tenantId: t, tokenId: `tok_missing_${i}` })),
+      { tenantId: t, tokenId: live },
+      { tenantId: `${t}-other`, tokenId: live },
+    ];
+    const answers = await freshDeps().tokens.getMany(keys);
+    expect(answers).toHaveLength(keys.length);
+    expect(answers[0]).toMatchObject({ tenantId: t, tokenId: live, status: 'active' });
+    expect(answers[151]).toEqual(answers[0]);
+    expect(answers.filter((a) => a !== null)).toHaveLength(2);
+    expect(await freshDeps().tokens.getMany([])).toEqual([]);
+  });
 });

@@ -162,8 +162,14 @@ export function iamRequestsFor(call: Omit<SentCall, 'answeredBefore'>, where: Aw
       if (operation === 'TransactGetItems') {
         return (params.TransactItems as Array<{ Get: Record<string, any> }>).map((member) => item('dynamodb:GetItem', member.Get));
       }
-      if (operation === 'BatchWriteItem' || operation === 'BatchGetItem') {
-        // Not used by the code: reading their per-table key lists would belong here.
+      if (operation === 'BatchGetItem') {
+        // One request per table, its dynamodb:LeadingKeys every key's partition (ForAllValues: all must match).
+        return Object.entries(params.RequestItems as Record<string, { Keys: Array<Record<string, any>> }>).map(([tableName, { Keys }]) =>
+          request(name, table(tableName), { 'dynamodb:LeadingKeys': [...new Set(Keys.flatMap((k) => leadingKeys(name, { Key: k })))] }),
+        );
+      }
+      if (operation === 'BatchWriteItem') {
+        // Not used by the code: reading its per-table key lists would belong here.
         throw new Error(`${name}: teach iamRequestsFor (test/support/aws-actions.ts) the leading keys of a batch`);
       }
       return [item(name, params)];

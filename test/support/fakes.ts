@@ -212,6 +212,14 @@ function createFakeTokenStore(tick: () => Promise<void>, companies: Map<string, 
       const record = records.get(tokenKey(tenantId, tokenId));
       return record ? clone(record) : null;
     },
+    async getMany(keys) {
+      await tick();
+      return keys.map(({ tenantId, tokenId }) => {
+        store.reads.push(tokenKey(tenantId, tokenId));
+        const record = records.get(tokenKey(tenantId, tokenId));
+        return record ? clone(record) : null;
+      });
+    },
     async list(tenantId) {
       await tick();
       return [...records.values()].filter((r) => r.tenantId === tenantId).map(clone);

@@ -1,4 +1,5 @@
 import {
+  BatchGetCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -65,6 +66,13 @@ function fromItem(item: Record<string, unknown>): TokenRecord {
 
 const names = { '#pk': K.partitionKey };
 
+/** BatchGetItem's most keys per request. */
+const BATCH_GET_KEYS = 100;
+/** Rounds of UnprocessedKeys (throttling, the 16 MB answer limit) before the read gives up. */
+const BATCH_GET_ATTEMPTS = 8;
+const BATCH_GET_BACKOFF_MS = 50;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /**
  * A whole-record put that only lands if the stored version is still `expected` (optimistic locking)
  * and, with `leaseOwner`, the lease is still held by that owner.
@@ -92,8 +100,37 @@ export function createDynamoTokenStore(deps: { doc: DynamoDBDocumentClient; tabl
     return out.Item ? fromItem(out.Item) : null;
   }
 
+  /** One BatchGetItem of at most 100 keys, its UnprocessedKeys asked again (with backoff) until none is left. */
+  async function batchGet(keys: Array<Record<string, unknown>>): Promise<Array<Record<string, unknown>>> {
+    const items: Array<Record<string, unknown>> = [];
+    let pending: Array<Record<string, unknown>> = keys;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > BATCH_GET_ATTEMPTS) throw new BrokerError('STORE_UNAVAILABLE', 'the token records could not all be read');
+      if (attempt > 1) await sleep(BATCH_GET_BACKOFF_MS * 2 ** (attempt - 2) * (0.5 + Math.random()));
+      const out = await doc.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }));
+      items.push(...(out.Responses?.[table] ?? []));
+      pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as Array<Record<string, unknown>>;
+    }
+    return items;
+  }
+
   return {
     get,
+
+    async getMany(ids) {
+      const found = new Map<string, TokenRecord>();
+      const idOf = (tenantId: string, tokenId: string) => `${tenantId}\u0000${tokenId}`;
+      // BatchGetItem refuses a request that names one key twice.
+      const unique = [...new Map(ids.map((id) => [idOf(id.tenantId, id.tokenId), id])).values()];
+      for (let i = 0; i < unique.length; i += BATCH_GET_KEYS) {
+        const chunk = unique.slice(i, i + BATCH_GET_KEYS).map((id) => key(tenantPk(id.tenantId), tokenSk(id.tokenId)));
+        for (const item of await batchGet(chunk)) {
+          const record = fromItem(item);
+          found.set(idOf(record.tenantId, record.tokenId), record);
+        }
+      }
+      return ids.map((id) => found.get(idOf(id.tenantId, id.tokenId)) ?? null);
+    },
 
     async list(tenantId) {
       return (await queryPrefix(doc, table, tenantPk(tenantId), 'TOKEN#')).map(fromItem);
