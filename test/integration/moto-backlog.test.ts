@@ -1,12 +1,16 @@
 /**
- * The single-threaded moto (local/moto_server.py) serves one request at a time; the connections that
+ * Many invocations in one process against the single-threaded moto. The moto (local/moto_server.py) serves one request at a time; the connections that
  * arrive meanwhile must wait in the kernel's accept queue, not be dropped: a local gateway hosting a
  * few hundred invocations in one process opens that many at once, and a dropped SYN shows up as the
- * SDK's connection timeout (a 500 of the route).
+ * SDK's connection timeout (a 500 of the route). And the SDK clients (shared/config/aws-calls.ts) must
+ * not make a call wait for one of a few pooled sockets: smithy's connection timeout runs from the
+ * call's start, so a call queued behind busy sockets times out without ever trying to connect.
  */
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMoto, type MotoServer } from '../../local/moto.js';
+import { awsClientSettings } from '../../shared/config/aws-calls.js';
 
 let moto: MotoServer;
 beforeAll(async () => {
@@ -16,20 +20,27 @@ afterAll(() => moto?.stop());
 
 const WAITING = 400;
 
-describe('moto listen backlog', () => {
+const opened = (socket: Socket) =>
+  new Promise<boolean>((resolve) => {
+    socket.once('connect', () => resolve(true));
+    socket.once('error', () => resolve(false));
+  });
+
+/** Keeps moto's one thread reading a request that does not end, until the answer is closed. */
+async function busyMoto(): Promise<Socket> {
+  const { hostname, port } = new URL(moto.endpoint);
+  const busy = connect(Number(port), hostname);
+  await opened(busy);
+  busy.write('GET /moto-api/ HTTP/1.1\r\nHost: x\r\n');
+  return busy;
+}
+
+describe('many invocations in one process against the single-threaded moto', () => {
   it(`${WAITING} connections opened while moto is busy with one request are all accepted, then served`, async () => {
     const { hostname, port } = new URL(moto.endpoint);
     const sockets: Socket[] = [];
-    const opened = (socket: Socket) => new Promise<boolean>((resolve) => {
-      socket.once('connect', () => resolve(true));
-      socket.once('error', () => resolve(false));
-    });
     try {
-      // A request that never ends keeps moto's one thread reading it: nothing else is accepted meanwhile.
-      const busy = connect(Number(port), hostname);
-      sockets.push(busy);
-      await opened(busy);
-      busy.write('GET /moto-api/ HTTP/1.1\r\nHost: x\r\n');
+      sockets.push(await busyMoto());
       const waiting = Array.from({ length: WAITING }, () => connect(Number(port), hostname));
       sockets.push(...waiting);
       // A dropped SYN is sent again after 1 s and dropped again while moto is still busy: 2.5 s settles it.
@@ -42,5 +53,22 @@ describe('moto listen backlog', () => {
       for (const socket of sockets) socket.destroy();
     }
     expect((await fetch(`${moto.endpoint}/moto-api/`)).status).toBeLessThan(500);
+  }, 30_000);
+
+  it('60 calls of one SDK client at once while moto is busy for 1.5 s: every one answered, none timed out waiting for a socket', async () => {
+    // One attempt per call: a retry could land after moto is free again and hide the timeout.
+    const client = new DynamoDBClient({
+      ...awsClientSettings(),
+      maxAttempts: 1,
+      endpoint: moto.endpoint,
+      region: 'eu-central-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const busy = await busyMoto();
+    const calls = Array.from({ length: 60 }, () => client.send(new ListTablesCommand({})).then(() => 'answered', (error: Error) => error.name));
+    setTimeout(() => busy.destroy(), 1_500);
+    const outcomes = await Promise.all(calls);
+    client.destroy();
+    expect(outcomes.filter((o) => o !== 'answered')).toEqual([]);
   }, 30_000);
 });
