@@ -4,7 +4,7 @@ import { toTokenView } from '../domain/views.js';
 import type { TokenView } from '../domain/model.js';
 import { recordEvent } from './audit.js';
 import type { ServiceDeps } from './deps.js';
-import { readPair, refreshToken, type RefreshResult } from './refresh.js';
+import { readPair, readPairSources, refreshToken, type RefreshResult } from './refresh.js';
 import { requireTenant } from './tenants.js';
 import { requireToken } from './tokens.js';
 
@@ -20,14 +20,14 @@ function linkedToken(company: Awaited<ReturnType<ServiceDeps['companies']['get']
 }
 
 /**
- * The tenant check and the company's token in one round trip (both reads at once); the tenant's error
- * wins, as when they ran one after the other.
+ * The company's token in one read: a company is stored only under a stored tenant (`putCompany` checks)
+ * and tenants are never deleted, so the company item stands for the tenant check. Only an absent company
+ * reads the tenant, for the error: TENANT_NOT_FOUND wins over COMPANY_NOT_FOUND, as before.
  */
-async function tenantsCompanyToken(deps: ServiceDeps, tenantId: string, cui: string): Promise<string> {
-  const [tenant, company] = await Promise.allSettled([requireTenant(deps, tenantId), deps.companies.get(tenantId, cui)]);
-  if (tenant.status === 'rejected') throw tenant.reason;
-  if (company.status === 'rejected') throw company.reason;
-  return linkedToken(company.value, cui);
+async function companysToken(deps: ServiceDeps, tenantId: string, cui: string): Promise<string> {
+  const company = await deps.companies.get(tenantId, cui);
+  if (!company) await requireTenant(deps, tenantId);
+  return linkedToken(company, cui);
 }
 
 /**
@@ -53,7 +53,7 @@ const throwIfFailed = (result: RefreshResult) => {
 
 /**
  * A usable access token of a company's token (`tokenId`), for the ERP or for the broker's own e-Factura
- * calls. Steps: refresh first (`on-demand`: when less than the minimum validity remains; `manual`: now,
+ * calls. Steps: read the record and its pair at once; refresh first (`on-demand`: when less than the minimum validity remains; `manual`: now,
  * after ANAF refused the token); read the record's exact pair (never an older one); check it is still
  * valid. The answered `expiresAt` is the one of the token handed out, `versionId` the secret version it
  * came from.
@@ -64,7 +64,13 @@ export async function usableAccessToken(
   tokenId: string,
   trigger: 'on-demand' | 'manual' = 'on-demand',
 ): Promise<{ accessToken: string; expiresAt: string; tokenId: string; refreshed: boolean; versionId: string; reauthRequired: boolean }> {
-  const result = await refreshToken(deps, { tenantId, tokenId, trigger });
+  // On demand the pair is read alongside the record (one round trip, not two): it is used when the
+  // record stays as read (no refresh ran). A failed early read is read again there, or not needed.
+  const [stored, sources] =
+    trigger === 'on-demand'
+      ? await Promise.all([deps.tokens.get(tenantId, tokenId), readPairSources(deps, tenantId, tokenId).catch((): undefined => undefined)])
+      : [undefined, undefined];
+  const result = await refreshToken(deps, { tenantId, tokenId, trigger, stored: stored ?? undefined });
   // A failed or rate-limited refresh, or one still under way elsewhere, leaves a token that may be valid
   // for a while: it is handed out if it is (checked below). So does a verdict of reauth-required: the
   // access token ANAF issued before it keeps the companies working while a person reconnects (the
@@ -75,7 +81,7 @@ export async function usableAccessToken(
     result.outcome === 'limited' ||
     result.outcome === 'reauth-required';
   if (!transient) throwIfFailed(result);
-  const read = await readPair(deps, result.token);
+  const read = await readPair(deps, result.token, result.token === stored ? sources : undefined);
   if (read.kind === 'missing') throw new BrokerError('REAUTH_REQUIRED', 'the stored token pair is missing; connect the company again');
   if (read.kind === 'not-visible') throw new BrokerError('STORE_UNAVAILABLE', 'the stored token pair is not readable yet; try again in a few seconds');
   const pair = read.pair;
@@ -99,7 +105,7 @@ export async function usableAccessToken(
 
 /**
  * Hands a usable access token to the ERP (the one place a token leaves the service). Steps: check the
- * tenant and resolve the company's token (one round trip); get a usable access token (above); audit the
+ * company's token (one read); get a usable access token (above); audit the
  * first hand-out of this access token for this company.
  */
 export async function issueAccessToken(
@@ -107,7 +113,7 @@ export async function issueAccessToken(
   tenantId: string,
   cui: string,
 ): Promise<{ accessToken: string; expiresAt: string; tokenId: string }> {
-  const tokenId = await tenantsCompanyToken(deps, tenantId, cui);
+  const tokenId = await companysToken(deps, tenantId, cui);
   const { accessToken, expiresAt, refreshed, versionId, reauthRequired } = await usableAccessToken(deps, tenantId, tokenId);
   // The secret version names the access token handed out.
   if (firstHandOut(deps, `${tenantId}/${tokenId}/${versionId}/${cui}`)) {

@@ -55,7 +55,7 @@ function steps(calls: SentCall[]): string[][] {
 }
 
 describe('round trips', () => {
-  it('access token, not due: the tenant and the company at once, the token, the pair; the hand-out audited once per access token and company', async () => {
+  it('access token, not due: the company (it stands for the tenant), then the token and its pair at once; the hand-out audited once per access token and company', async () => {
     const t = tenant();
     await setupTenant(stack.api, t, [CUIS[0]]);
     await connect(stack.api, t, [CUIS[0]]);
@@ -63,11 +63,16 @@ describe('round trips', () => {
 
     const first = await invoke('access-token-get', get(path));
     expect(first.answer.statusCode, first.answer.body).toBe(200);
-    expect(first.steps).toEqual([['GetItem CLIENT', 'GetItem COMPANY'], ['GetItem TOKEN'], ['GetItem ESCROW', 'GetSecretValue tokens'], ['PutItem AUDIT']]);
+    expect(first.steps).toEqual([['GetItem COMPANY'], ['GetItem ESCROW', 'GetItem TOKEN', 'GetSecretValue tokens'], ['PutItem AUDIT']]);
 
     const again = await invoke('access-token-get', get(path));
     expect(JSON.parse(again.answer.body).accessToken).toBe(JSON.parse(first.answer.body).accessToken);
-    expect(again.steps).toEqual([['GetItem CLIENT', 'GetItem COMPANY'], ['GetItem TOKEN'], ['GetItem ESCROW', 'GetSecretValue tokens']]);
+    expect(again.steps).toEqual([['GetItem COMPANY'], ['GetItem ESCROW', 'GetItem TOKEN', 'GetSecretValue tokens']]);
+
+    // The tenant is read only to tell an unknown tenant from an unknown company.
+    const unknown = await invoke('access-token-get', get(`/v1/tenants/${t}/companies/${CUIS[5]}/access-token`));
+    expect([unknown.answer.statusCode, JSON.parse(unknown.answer.body).error.code]).toEqual([404, 'COMPANY_NOT_FOUND']);
+    expect(unknown.steps).toEqual([['GetItem COMPANY'], ['GetItem CLIENT']]);
   });
 
   it('manual refresh: the tenant and the token at once, read once; the client secret from memory (the connect read it); no lease release after the write that released it', async () => {
