@@ -126,4 +126,29 @@ describe('round trips', () => {
       ['GetItem COMPANY'],
     ]);
   });
+
+  it('e-Factura call: the tenant and the company at once, then the token with its pair; the next call reuses the pair the record still pins, one after a rotation reads the new one', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[4]]);
+    const { tokenId } = await connect(stack.api, t, [CUIS[4]]);
+    const path = `/v1/tenants/${t}/companies/${CUIS[4]}/messages?days=1`;
+    const pairReads = (seen: string[][]) => seen.flat().filter((call) => call === 'GetSecretValue tokens' || call === 'GetItem ESCROW').length;
+
+    const first = await invoke('efactura', get(path));
+    expect(first.answer.statusCode, first.answer.body).toBe(200);
+    expect(first.steps.slice(0, 2)).toEqual([['GetItem CLIENT', 'GetItem COMPANY'], ['GetItem ESCROW', 'GetItem TOKEN', 'GetSecretValue tokens']]);
+
+    const again = await invoke('efactura', get(path));
+    expect(again.answer.statusCode, again.answer.body).toBe(200);
+    expect(again.steps[1]).toEqual(['GetItem TOKEN']);
+    expect(pairReads(again.steps)).toBe(0);
+
+    const rotated = await stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`);
+    expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
+    const after = await invoke('efactura', get(path));
+    expect(after.answer.statusCode, after.answer.body).toBe(200);
+    // The record names a new version: its pair is read, the one in memory is not presented.
+    expect(after.steps[1]).toEqual(['GetItem TOKEN']);
+    expect(after.steps[2]).toEqual(['GetItem ESCROW', 'GetSecretValue tokens']);
+  });
 });
