@@ -30,6 +30,9 @@ export const awsClientSettings = () => ({
   requestHandler: {
     connectionTimeout: AWS_CALLS.connectionTimeoutMs,
     requestTimeout: AWS_CALLS.requestTimeoutMs,
+    // Without it smithy (node-http-handler 4.x) only logs a warning once requestTimeout has passed and
+    // the call waits on: a call to a store that stalls would never end, and outlive the lease.
+    throwOnRequestTimeout: true,
     httpAgent: UNCAPPED_SOCKETS,
     httpsAgent: UNCAPPED_SOCKETS,
   },

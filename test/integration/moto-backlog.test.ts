@@ -4,13 +4,14 @@
  * few hundred invocations in one process opens that many at once, and a dropped SYN shows up as the
  * SDK's connection timeout (a 500 of the route). And the SDK clients (shared/config/aws-calls.ts) must
  * not make a call wait for one of a few pooled sockets: smithy's connection timeout runs from the
- * call's start, so a call queued behind busy sockets times out without ever trying to connect.
+ * call's start, so a call queued behind busy sockets times out without ever trying to connect. And a
+ * call moto does not answer must end at the request timeout.
  */
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMoto, type MotoServer } from '../../local/moto.js';
-import { awsClientSettings } from '../../shared/config/aws-calls.js';
+import { AWS_CALLS, awsClientSettings } from '../../shared/config/aws-calls.js';
 
 let moto: MotoServer;
 beforeAll(async () => {
@@ -57,8 +58,11 @@ describe('many invocations in one process against the single-threaded moto', () 
 
   it('60 calls of one SDK client at once while moto is busy for 1.5 s: every one answered, none timed out waiting for a socket', async () => {
     // One attempt per call: a retry could land after moto is free again and hide the timeout.
+    const settings = awsClientSettings();
     const client = new DynamoDBClient({
-      ...awsClientSettings(),
+      ...settings,
+      // Room for moto to serve the 60 on a busy machine: this is about the wait for a socket.
+      requestHandler: { ...settings.requestHandler, requestTimeout: 30_000 },
       maxAttempts: 1,
       endpoint: moto.endpoint,
       region: 'eu-central-1',
@@ -70,5 +74,20 @@ describe('many invocations in one process against the single-threaded moto', () 
     const outcomes = await Promise.all(calls);
     client.destroy();
     expect(outcomes.filter((o) => o !== 'answered')).toEqual([]);
+  }, 30_000);
+
+  it('a call moto does not answer ends with a timeout (the bound the refresh lease counts on), it does not wait on', async () => {
+    const client = new DynamoDBClient({ ...awsClientSettings(), maxAttempts: 1, endpoint: moto.endpoint, region: 'eu-central-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const busy = await busyMoto();
+    try {
+      const outcome = await Promise.race([
+        client.send(new ListTablesCommand({})).then(() => 'answered', (error: Error) => error.name),
+        new Promise<string>((resolve) => setTimeout(() => resolve('still waiting'), 3 * AWS_CALLS.requestTimeoutMs)),
+      ]);
+      expect(outcome).toBe('TimeoutError');
+    } finally {
+      busy.destroy();
+      client.destroy();
+    }
   }, 30_000);
 });
