@@ -155,7 +155,7 @@ export async function usableAccessToken(
 }
 
 /**
- * Hands a usable access token to the ERP (the one place a token leaves the service). Steps: check the
+ * Hands a usable access token to the ERP (the one place a token leaves the service). Steps: resolve the
  * company's token (one read); get a usable access token (above); audit the
  * first hand-out of this access token for this company.
  */
