@@ -3,7 +3,10 @@
 `moto_server` runs werkzeug threaded, and moto's conditional writes are not atomic across threads: two
 parallel UpdateItems with one condition on one item can both win. DynamoDB never lets that happen, so
 the local stack, the tests and the bench serve moto one request at a time (HTTP/1.0, one connection per
-request), which keeps every conditional write and transaction atomic, as in AWS.
+request), which keeps every conditional write and transaction atomic, as in AWS. Connections wait in
+the kernel's accept queue meanwhile: werkzeug listens with a backlog of 128, and a local gateway hosting
+hundreds of invocations in one process (`npm run bench`'s load) opens more at once; past the backlog the
+kernel drops their SYNs and the SDK's 1 s connection timeout fires. `LISTEN_BACKLOG` lets them queue.
 
 moto also deep-copies every table a transaction names, whole, as its rollback point: a cost that grows
 with the table (seconds per TransactWriteItems once it holds tens of thousands of items, as in
@@ -37,7 +40,10 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import run_simple
+from werkzeug.serving import BaseWSGIServer, run_simple
+
+# Capped by the kernel's net.core.somaxconn (4096 on current Linux).
+LISTEN_BACKLOG = 2048
 
 # The keys the running transaction writes, by the table name it gives (one request at a time: a global is enough).
 _touched: dict[str, list[dict[str, Any]]] = {}
@@ -180,6 +186,7 @@ def main() -> None:
     _cheap_transaction_snapshots()
     _cheap_queries()
     _plain_item_answers()
+    BaseWSGIServer.request_queue_size = LISTEN_BACKLOG
     run_simple(host, port, DomainDispatcherApplication(create_backend_app), threaded=False, processes=1)
 
 

@@ -2,9 +2,10 @@ import { BrokerError } from '../domain/errors.js';
 import { readPairFacts } from '../domain/pair-facts.js';
 import { toTokenView } from '../domain/views.js';
 import type { TokenView } from '../domain/model.js';
+import type { StoredPair } from '../ports.js';
 import { recordEvent } from './audit.js';
 import type { ServiceDeps } from './deps.js';
-import { readPair, refreshToken, type RefreshResult } from './refresh.js';
+import { readPair, readPairSources, refreshToken, type RefreshResult } from './refresh.js';
 import { requireTenant } from './tenants.js';
 import { requireToken } from './tokens.js';
 
@@ -20,14 +21,14 @@ function linkedToken(company: Awaited<ReturnType<ServiceDeps['companies']['get']
 }
 
 /**
- * The tenant check and the company's token in one round trip (both reads at once); the tenant's error
- * wins, as when they ran one after the other.
+ * The company's token in one read: a company is stored only under a stored tenant (`putCompany` checks)
+ * and tenants are never deleted, so the company item stands for the tenant check. Only an absent company
+ * reads the tenant, for the error: TENANT_NOT_FOUND wins over COMPANY_NOT_FOUND, as before.
  */
-async function tenantsCompanyToken(deps: ServiceDeps, tenantId: string, cui: string): Promise<string> {
-  const [tenant, company] = await Promise.allSettled([requireTenant(deps, tenantId), deps.companies.get(tenantId, cui)]);
-  if (tenant.status === 'rejected') throw tenant.reason;
-  if (company.status === 'rejected') throw company.reason;
-  return linkedToken(company.value, cui);
+async function companysToken(deps: ServiceDeps, tenantId: string, cui: string): Promise<string> {
+  const company = await deps.companies.get(tenantId, cui);
+  if (!company) await requireTenant(deps, tenantId);
+  return linkedToken(company, cui);
 }
 
 /**
@@ -51,20 +52,64 @@ const throwIfFailed = (result: RefreshResult) => {
   if (result.error) throw result.error;
 };
 
+/** How long a container keeps a token pair for the broker's own e-Factura calls at most. */
+export const PAIR_REUSE_TTL_MS = 5 * 60_000;
+const MAX_REUSED_PAIRS = 1_000;
+
+interface ReusablePair {
+  pair: StoredPair;
+  /** The record's version and secret version the pair was read for. */
+  version: number;
+  secretVersionId: string;
+  until: number;
+}
+
+/** Per secret store (one per container, one per test world), by tenant and token. */
+const reusablePairs = new WeakMap<object, Map<string, ReusablePair>>();
+
+function reusablePairsOf(deps: ServiceDeps): Map<string, ReusablePair> {
+  let pairs = reusablePairs.get(deps.secrets);
+  if (!pairs) reusablePairs.set(deps.secrets, (pairs = new Map()));
+  return pairs;
+}
+
 /**
  * A usable access token of a company's token (`tokenId`), for the ERP or for the broker's own e-Factura
- * calls. Steps: refresh first (`on-demand`: when less than the minimum validity remains; `manual`: now,
- * after ANAF refused the token); read the record's exact pair (never an older one); check it is still
- * valid. The answered `expiresAt` is the one of the token handed out, `versionId` the secret version it
- * came from.
+ * calls. Steps: read the record (with its pair, at once, on demand); refresh first (`on-demand`: when
+ * less than the minimum validity remains; `manual`: now, after ANAF refused the token); read the
+ * record's exact pair (never an older one); check it is still valid. The answered `expiresAt` is the one
+ * of the token handed out, `versionId` the secret version it came from.
+ *
+ * `reusePair` (the e-Factura calls, never the hand-out to the ERP): the pair read for a record version is
+ * kept in memory for PAIR_REUSE_TTL_MS and used while the record, read on every call (strongly
+ * consistent), still names that version and secret version. Every rotation writes a new version into
+ * the record, so a rotated pair is never presented. What it does not see is a pair newer than the record
+ * (a run that died before its metadata write): the call presents the record's access token, and if ANAF
+ * refuses it the 401 path refreshes (`manual`, no reuse), which adopts the newer pair.
  */
 export async function usableAccessToken(
   deps: ServiceDeps,
   tenantId: string,
   tokenId: string,
   trigger: 'on-demand' | 'manual' = 'on-demand',
+  options: { reusePair?: boolean } = {},
 ): Promise<{ accessToken: string; expiresAt: string; tokenId: string; refreshed: boolean; versionId: string; reauthRequired: boolean }> {
-  const result = await refreshToken(deps, { tenantId, tokenId, trigger });
+  const reusable = options.reusePair && trigger === 'on-demand' ? reusablePairsOf(deps) : undefined;
+  const key = `${tenantId}/${tokenId}`;
+  const nowMs = deps.clock.now().getTime();
+  const kept = reusable?.get(key);
+  const keptPair = kept && kept.until > nowMs ? kept : undefined;
+  // On demand the pair is read alongside the record (one round trip, not two), unless one is kept: it
+  // is used when the record stays as read (no refresh ran). A failed early read is read again there, or
+  // not needed.
+  const [stored, sources] =
+    trigger === 'on-demand'
+      ? await Promise.all([
+          deps.tokens.get(tenantId, tokenId),
+          keptPair ? undefined : readPairSources(deps, tenantId, tokenId).catch((): undefined => undefined),
+        ])
+      : [undefined, undefined];
+  const result = await refreshToken(deps, { tenantId, tokenId, trigger, stored: stored ?? undefined });
   // A failed or rate-limited refresh, or one still under way elsewhere, leaves a token that may be valid
   // for a while: it is handed out if it is (checked below). So does a verdict of reauth-required: the
   // access token ANAF issued before it keeps the companies working while a person reconnects (the
@@ -75,13 +120,25 @@ export async function usableAccessToken(
     result.outcome === 'limited' ||
     result.outcome === 'reauth-required';
   if (!transient) throwIfFailed(result);
-  const read = await readPair(deps, result.token);
+  const record = result.token;
+  const reused = keptPair && record === stored && keptPair.version === record.version && keptPair.secretVersionId === record.secretVersionId ? keptPair : undefined;
+  const read: Awaited<ReturnType<typeof readPair>> = reused
+    ? { kind: 'current', pair: reused.pair, source: 'secret' }
+    : await readPair(deps, record, record === stored ? sources : undefined);
   if (read.kind === 'missing') throw new BrokerError('REAUTH_REQUIRED', 'the stored token pair is missing; connect the company again');
   if (read.kind === 'not-visible') throw new BrokerError('STORE_UNAVAILABLE', 'the stored token pair is not readable yet; try again in a few seconds');
   const pair = read.pair;
+  if (reusable) {
+    if (read.kind === 'current' && record.secretVersionId) {
+      if (reusable.size >= MAX_REUSED_PAIRS) reusable.clear();
+      reusable.set(key, { pair, version: record.version, secretVersionId: record.secretVersionId, until: reused?.until ?? nowMs + PAIR_REUSE_TTL_MS });
+    } else {
+      reusable.delete(key);
+    }
+  }
   const expiresAt =
     read.kind === 'current'
-      ? result.token.accessExpiresAt
+      ? record.accessExpiresAt
       : readPairFacts({ accessToken: pair.accessToken, refreshToken: pair.refreshToken, now: deps.clock.now() }).accessExpiresAt;
   if (Date.parse(expiresAt) <= deps.clock.now().getTime()) {
     throwIfFailed(result);
@@ -93,13 +150,13 @@ export async function usableAccessToken(
     tokenId,
     refreshed: result.outcome === 'refreshed',
     versionId: pair.versionId,
-    reauthRequired: result.token.status === 'reauth-required',
+    reauthRequired: record.status === 'reauth-required',
   };
 }
 
 /**
- * Hands a usable access token to the ERP (the one place a token leaves the service). Steps: check the
- * tenant and resolve the company's token (one round trip); get a usable access token (above); audit the
+ * Hands a usable access token to the ERP (the one place a token leaves the service). Steps: resolve the
+ * company's token (one read); get a usable access token (above); audit the
  * first hand-out of this access token for this company.
  */
 export async function issueAccessToken(
@@ -107,7 +164,7 @@ export async function issueAccessToken(
   tenantId: string,
   cui: string,
 ): Promise<{ accessToken: string; expiresAt: string; tokenId: string }> {
-  const tokenId = await tenantsCompanyToken(deps, tenantId, cui);
+  const tokenId = await companysToken(deps, tenantId, cui);
   const { accessToken, expiresAt, refreshed, versionId, reauthRequired } = await usableAccessToken(deps, tenantId, tokenId);
   // The secret version names the access token handed out.
   if (firstHandOut(deps, `${tenantId}/${tokenId}/${versionId}/${cui}`)) {

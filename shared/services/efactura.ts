@@ -39,8 +39,12 @@ interface CompanyCall {
 
 async function companyCall(deps: ServiceDeps, tenantId: string, cui: string): Promise<CompanyCall> {
   const startedMs = deps.clock.now().getTime();
-  const tenant = await requireTenant(deps, tenantId);
-  const company = await deps.companies.get(tenantId, cui);
+  // Both reads at once; the tenant's error wins, as when they ran one after the other.
+  const [tenantRead, companyRead] = await Promise.allSettled([requireTenant(deps, tenantId), deps.companies.get(tenantId, cui)]);
+  if (tenantRead.status === 'rejected') throw tenantRead.reason;
+  if (companyRead.status === 'rejected') throw companyRead.reason;
+  const tenant = tenantRead.value;
+  const company = companyRead.value;
   if (!company) throw new BrokerError('COMPANY_NOT_FOUND', `company ${cui} is not registered`);
   if (!company.tokenId) throw new BrokerError('NOT_CONNECTED', `company ${cui} is not connected to ANAF`);
   return { tenantId, cui, company, environment: anafEnvironmentOf(tenant, deps.settings.defaultAnafEnvironment), startedMs };
@@ -104,7 +108,7 @@ async function learnSpvRights(deps: ServiceDeps, ctx: CompanyCall, result: Parse
  * SPV rights from the answer. Answers the typed result; the caller decides what a failure means.
  */
 async function withToken<T>(deps: ServiceDeps, ctx: CompanyCall, limit: AnafCall, run: (call: EfacturaCall) => Promise<Parsed<T>>): Promise<Parsed<T>> {
-  let token = await usableAccessToken(deps, ctx.tenantId, ctx.company.tokenId!);
+  let token = await usableAccessToken(deps, ctx.tenantId, ctx.company.tokenId!, 'on-demand', { reusePair: true });
   await takeLimits(deps, ctx.tenantId, limit);
   const call = (accessToken: string) => run({ accessToken, environment: ctx.environment, timeoutMs: remainingMs(deps, ctx.startedMs) });
   let result = await call(token.accessToken);

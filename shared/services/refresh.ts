@@ -225,20 +225,42 @@ type PairRead =
   /** The secret exists but the record's version is not readable yet (eventual consistency). */
   | { kind: 'not-visible' };
 
-/**
- * Reads the pair to present, never an older one: the record's exact secret version (retried briefly,
- * Secrets Manager reads are eventually consistent), else the escrow when it holds that version. A pair
- * newer than the record, in the secret or the escrow, is answered as such for adoption.
- */
-export async function readPair(deps: ServiceDeps, token: TokenRecord): Promise<PairRead> {
-  const { tenantId, tokenId } = token;
+/** The latest secret and the escrow of a token, read at once. */
+export interface PairSources {
+  latest: StoredPair | null;
+  escrowed: StoredPair | null;
+}
+
+export async function readPairSources(deps: ServiceDeps, tenantId: string, tokenId: string): Promise<PairSources> {
   const [latest, escrowed] = await Promise.all([deps.secrets.getTokenPair(tenantId, tokenId), deps.escrow.get(tenantId, tokenId)]);
+  return { latest, escrowed };
+}
+
+/** The pair the sources hold for the record: a newer one, else its exact version; null when neither. */
+function pairOf(token: TokenRecord, { latest, escrowed }: PairSources): PairRead | null {
   const newest = [latest, escrowed].filter((p): p is StoredPair => p !== null && p.version > token.version).sort((a, b) => b.version - a.version)[0];
   if (newest) return { kind: 'newer', pair: newest };
   const matches = (p: StoredPair | null): p is StoredPair =>
     p !== null && p.version === token.version && (token.secretVersionId === null || p.versionId === token.secretVersionId);
   if (matches(latest)) return { kind: 'current', pair: latest, source: 'secret' };
   if (matches(escrowed)) return { kind: 'current', pair: escrowed, source: 'escrow' };
+  return null;
+}
+
+/**
+ * Reads the pair to present, never an older one: the record's exact secret version (retried briefly,
+ * Secrets Manager reads are eventually consistent), else the escrow when it holds that version. A pair
+ * newer than the record, in the secret or the escrow, is answered as such for adoption. `prefetched`:
+ * sources read alongside the record (the access-token route); used when they hold the record's pair or
+ * a newer one, read again otherwise (they may predate the record).
+ */
+export async function readPair(deps: ServiceDeps, token: TokenRecord, prefetched?: PairSources): Promise<PairRead> {
+  const { tenantId, tokenId } = token;
+  const early = prefetched && pairOf(token, prefetched);
+  if (early) return early;
+  const sources = await readPairSources(deps, tenantId, tokenId);
+  const found = pairOf(token, sources);
+  if (found) return found;
   if (token.secretVersionId) {
     for (let attempt = 1; attempt <= PINNED_READ_ATTEMPTS; attempt++) {
       const pinned = await deps.secrets.getTokenPair(tenantId, tokenId, token.secretVersionId);
@@ -246,7 +268,7 @@ export async function readPair(deps: ServiceDeps, token: TokenRecord): Promise<P
       if (attempt < PINNED_READ_ATTEMPTS) await sleep(PINNED_READ_PAUSE_MS);
     }
   }
-  return latest === null ? { kind: 'missing' } : { kind: 'not-visible' };
+  return sources.latest === null ? { kind: 'missing' } : { kind: 'not-visible' };
 }
 
 const notVisible = (token: TokenRecord): RefreshResult => ({

@@ -31,8 +31,9 @@ const boundTo = (tenant: TenantClient) => `${tenant.clientId}\n${tenant.updatedA
  * the tenant item it was read with. Safe because `putAnafClient` writes the secret before the tenant
  * item (new `updatedAt`): a run that reads the new item reads the new secret, one that reads the old
  * item uses the old secret as it would have without the cache. A secret changed in Secrets Manager by
- * hand is seen within the TTL (until then ANAF answers invalid_client, which rotates nothing). Only the
- * client secret is cached, never a token pair (those are read at the version the record pins).
+ * hand is seen within the TTL (until then ANAF answers invalid_client, which rotates nothing). A token
+ * pair is kept only for the e-Factura calls, bound to the record version it was read for
+ * (`usableAccessToken`); the hand-out to the ERP reads it every time.
  * Without a cached secret both reads go out at once (one round trip).
  */
 export async function clientCredentials(

@@ -56,7 +56,7 @@ function steps(calls: SentCall[]): string[][] {
 }
 
 describe('round trips', () => {
-  it('access token, not due: the tenant and the company at once, the token, the pair; the hand-out audited once per access token and company', async () => {
+  it('access token, not due: the company (it stands for the tenant), then the token and its pair at once; the hand-out audited once per access token and company', async () => {
     const t = tenant();
     await setupTenant(stack.api, t, [CUIS[0]]);
     await connect(stack.api, t, [CUIS[0]]);
@@ -64,11 +64,16 @@ describe('round trips', () => {
 
     const first = await invoke('access-token-get', get(path));
     expect(first.answer.statusCode, first.answer.body).toBe(200);
-    expect(first.steps).toEqual([['GetItem CLIENT', 'GetItem COMPANY'], ['GetItem TOKEN'], ['GetItem ESCROW', 'GetSecretValue tokens'], ['PutItem AUDIT']]);
+    expect(first.steps).toEqual([['GetItem COMPANY'], ['GetItem ESCROW', 'GetItem TOKEN', 'GetSecretValue tokens'], ['PutItem AUDIT']]);
 
     const again = await invoke('access-token-get', get(path));
     expect(JSON.parse(again.answer.body).accessToken).toBe(JSON.parse(first.answer.body).accessToken);
-    expect(again.steps).toEqual([['GetItem CLIENT', 'GetItem COMPANY'], ['GetItem TOKEN'], ['GetItem ESCROW', 'GetSecretValue tokens']]);
+    expect(again.steps).toEqual([['GetItem COMPANY'], ['GetItem ESCROW', 'GetItem TOKEN', 'GetSecretValue tokens']]);
+
+    // The tenant is read only to tell an unknown tenant from an unknown company.
+    const unknown = await invoke('access-token-get', get(`/v1/tenants/${t}/companies/${CUIS[5]}/access-token`));
+    expect([unknown.answer.statusCode, JSON.parse(unknown.answer.body).error.code]).toEqual([404, 'COMPANY_NOT_FOUND']);
+    expect(unknown.steps).toEqual([['GetItem COMPANY'], ['GetItem CLIENT']]);
   });
 
   it('manual refresh: the tenant and the token at once, read once; the client secret from memory (the connect read it); no lease release after the write that released it', async () => {
@@ -142,5 +147,30 @@ describe('round trips', () => {
       ['PutItem TOKEN'],
       ['PutEvents', 'PutItem AUDIT'],
     ]);
+  });
+
+  it('e-Factura call: the tenant and the company at once, then the token with its pair; the next call reuses the pair the record still pins, one after a rotation reads the new one', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[4]]);
+    const { tokenId } = await connect(stack.api, t, [CUIS[4]]);
+    const path = `/v1/tenants/${t}/companies/${CUIS[4]}/messages?days=1`;
+    const pairReads = (seen: string[][]) => seen.flat().filter((call) => call === 'GetSecretValue tokens' || call === 'GetItem ESCROW').length;
+
+    const first = await invoke('efactura', get(path));
+    expect(first.answer.statusCode, first.answer.body).toBe(200);
+    expect(first.steps.slice(0, 2)).toEqual([['GetItem CLIENT', 'GetItem COMPANY'], ['GetItem ESCROW', 'GetItem TOKEN', 'GetSecretValue tokens']]);
+
+    const again = await invoke('efactura', get(path));
+    expect(again.answer.statusCode, again.answer.body).toBe(200);
+    expect(again.steps[1]).toEqual(['GetItem TOKEN']);
+    expect(pairReads(again.steps)).toBe(0);
+
+    const rotated = await stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`);
+    expect(rotated.status, JSON.stringify(rotated.body)).toBe(200);
+    const after = await invoke('efactura', get(path));
+    expect(after.answer.statusCode, after.answer.body).toBe(200);
+    // The record names a new version: its pair is read, the one in memory is not presented.
+    expect(after.steps[1]).toEqual(['GetItem TOKEN']);
+    expect(after.steps[2]).toEqual(['GetItem ESCROW', 'GetSecretValue tokens']);
   });
 });
