@@ -96,6 +96,24 @@ describe('dueWarning / refreshDaysLeft / computeDueAt count down to the rotation
     expect(computeDueAt(spent({ accessExpiresAt: at(80 * DAY) }), cap(null))).toBe(at(50 * DAY));
   });
 
+  it('at the due time the sweep acts (refreshes or warns): no capped token is picked and then skipped forever', () => {
+    const samples: Array<[Partial<Token>, number]> = [
+      [{ rotationCount: 2 }, 2],
+      [{ rotationCount: 2, warningsSent: [30, 14, 7, 1] }, 2],
+      [{ rotationCount: 7, refreshExpiresAt: at(100 * DAY) }, 8],
+      [{ rotationCount: 8, refreshExpiresAt: at(40 * DAY), accessExpiresAt: at(200 * DAY), accessIssuedAt: at(-10 * DAY) }, 8],
+      [{ rotationCount: 0, accessIssuedAt: at(-20 * MINUTE), accessExpiresAt: at(40 * MINUTE) }, 3],
+    ];
+    for (const [over, rotationCap] of samples) {
+      const sample = token(over);
+      const dueAt = computeDueAt(sample, cap(rotationCap))!;
+      const when = new Date(dueAt);
+      const refresh = decideRefresh({ ...sample, dueAt }, 'sweep', when, { ...POLICY, rotationCap }).action === 'refresh';
+      const warn = dueWarning(sample, when, cap(rotationCap)) !== null;
+      expect(refresh || warn, JSON.stringify(over)).toBe(true);
+    }
+  });
+
   it('walking day by day toward the cap\'s end sends each warning once, the first 30 days ahead', () => {
     const t = spent({ accessExpiresAt: at(100 * DAY) });
     const end = Date.parse(authorizationEnd(t, cap(2)).at);
