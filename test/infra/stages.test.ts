@@ -49,10 +49,10 @@ describe('stage configuration', () => {
     });
   });
 
-  it('passes ANAF_ROTATION_CAP to the functions only when a cap is set (unset: no cap assumed)', () => {
+  it('passes ANAF_ROTATION_CAP to the functions, empty (read as unset: no cap assumed) unless a cap is set', () => {
     const resources = { tableName: 't', eventBusName: 'b', secretsKmsKeyId: 'k', invoiceBucketName: 'i', publicBaseUrl: 'https://x.example.com', returnUrlAllowlist: '' };
     expect(resolve({}).anafRotationCap).toBeUndefined();
-    expect(functionEnvironment(resolve({}), resources)).not.toHaveProperty(ENV.anafRotationCap);
+    expect(functionEnvironment(resolve({}), resources)).toMatchObject({ [ENV.anafRotationCap]: '' });
     expect(functionEnvironment(resolve({ anafRotationCap: '64' }), resources)).toMatchObject({ [ENV.anafRotationCap]: '64' });
     expect(() => resolve({ anafRotationCap: '0' })).toThrow(/anafRotationCap: must be an integer from 1 to 100000/);
   });

@@ -36,6 +36,8 @@ describe('parseConfig', () => {
 
   it('reads ANAF_ROTATION_CAP when set', () => {
     expect(parseConfig({ ...base, ANAF_ROTATION_CAP: '64' }).anafRotationCap).toBe(64);
+    // what infra passes when no cap is set
+    expect(parseConfig({ ...base, ANAF_ROTATION_CAP: '' }).anafRotationCap).toBeNull();
   });
 
   it('derives the callback and the default allow-list from PUBLIC_BASE_URL', () => {
