@@ -70,6 +70,8 @@ export function functionEnvironment(config: StageConfig, resources: FunctionReso
     [ENV.anafTimeoutMs]: String(config.anafTimeoutMs),
     [ENV.manualRefreshCooldownSeconds]: String(config.manualRefreshCooldownSeconds),
     [ENV.maxRotationsPerDay]: String(config.maxRotationsPerDay),
+    // Empty (read as unset): no cap assumed.
+    [ENV.anafRotationCap]: config.anafRotationCap === undefined ? '' : String(config.anafRotationCap),
     [ENV.anafLimitCallsPerMinute]: String(config.anafLimits.callsPerMinute),
     [ENV.anafLimitStatusPerMessagePerDay]: String(config.anafLimits.statusPerMessagePerDay),
     [ENV.anafLimitDownloadsPerMessagePerDay]: String(config.anafLimits.downloadsPerMessagePerDay),

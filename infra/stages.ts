@@ -49,6 +49,8 @@ export interface StageConfig {
   anafTimeoutMs: number;
   manualRefreshCooldownSeconds: number;
   maxRotationsPerDay: number;
+  /** Rotations ANAF is assumed to allow per authorization (ANAF_ROTATION_CAP); unset: no cap assumed. */
+  anafRotationCap?: number;
   /** ANAF's call limits the functions enforce before calling (the ANAF_LIMIT_* variables); edit STAGE_DEFAULTS to change them. */
   anafLimits: LimitConfig;
   /** prod: RETAIN + deletion protection on table, key and logs; dev: DESTROY. */
@@ -142,6 +144,7 @@ export const OVERRIDABLE_KEYS = [
   'anafTimeoutMs',
   'manualRefreshCooldownSeconds',
   'maxRotationsPerDay',
+  'anafRotationCap',
   'secretPrefix',
   'alarmEmail',
   'serviceThrottleRate',
@@ -205,6 +208,7 @@ const schema = z.object({
   anafEfacturaTimeoutMs: int(1000, EFACTURA_TIMEOUT_MAX_MS),
   manualRefreshCooldownSeconds: int(0, 3600),
   maxRotationsPerDay: int(1, 1000),
+  anafRotationCap: z.optional(int(1, 100_000)),
   anafLimits: z.object({
     callsPerMinute: int(1, 1_000_000),
     statusPerMessagePerDay: int(1, 1_000_000),

@@ -29,6 +29,7 @@ const CLI_SETTINGS = [
   ENV.refreshMarginDays,
   ENV.manualRefreshCooldownSeconds,
   ENV.maxRotationsPerDay,
+  ENV.anafRotationCap,
 ] as const;
 
 export interface LocalStack {

@@ -7,6 +7,7 @@
 import type { Context } from 'aws-lambda';
 import { handler as sweepHandler } from '../../functions/refresh-sweep/handler.js';
 import type { AuditEvent, CompanyRecord, TokenRecord } from '../../shared/domain/model.js';
+import { authorizationEnd } from '../../shared/domain/refresh-policy.js';
 import type { Clock } from '../../shared/ports.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
 import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
@@ -133,6 +134,8 @@ export async function runSimulation(
       ANAF_EMULATOR_AUTHORIZE_MODE: 'approve',
       LOCAL_API_KEY: 'simulate-key-0123456789abcdef',
       ANAF_TIMEOUT_MS: '1000',
+      // The broker assumes the cap the emulator enforces (rotation-cap scenario).
+      ...(options.rotationCap === null ? {} : { ANAF_ROTATION_CAP: String(options.rotationCap) }),
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     },
     clock,
@@ -228,7 +231,7 @@ async function simulate(
     if (event.type === 'refreshed') {
       // The trouble is over once the refresh token's end is out of the warning window again.
       const record = tokens.get(event.tokenId!);
-      if (record && Date.parse(record.refreshExpiresAt) - at > WARNING_WINDOW_MS) clearTrouble(sim);
+      if (record && Date.parse(authorizationEnd(record, deps.settings).at) - at > WARNING_WINDOW_MS) clearTrouble(sim);
     }
   };
   const dayOf = (ms: number) => Math.floor((ms - SIMULATION_START) / DAY_MS);
@@ -441,7 +444,7 @@ async function simulate(
       const needed =
         record !== undefined &&
         (record.status === 'reauth-required' ||
-          (record.status === 'active' && (record.failedAttempts > 0 || Date.parse(record.refreshExpiresAt) - clock.now().getTime() <= WARNING_WINDOW_MS)));
+          (record.status === 'active' && (record.failedAttempts > 0 || Date.parse(authorizationEnd(record, deps.settings).at) - clock.now().getTime() <= WARNING_WINDOW_MS)));
       if (!needed) {
         clearTrouble(sim);
         continue;

@@ -49,6 +49,10 @@ const schema = z.object({
   // Secrets Manager advises at most one PutSecretValue per secret every 10 minutes.
   [ENV.manualRefreshCooldownSeconds]: int(0, 600),
   [ENV.maxRotationsPerDay]: int(1, 24),
+  // Unset: no cap assumed (ANAF documents none; one vendor claims 64 rotations per authorization).
+  [ENV.anafRotationCap]: z.optional(
+    z.coerce.number({ error: 'must be an integer of at least 1' }).check(z.int({ error: 'must be an integer of at least 1' }), z.minimum(1, { error: 'must be an integer of at least 1' })),
+  ),
   [ENV.tableName]: z.string().check(z.minLength(1)),
   [ENV.secretPrefix]: z.string().check(z.minLength(1)),
   [ENV.eventBusName]: z._default(z.string().check(z.minLength(1)), 'default'),
@@ -82,6 +86,8 @@ export interface Config {
   anafTimeoutMs: number;
   manualRefreshCooldownSeconds: number;
   maxRotationsPerDay: number;
+  /** Rotations ANAF is assumed to allow per authorization; null: no cap assumed. */
+  anafRotationCap: number | null;
   tableName: string;
   secretPrefix: string;
   eventBusName: string;
@@ -161,6 +167,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     anafTimeoutMs: c[ENV.anafTimeoutMs],
     manualRefreshCooldownSeconds: c[ENV.manualRefreshCooldownSeconds],
     maxRotationsPerDay: c[ENV.maxRotationsPerDay],
+    anafRotationCap: c[ENV.anafRotationCap] ?? null,
     tableName: c[ENV.tableName],
     secretPrefix: c[ENV.secretPrefix],
     eventBusName: c[ENV.eventBusName],

@@ -18,6 +18,7 @@ export const ENV = {
   anafTimeoutMs: 'ANAF_TIMEOUT_MS',
   manualRefreshCooldownSeconds: 'MANUAL_REFRESH_COOLDOWN_SECONDS',
   maxRotationsPerDay: 'MAX_ROTATIONS_PER_DAY',
+  anafRotationCap: 'ANAF_ROTATION_CAP',
   tableName: 'TABLE_NAME',
   secretPrefix: 'SECRET_PREFIX',
   eventBusName: 'EVENT_BUS_NAME',

@@ -77,6 +77,11 @@ export interface TokenRecord {
   recoveryAttemptedAt: string | null;
   /** Times (ISO) of the rotations in the last 24 hours, oldest first (MAX_ROTATIONS_PER_DAY). */
   rotations: string[];
+  /**
+   * Rotations of this authorization at ANAF since its login (ANAF_ROTATION_CAP): 0 after a callback, +1 per
+   * rotation. Absent on items written before it was counted: read as 0, a lower bound (earlier rotations are unknown).
+   */
+  rotationCount?: number;
   lastRefreshAt: string | null;
   lastError: string | null;
   /** Consecutive failed refresh attempts since the last success. */

@@ -1,4 +1,5 @@
 import type { TokenRecord } from './model.js';
+import { ACCESS_LIFETIME_FALLBACK_SECONDS } from './pair-facts.js';
 
 /** Days before the refresh token's end at which the certificate holder is warned, each once. */
 export const REFRESH_EXPIRY_WARNING_DAYS = [30, 14, 7, 1] as const;
@@ -6,17 +7,63 @@ export const REFRESH_EXPIRY_WARNING_DAYS = [30, 14, 7, 1] as const;
 export const FAILED_RUNS_WARNING_THRESHOLD = 3;
 const DAY_MS = 86_400_000;
 
-/** The refresh-token warning (in days) that is due now and not yet sent, if any. */
-export function dueWarning(token: Pick<TokenRecord, 'refreshExpiresAt' | 'warningsSent'>, now: Date): number | null {
-  const left = Date.parse(token.refreshExpiresAt) - now.getTime();
+/** What the cap-aware functions read of the settings: the sweep's margin and ANAF_ROTATION_CAP (absent or null: no cap assumed). */
+export type CapPolicy = Pick<RefreshPolicy, 'refreshMarginDays' | 'rotationCap'>;
+const NO_CAP: CapPolicy = { refreshMarginDays: 0, rotationCap: null };
+
+/** What the authorization's end is computed from; the projection under a cap needs the access fields too. */
+type EndInput = Pick<TokenRecord, 'refreshExpiresAt'> & Partial<Pick<TokenRecord, 'accessExpiresAt' | 'accessIssuedAt' | 'rotationCount'>>;
+
+/** Why an authorization ends: its refresh token's `exp`, or the rotations ANAF_ROTATION_CAP leaves running out first. */
+export type EndReason = 'REFRESH_TOKEN_ENDING' | 'ROTATION_CAP';
+
+/** Rotations the cap still allows this authorization (never below 0); null without a cap. An item without a count reads as 0 rotations. */
+export function rotationsLeft(token: Pick<TokenRecord, 'rotationCount'>, cap: number | null | undefined): number | null {
+  if (cap === null || cap === undefined) return null;
+  return Math.max(0, cap - (token.rotationCount ?? 0));
+}
+
+/**
+ * When, under the cap, the sweep would need one rotation more than the cap allows: the next rotation is
+ * due at (access expiry − margin), never before the pair's issue; each after it one (access lifetime −
+ * margin) later, at least a day (the sweep runs daily). From then on only the last access token is left.
+ * Null without a cap. A projection: a manual refresh spends a rotation early and moves it closer.
+ */
+export function rotationsRunOutAt(token: EndInput, policy: CapPolicy): string | null {
+  const left = rotationsLeft(token, policy.rotationCap);
+  if (left === null || token.accessExpiresAt === undefined) return null;
+  const access = Date.parse(token.accessExpiresAt);
+  const issued = token.accessIssuedAt ? Date.parse(token.accessIssuedAt) : null;
+  const margin = policy.refreshMarginDays * DAY_MS;
+  const lifetime = issued === null ? ACCESS_LIFETIME_FALLBACK_SECONDS * 1000 : Math.max(0, access - issued);
+  const next = Math.max(access - margin, issued ?? Number.NEGATIVE_INFINITY);
+  return new Date(next + left * rotationIntervalMs(lifetime, margin)).toISOString();
+}
+
+const rotationIntervalMs = (lifetimeMs: number, marginMs: number) => Math.max(lifetimeMs - marginMs, DAY_MS);
+
+/**
+ * The authorization's effective end: its refresh token's end, or earlier, when the rotations left run out
+ * first (ANAF_ROTATION_CAP). The warnings (30, 14, 7, 1 days) count down to it.
+ */
+export function authorizationEnd(token: EndInput, policy: CapPolicy = NO_CAP): { at: string; reason: EndReason } {
+  const runOut = rotationsRunOutAt(token, policy);
+  return runOut !== null && Date.parse(runOut) < Date.parse(token.refreshExpiresAt)
+    ? { at: runOut, reason: 'ROTATION_CAP' }
+    : { at: token.refreshExpiresAt, reason: 'REFRESH_TOKEN_ENDING' };
+}
+
+/** The warning (in days before the authorization's end) that is due now and not yet sent, if any. */
+export function dueWarning(token: EndInput & Pick<TokenRecord, 'warningsSent'>, now: Date, policy: CapPolicy = NO_CAP): number | null {
+  const left = Date.parse(authorizationEnd(token, policy).at) - now.getTime();
   const due = REFRESH_EXPIRY_WARNING_DAYS.filter((days) => left <= days * DAY_MS && !token.warningsSent.includes(days));
   // Several thresholds can be crossed at once (a token imported late): send only the tightest one.
   return due.length > 0 ? Math.min(...due) : null;
 }
 
-/** Whole days until the refresh token's end (0 once it is past), for the `expiring` event. */
-export function refreshDaysLeft(token: Pick<TokenRecord, 'refreshExpiresAt'>, now: Date): number {
-  return Math.max(0, Math.floor((Date.parse(token.refreshExpiresAt) - now.getTime()) / DAY_MS));
+/** Whole days until the authorization's end (0 once it is past), for the `expiring` event. */
+export function refreshDaysLeft(token: EndInput, now: Date, policy: CapPolicy = NO_CAP): number {
+  return Math.max(0, Math.floor((Date.parse(authorizationEnd(token, policy).at) - now.getTime()) / DAY_MS));
 }
 
 /** Marks every threshold at or above `days` as sent, so a later run does not send the wider ones. */
@@ -25,20 +72,21 @@ export function warningsAfter(sent: number[], days: number): number[] {
 }
 
 /**
- * When the sweep must next look at a token: the earliest of (access expiry − margin), the next
- * refresh-token warning and `retryAt` (after a failure). Null for tokens that are not active.
+ * When the sweep must next look at a token: the earliest of (access expiry − margin), the next warning
+ * before the authorization's end (refresh token or rotation cap) and `retryAt` (after a failure). Null
+ * for tokens that are not active.
  */
 export function computeDueAt(
-  token: Pick<TokenRecord, 'status' | 'accessExpiresAt' | 'refreshExpiresAt' | 'warningsSent'>,
-  marginDays: number,
+  token: Pick<TokenRecord, 'status' | 'accessExpiresAt' | 'refreshExpiresAt' | 'warningsSent'> & Partial<Pick<TokenRecord, 'accessIssuedAt' | 'rotationCount'>>,
+  policy: CapPolicy,
   retryAt?: Date,
 ): string | null {
   if (token.status !== 'active') return null;
-  const candidates = [Date.parse(token.accessExpiresAt) - marginDays * DAY_MS];
-  const refreshEnd = Date.parse(token.refreshExpiresAt);
+  const candidates = [Date.parse(token.accessExpiresAt) - policy.refreshMarginDays * DAY_MS];
+  const end = Date.parse(authorizationEnd(token, policy).at);
   const pending = REFRESH_EXPIRY_WARNING_DAYS.filter((d) => !token.warningsSent.includes(d));
-  if (pending.length > 0) candidates.push(refreshEnd - Math.max(...pending) * DAY_MS);
-  else candidates.push(refreshEnd);
+  if (pending.length > 0) candidates.push(end - Math.max(...pending) * DAY_MS);
+  else candidates.push(end);
   if (retryAt) candidates.push(retryAt.getTime());
   return new Date(Math.min(...candidates)).toISOString();
 }
@@ -48,7 +96,8 @@ export type RefreshTrigger = 'sweep' | 'manual' | 'on-demand';
 
 export type RefreshDecision =
   | { action: 'refresh'; reason: 'access-expiring' | 'retry' | 'manual' | 'below-min-validity' | 'recovery-attempt' | 'refresh-window' }
-  | { action: 'skip'; reason: 'not-due' | 'cooldown' | 'fresh-enough' }
+  /** `saving-rotations`: the early rotation in the warning window could not carry access past the refresh token's end (ANAF_ROTATION_CAP). */
+  | { action: 'skip'; reason: 'not-due' | 'cooldown' | 'fresh-enough' | 'saving-rotations' }
   /** The token rotated MAX_ROTATIONS_PER_DAY times in the last 24 h; `retryAt` is when a slot frees. */
   | { action: 'limit'; reason: 'rotations-per-day'; retryAt: string }
   | { action: 'reauth'; reason: 'refresh-token-expired' }
@@ -59,12 +108,15 @@ export interface RefreshPolicy {
   accessTokenMinValiditySeconds: number;
   manualRefreshCooldownSeconds: number;
   maxRotationsPerDay: number;
+  /** Rotations ANAF is assumed to allow per authorization (ANAF_ROTATION_CAP); absent or null: no cap. */
+  rotationCap?: number | null;
 }
 
 type DecisionInput = Pick<
   TokenRecord,
   'status' | 'accessExpiresAt' | 'refreshExpiresAt' | 'lastRefreshAt' | 'failedAttempts' | 'dueAt' | 'accessIssuedAt' | 'rotations' | 'recoveryAttemptedAt'
->;
+> &
+  Partial<Pick<TokenRecord, 'rotationCount'>>;
 
 /** The rotations that still count against MAX_ROTATIONS_PER_DAY at `now` (the last 24 hours). */
 export function rotationsInWindow(rotations: readonly string[], now: Date): string[] {
@@ -120,7 +172,9 @@ export function decideRefresh(token: DecisionInput, trigger: RefreshTrigger, now
       break;
     case 'sweep':
       if (accessLeftMs <= policy.refreshMarginDays * DAY_MS) decision = { action: 'refresh', reason: 'access-expiring' };
-      else if (enteredWarningWindowUnrotated(token, t)) decision = { action: 'refresh', reason: 'refresh-window' };
+      else if (enteredWarningWindowUnrotated(token, t)) {
+        decision = earlyRotationPays(token, t, policy) ? { action: 'refresh', reason: 'refresh-window' } : { action: 'skip', reason: 'saving-rotations' };
+      }
       else if (token.failedAttempts > 0 && token.dueAt && Date.parse(token.dueAt) <= t) decision = { action: 'refresh', reason: 'retry' };
       else decision = { action: 'skip', reason: 'not-due' };
       break;
@@ -139,6 +193,25 @@ function enteredWarningWindowUnrotated(token: Pick<TokenRecord, 'refreshExpiresA
   if (t < windowStart) return false;
   const issued = token.lastRefreshAt ?? token.accessIssuedAt;
   return issued === null || Date.parse(issued) < windowStart;
+}
+
+/**
+ * Under a cap, the early rotation in the warning window is spent only when the rotations left after it
+ * would carry access past the refresh token's current end: then, if ANAF renews the window, it gains
+ * time, and if not, the end stays the refresh token's. Otherwise (none left, or too few) it could only
+ * bring the end closer, and the warnings count down to the end as it is.
+ */
+function earlyRotationPays(token: DecisionInput, t: number, policy: RefreshPolicy): boolean {
+  const left = rotationsLeft(token, policy.rotationCap);
+  if (left === null) return true;
+  if (left === 0) return false;
+  const lifetime = token.accessIssuedAt ? Date.parse(token.accessExpiresAt) - Date.parse(token.accessIssuedAt) : ACCESS_LIFETIME_FALLBACK_SECONDS * 1000;
+  // The pair the rotation would bring: issued now, with the same lifetime, one rotation fewer left.
+  const after = rotationsRunOutAt(
+    { refreshExpiresAt: token.refreshExpiresAt, accessExpiresAt: new Date(t + lifetime).toISOString(), accessIssuedAt: new Date(t).toISOString(), rotationCount: (token.rotationCount ?? 0) + 1 },
+    { refreshMarginDays: policy.refreshMarginDays, rotationCap: policy.rotationCap ?? null },
+  );
+  return after !== null && Date.parse(after) > Date.parse(token.refreshExpiresAt);
 }
 
 function limited(token: Pick<TokenRecord, 'rotations'>, now: Date, policy: RefreshPolicy): RefreshDecision | null {

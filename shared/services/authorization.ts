@@ -482,6 +482,9 @@ function freshFields(input: StoreAuthorizationInput, claims: PairFacts, now: str
     recoveryAttemptedAt: null,
     // An import rotated at ANAF: it counts against MAX_ROTATIONS_PER_DAY like a refresh.
     rotations: input.source === 'import' ? [...rotations, now] : rotations,
+    // A login starts a new authorization (ANAF_ROTATION_CAP counts from it); an import's own rotation is
+    // its first known one (the rotations made by hand before it are unknown).
+    rotationCount: input.source === 'import' ? 1 : 0,
     lastError: null,
     failedAttempts: 0,
     warningsSent: [],
@@ -505,7 +508,7 @@ async function createToken(deps: ServiceDeps, input: StoreAuthorizationInput, se
     createdAt: ctx.now,
     ...freshFields(input, readPairClaims(deps, pair), ctx.now, newSecretVersionId(), []),
   };
-  token.dueAt = computeDueAt(token, deps.settings.refreshMarginDays);
+  token.dueAt = computeDueAt(token, deps.settings);
   // Made durable like a refresh's pair (retries, then the escrow): after an import's rotation, and for a
   // callback's fresh grant, the only copy of the pair is in memory.
   await writePairDurably(deps, input.tenantId, token.tokenId, toStored(pair, token.version), token.secretVersionId!);
@@ -558,7 +561,7 @@ async function updateUnderLease(
     const rotations = rotationsInWindow(leased.rotations, deps.clock.now());
     const token: TokenRecord = { ...leased, version, ...freshFields(input, readPairClaims(deps, pair), ctx.now, secretVersionId, rotations) };
     token.clientAppId ??= leased.clientAppId;
-    token.dueAt = computeDueAt(token, deps.settings.refreshMarginDays);
+    token.dueAt = computeDueAt(token, deps.settings);
     try {
       await deps.tokens.connect({
         token,

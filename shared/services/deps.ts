@@ -30,6 +30,8 @@ export interface ServiceSettings {
   sweepConcurrency: number;
   manualRefreshCooldownSeconds: number;
   maxRotationsPerDay: number;
+  /** Rotations ANAF is assumed to allow per authorization (ANAF_ROTATION_CAP); null: no cap assumed. */
+  rotationCap: number | null;
   anafTimeoutMs: number;
   /** A tenant's e-Factura environment unless it chose one: the `/prod/` or `/test/` of ANAF_API_BASE_URL. */
   defaultAnafEnvironment: AnafEnvironment;

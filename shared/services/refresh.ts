@@ -6,12 +6,14 @@ import type { LifecycleEventType, TokenPair, TokenRecord } from '../domain/model
 import { readPairFacts } from '../domain/pair-facts.js';
 import {
   FAILED_RUNS_WARNING_THRESHOLD,
+  authorizationEnd,
   computeDueAt,
   decideRefresh,
   dueWarning,
   refreshDaysLeft,
   retryDelayMs,
   rotationsInWindow,
+  rotationsLeft,
   warningsAfter,
   type RefreshTrigger,
 } from '../domain/refresh-policy.js';
@@ -423,20 +425,23 @@ function recordFromPair(
     accessIssuedAt: now,
     secretVersionId: versionId,
     rotations: [...rotationsInWindow(token.rotations, nowDate), now],
+    // One per rotation at ANAF: written with the pair's metadata (or its adoption), never by a retry.
+    rotationCount: (token.rotationCount ?? 0) + 1,
     recoveryAttemptedAt: null,
     serial: facts.serial ?? token.serial,
     lastRefreshAt: now,
     lastError: null,
     failedAttempts: 0,
     version: pair.version,
-    // A refresh that moved the refresh token's end re-arms the warnings.
-    warningsSent: facts.refreshExpiresAt === token.refreshExpiresAt ? token.warningsSent : [],
+    warningsSent: token.warningsSent,
     leaseOwner: null,
     leaseExpiresAt: null,
     updatedAt: now,
     dueAt: null,
   };
-  record.dueAt = computeDueAt(record, deps.settings.refreshMarginDays);
+  // A refresh that moved the authorization's end (the refresh token's, or where the rotation cap ends it) re-arms the warnings.
+  if (authorizationEnd(record, deps.settings).at !== authorizationEnd(token, deps.settings).at) record.warningsSent = [];
+  record.dueAt = computeDueAt(record, deps.settings);
   return record;
 }
 
@@ -588,7 +593,7 @@ async function recordFailure(
     leaseExpiresAt: null,
     dueAt: null,
   };
-  record.dueAt = computeDueAt(record, deps.settings.refreshMarginDays, new Date(now.getTime() + retryInMs));
+  record.dueAt = computeDueAt(record, deps.settings, new Date(now.getTime() + retryInMs));
   // The due time must move past now, or the sweep would pick the token again within the same run.
   if (record.dueAt && Date.parse(record.dueAt) <= now.getTime()) {
     record.dueAt = new Date(now.getTime() + retryInMs).toISOString();
@@ -605,11 +610,12 @@ async function recordFailure(
 }
 
 /**
- * Sends the refresh-token warning that is due (30, 14, 7, 1 days before its end), each once, with a
- * ready connect link. Called by the sweep for tokens it looked at.
+ * Sends the warning that is due (30, 14, 7, 1 days before the authorization's end: the refresh token's,
+ * or the rotation cap's when its rotations run out first), each once, with a ready connect link. Called
+ * by the sweep for tokens it looked at.
  */
 export async function warnIfExpiring(deps: ServiceDeps, token: TokenRecord): Promise<TokenRecord> {
-  if (token.status !== 'active' || dueWarning(token, deps.clock.now()) === null) return token;
+  if (token.status !== 'active' || dueWarning(token, deps.clock.now(), deps.settings) === null) return token;
   // The warning writes the whole record, so it takes the lease like a refresh: a plain versioned write
   // would clear a refresh's live lease and let a third run present a refresh token being spent.
   // A token under refresh is warned by a later sweep (a refresh may move its end anyway).
@@ -617,7 +623,7 @@ export async function warnIfExpiring(deps: ServiceDeps, token: TokenRecord): Pro
   const leased = await deps.tokens.acquireLease(token.tenantId, token.tokenId, owner, deps.clock.now(), leaseSecondsFor(deps));
   if (!leased) return token;
   try {
-    const days = leased.status === 'active' ? dueWarning(leased, deps.clock.now()) : null;
+    const days = leased.status === 'active' ? dueWarning(leased, deps.clock.now(), deps.settings) : null;
     if (days === null) return leased;
     const record: TokenRecord = {
       ...leased,
@@ -626,10 +632,18 @@ export async function warnIfExpiring(deps: ServiceDeps, token: TokenRecord): Pro
       leaseOwner: null,
       leaseExpiresAt: null,
     };
-    record.dueAt = computeDueAt(record, deps.settings.refreshMarginDays);
+    record.dueAt = computeDueAt(record, deps.settings);
     if (!(await deps.tokens.replace(record, { expectedVersion: leased.version, leaseOwner: owner }))) return leased;
     // The threshold crossed says which warning this is; the ERP's message needs the real days left and the end.
-    const details = { reason: 'REFRESH_TOKEN_ENDING', thresholdDays: days, daysLeft: refreshDaysLeft(leased, deps.clock.now()), refreshExpiresAt: leased.refreshExpiresAt };
+    const end = authorizationEnd(leased, deps.settings);
+    const details = {
+      reason: end.reason,
+      thresholdDays: days,
+      daysLeft: refreshDaysLeft(leased, deps.clock.now(), deps.settings),
+      refreshExpiresAt: leased.refreshExpiresAt,
+      // Where the rotations run out first: when, and how many the assumed cap still allows.
+      ...(end.reason === 'ROTATION_CAP' ? { endsAt: end.at, rotationsLeft: rotationsLeft(leased, deps.settings.rotationCap), rotationCap: deps.settings.rotationCap } : {}),
+    };
     await emit(deps, record, 'expiring', details, true);
     return record;
   } finally {

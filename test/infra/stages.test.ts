@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { FUNCTION_PROFILES, REFRESHING_TIMEOUT_SECONDS } from '../../infra/function-profiles.js';
 import { JOIN_WAIT_MS, refreshWorstCaseMs } from '../../shared/services/refresh.js';
 import { PERMISSIONS } from '../../infra/permissions.js';
+import { functionEnvironment } from '../../infra/service-stack.js';
 import { MAX_ANAF_TIMEOUT_MS, resolveStageConfig, StageConfigError } from '../../infra/stages.js';
+import { ENV } from '../../shared/config/env-names.js';
 import { FUNCTION_NAMES } from '../../shared/http/routes.js';
 
 const resolve = (context: Record<string, unknown>) => resolveStageConfig((key) => context[key]);
@@ -45,6 +47,14 @@ describe('stage configuration', () => {
       refreshMarginDays: 21,
       sweepSchedule: 'rate(12 hours)',
     });
+  });
+
+  it('passes ANAF_ROTATION_CAP to the functions, empty (read as unset: no cap assumed) unless a cap is set', () => {
+    const resources = { tableName: 't', eventBusName: 'b', secretsKmsKeyId: 'k', invoiceBucketName: 'i', publicBaseUrl: 'https://x.example.com', returnUrlAllowlist: '' };
+    expect(resolve({}).anafRotationCap).toBeUndefined();
+    expect(functionEnvironment(resolve({}), resources)).toMatchObject({ [ENV.anafRotationCap]: '' });
+    expect(functionEnvironment(resolve({ anafRotationCap: '64' }), resources)).toMatchObject({ [ENV.anafRotationCap]: '64' });
+    expect(() => resolve({ anafRotationCap: '0' })).toThrow(/anafRotationCap: must be an integer from 1 to 100000/);
   });
 
   it('throttles browser routes tighter than service routes and reserves no concurrency unless switched on', () => {

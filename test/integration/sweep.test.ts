@@ -227,6 +227,42 @@ describe('scheduled sweep (moto + emulator)', () => {
     30_000,
   );
 
+  it('under a rotation cap (ANAF_ROTATION_CAP = the emulator\'s cap = 2): the warnings with a link count down to where the rotations run out, the first ≥ 30 days before ANAF refuses the 3rd rotation', async () => {
+    const CAP = 2;
+    const t = await newTenant();
+    const x = await newToken(t, 90);
+    control().setTokenBehaviour({ maxRotations: CAP });
+    const capped = () => {
+      const deps = freshDeps();
+      deps.settings = { ...deps.settings, rotationCap: CAP };
+      return deps;
+    };
+    // Walk from one due time to the next, the emulator's clock in step, until the token leaves `active`.
+    for (let run = 0; run < 12; run++) {
+      const { record } = await stored(t, x.tokenId);
+      if (record.status !== 'active') break;
+      const offset = Date.parse(record.dueAt!) - Date.now() + 1000;
+      control().setClock(Date.now() + offset);
+      await sweep(later(capped(), offset), duePassOnly);
+    }
+    const { record } = await stored(t, x.tokenId);
+    expect(record).toMatchObject({ status: 'reauth-required', lastError: 'INVALID_GRANT', rotationCount: CAP });
+    // the emulator rotated twice and refused the third
+    expect(refreshCalls()).toBe(CAP + 1);
+    const events = (await trail(t)).reverse();
+    const warnings = events.filter((e) => e.type === 'expiring');
+    expect(warnings.map((w) => w.details.thresholdDays)).toEqual([30, 14, 7, 1]);
+    for (const w of warnings) {
+      expect(w.details).toMatchObject({ reason: 'ROTATION_CAP', rotationsLeft: 0, rotationCap: CAP });
+      expect(w.connectUrl).toMatch(/\/v1\/oauth\/authorize\?session=cs_/);
+    }
+    const refusedAt = Date.parse(events.find((e) => e.type === 'reauth-required')!.at);
+    // Both are sent by a sweep at its due time (30 days apart): the events' times differ only by what each run took.
+    expect(refusedAt - Date.parse(warnings[0]!.at)).toBeGreaterThanOrEqual(30 * DAY - 60_000);
+    // Access is lost only when the last access token expires, a margin (30 days) after the refusal.
+    expect(Date.parse(record.accessExpiresAt) - Date.parse(warnings[0]!.at)).toBeGreaterThanOrEqual(60 * DAY - 60_000);
+  }, 30_000);
+
   it('the refresh-sweep Lambda: refreshes what is due, and stops taking work when its time is nearly up', async () => {
     const { handler } = await import('../../functions/refresh-sweep/handler.js');
     const t = await newTenant();

@@ -656,6 +656,7 @@ export const FAKE_SETTINGS: ServiceSettings = {
   sweepConcurrency: 4,
   manualRefreshCooldownSeconds: 60,
   maxRotationsPerDay: 24,
+  rotationCap: null,
   anafTimeoutMs: 1000,
   defaultAnafEnvironment: 'test',
   efacturaTimeoutMs: 25_000,

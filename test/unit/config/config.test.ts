@@ -21,6 +21,8 @@ describe('parseConfig', () => {
       // Secrets Manager advises at most one PutSecretValue per secret every 10 minutes.
       manualRefreshCooldownSeconds: 600,
       maxRotationsPerDay: 24,
+      // unset: no rotation cap assumed
+      anafRotationCap: null,
       anafLimits: {
         callsPerMinute: 1000,
         statusPerMessagePerDay: 100,
@@ -30,6 +32,12 @@ describe('parseConfig', () => {
         raspPerCuiPerDay: 1000,
       },
     });
+  });
+
+  it('reads ANAF_ROTATION_CAP when set', () => {
+    expect(parseConfig({ ...base, ANAF_ROTATION_CAP: '64' }).anafRotationCap).toBe(64);
+    // what infra passes when no cap is set
+    expect(parseConfig({ ...base, ANAF_ROTATION_CAP: '' }).anafRotationCap).toBeNull();
   });
 
   it('derives the callback and the default allow-list from PUBLIC_BASE_URL', () => {
@@ -57,6 +65,8 @@ describe('parseConfig', () => {
     [{ SWEEP_INTERVAL_SECONDS: '1.5' }, 'SWEEP_INTERVAL_SECONDS: must be an integer of at least 1 (got "1.5")'],
     [{ ANAF_OAUTH_BASE_URL: 'ftp://x' }, 'ANAF_OAUTH_BASE_URL: must be an http(s) URL (got "ftp://x")'],
     [{ TABLE_NAME: undefined }, 'TABLE_NAME: is required'],
+    [{ ANAF_ROTATION_CAP: '0' }, 'ANAF_ROTATION_CAP: must be an integer of at least 1 (got "0")'],
+    [{ ANAF_ROTATION_CAP: 'sixty-four' }, 'ANAF_ROTATION_CAP: must be an integer of at least 1 (got "sixty-four")'],
     [{ ANAF_LIMIT_CALLS_PER_MINUTE: '0' }, 'ANAF_LIMIT_CALLS_PER_MINUTE: must be an integer of at least 1 (got "0")'],
     [{ ANAF_LIMIT_STATUS_PER_MESSAGE_PER_DAY: '-5' }, 'ANAF_LIMIT_STATUS_PER_MESSAGE_PER_DAY: must be an integer of at least 1 (got "-5")'],
     [{ ANAF_LIMIT_DOWNLOADS_PER_MESSAGE_PER_DAY: '2.5' }, 'ANAF_LIMIT_DOWNLOADS_PER_MESSAGE_PER_DAY: must be an integer of at least 1 (got "2.5")'],

@@ -172,7 +172,7 @@ describe('refreshDaysLeft: the whole days the expiring event reports', () => {
 describe('computeDueAt: the next time the sweep must look at a token', () => {
   type DueInput = Parameters<typeof computeDueAt>[0];
   const due = (over: Partial<DueInput>, retryAt?: Date) =>
-    computeDueAt({ status: 'active', accessExpiresAt: at(90 * DAY), refreshExpiresAt: at(365 * DAY), warningsSent: [], ...over }, 30, retryAt);
+    computeDueAt({ status: 'active', accessExpiresAt: at(90 * DAY), refreshExpiresAt: at(365 * DAY), warningsSent: [], ...over }, { refreshMarginDays: 30 }, retryAt);
 
   it.each<[string, Partial<DueInput>, Date | undefined, string | null]>([
     ['fresh pair: access expiry minus the margin', {}, undefined, at(60 * DAY)],
@@ -194,7 +194,7 @@ describe('computeDueAt: the next time the sweep must look at a token', () => {
       { status: 'active', accessExpiresAt: at(90 * DAY), refreshExpiresAt: at(3 * DAY), warningsSent: [30, 14, 7] },
     ];
     for (const sample of samples) {
-      const dueAt = computeDueAt(sample, 30)!;
+      const dueAt = computeDueAt(sample, { refreshMarginDays: 30 })!;
       const when = new Date(dueAt);
       const record = { ...sample, lastRefreshAt: null, failedAttempts: 0, dueAt, accessIssuedAt: null, rotations: [], recoveryAttemptedAt: null };
       const refresh = decideRefresh(record, 'sweep', when, POLICY).action === 'refresh';

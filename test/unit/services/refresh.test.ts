@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { TokenRecord } from '../../../shared/domain/model.js';
 import { refreshToken, warnIfExpiring } from '../../../shared/services/refresh.js';
+import { importToken } from '../../../shared/services/tokens.js';
 import { breakMethod, createFakeWorld, type FakeWorld } from '../../support/fakes.js';
 
 const DAY = 86_400_000;
@@ -494,5 +495,86 @@ describe('refreshToken under concurrency (in memory, interleaved)', () => {
     await warnIfExpiring(world.deps, record(world, token));
     expect(eventsOf(world, 'expiring')).toHaveLength(1);
     expect(record(world, token)).toMatchObject({ warningsSent: [30], leaseOwner: null });
+  });
+});
+
+describe('rotations per authorization (ANAF_ROTATION_CAP)', () => {
+  it('counts one per rotation at ANAF: 0 after the login, +1 per refresh, unchanged by a failed one', async () => {
+    const { world, token } = await dueWorld({ settings: { manualRefreshCooldownSeconds: 0 } });
+    expect(record(world, token).rotationCount).toBe(0);
+    await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    expect(record(world, token).rotationCount).toBe(2);
+    world.anaf.failNext('unavailable', 3);
+    await withFastSleeps(() => refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' }));
+    expect(record(world, token)).toMatchObject({ rotationCount: 2, failedAttempts: 1 });
+    expectNoSecrets(world);
+  });
+
+  it('a rotation whose metadata write was lost counts once, when the next run adopts its pair', async () => {
+    const { world, token } = await dueWorld();
+    breakMethod(world.tokens, 'replace', { times: 1 });
+    await expect(refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' })).rejects.toThrow(/injected/);
+    expect(record(world, token).rotationCount).toBe(0);
+    expect((await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' })).outcome).toBe('recovered');
+    expect(world.anaf.refreshCalls).toBe(1);
+    expect(record(world, token).rotationCount).toBe(1);
+    // a later run with nothing to do changes nothing
+    await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(record(world, token).rotationCount).toBe(1);
+  });
+
+  it('a new authorization starts again: a re-authorization by the same certificate resets it to 0, an import counts its own rotation', async () => {
+    const { world, token } = await dueWorld({ settings: { manualRefreshCooldownSeconds: 0 } });
+    await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    const again = await world.connect({ tenantId: T, cuis: [CUI], serial: token.serial! });
+    expect(again.tokenId).toBe(token.tokenId);
+    expect(record(world, token).rotationCount).toBe(0);
+    const clientId = [...world.anaf.clients.keys()][0]!;
+    const pasted = world.anaf.issue({ clientId, serial: token.serial! });
+    await importToken(world.deps, { tenantId: T, ...pasted, cuis: [], replace: true });
+    expect(record(world, token).rotationCount).toBe(1);
+  });
+
+  it('under a cap, the rotations running out before the refresh token ends send the `expiring` warnings against that end, with a link', async () => {
+    const { world, token } = await dueWorld({ settings: { rotationCap: 2, manualRefreshCooldownSeconds: 0 } });
+    await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    // one left: the rotations run out 60 + 60 days ahead, the refresh token in 365: nothing to warn of yet
+    expect(await warnIfExpiring(world.deps, record(world, token))).toBe(record(world, token));
+    await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+    const spent = record(world, token);
+    // none left: the next rotation the sweep needs (in 60 days) is the one ANAF would refuse
+    expect(spent.dueAt).toBe(new Date(world.clock.now().getTime() + 30 * DAY).toISOString());
+    world.clock.advance(30 * DAY);
+    await warnIfExpiring(world.deps, record(world, token));
+    const [warning] = eventsOf(world, 'expiring');
+    expect(warning).toMatchObject({
+      connectUrl: expect.stringMatching(/\/v1\/oauth\/authorize\?session=cs_/),
+      details: { reason: 'ROTATION_CAP', thresholdDays: 30, daysLeft: 30, rotationsLeft: 0, rotationCap: 2, endsAt: new Date(Date.parse(spent.accessExpiresAt) - 30 * DAY).toISOString(), refreshExpiresAt: spent.refreshExpiresAt },
+    });
+    expect(record(world, token).warningsSent).toEqual([30]);
+    // the same token without a cap assumed warns of nothing
+    world.deps.settings.rotationCap = null;
+    world.clock.advance(20 * DAY);
+    await warnIfExpiring(world.deps, record(world, token));
+    expect(eventsOf(world, 'expiring')).toHaveLength(1);
+  });
+
+  it('under a cap, the sweep spends no early rotation in the warning window once none is left; it warns instead', async () => {
+    const world = createFakeWorld({ settings: { rotationCap: 1 } });
+    world.anaf.lifetimes.accessSeconds = 200 * 86_400;
+    world.anaf.lifetimes.refreshSeconds = 100 * 86_400;
+    const token = await world.connect({ tenantId: T, cuis: [CUI] });
+    world.tokens.records.set(`${T}/${token.tokenId}`, { ...record(world, token), rotationCount: 1 });
+    world.clock.advance(71 * DAY);
+    const result = await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' });
+    expect(result.outcome).toBe('skipped');
+    expect(world.anaf.refreshCalls).toBe(0);
+    await warnIfExpiring(world.deps, record(world, token));
+    expect(eventsOf(world, 'expiring')[0]?.details).toMatchObject({ reason: 'REFRESH_TOKEN_ENDING', thresholdDays: 30 });
+    // with one rotation left it is spent (the suspect-1 rotation)
+    world.tokens.records.set(`${T}/${token.tokenId}`, { ...record(world, token), rotationCount: 0, warningsSent: [] });
+    expect((await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'sweep' })).outcome).toBe('refreshed');
+    expect(world.anaf.refreshCalls).toBe(1);
   });
 });
