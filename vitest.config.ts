@@ -24,9 +24,11 @@ class LongestFirstSequencer extends BaseSequencer {
   }
 }
 
+/** The files that start the local stack (moto, the emulator, the gateway) or processes that do. */
+const STACK_FILES = ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
@@ -35,7 +37,14 @@ export default defineConfig({
     // keep both cores busy.
     maxWorkers: 2,
     sequence: { sequencer: LongestFirstSequencer },
-    // One moto per worker for the whole run, reset by each file's stack (test/support/moto-per-worker.ts).
-    globalSetup: ['test/support/moto-per-worker.ts'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: STACK_FILES } },
+      {
+        extends: true,
+        // One moto per worker for the whole run, reset by each file's stack (test/support/moto-per-worker.ts);
+        // a run of unit files alone starts none.
+        test: { name: 'stack', include: STACK_FILES, globalSetup: ['test/support/moto-per-worker.ts'] },
+      },
+    ],
   },
 });
