@@ -24,7 +24,7 @@ const shutdown = (reason: string) => {
   process.stdout.write(`\n${reason}: stopping the local stack\n`);
   const force = setTimeout(() => {
     // moto is our child: never leave it behind, even when stopping hangs.
-    stack?.moto.process.kill('SIGKILL');
+    stack?.moto.process?.kill('SIGKILL');
     process.exit(1);
   }, 5000);
   force.unref();

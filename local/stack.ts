@@ -9,7 +9,7 @@ import { ALL_ADAPTERS } from '../shared/runtime/adapters/index.js';
 import { sweep, type SweepSummary } from '../shared/services/sweep.js';
 import { EMULATOR_DEFAULT_CLIENT, startAnafEmulator, type AnafEmulator, type AuthorizeMode } from './anaf-emulator/server.js';
 import { bootstrapLocalResources } from './bootstrap.js';
-import { buildFunctionBundles, type FunctionBundles } from './bundles.js';
+import type { FunctionBundles } from './bundles.js';
 import { createConsole } from './console/server.js';
 import { LOCAL_DEFAULTS } from './defaults.js';
 import { createGateway } from './gateway.js';
@@ -35,7 +35,8 @@ const CLI_SETTINGS = [
 export interface LocalStack {
   apiUrl: string;
   apiKey: string;
-  moto: MotoServer;
+  /** The moto the stack uses; `process` is null for a moto given by `motoEndpoint` (the caller's to stop). */
+  moto: Pick<MotoServer, 'endpoint'> & { process: MotoServer['process'] | null };
   /** Present unless both ANAF base URLs were configured. */
   emulator: AnafEmulator | null;
   /** The emulator's authorize mode at start-up (null without the emulator). */
@@ -67,6 +68,11 @@ export interface LocalStackOptions {
    * days); default the wall clock.
    */
   clock?: Clock;
+  /**
+   * A moto that is already running and empty (the test suite's one per worker, reset before each file):
+   * used as it is, neither started nor stopped here. Default: start one for this stack.
+   */
+  motoEndpoint?: string;
 }
 
 /**
@@ -98,11 +104,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const [probe] = await listenOn(createServer(), settings.port, host);
       await closeServer(probe);
     }
-    // Built while moto starts; a build error stops start-up like a bad variable.
-    const building = options.bundles ? buildFunctionBundles() : null;
+    // Built while moto starts; a build error stops start-up like a bad variable. Imported only then:
+    // the bundle options come from infra, and aws-cdk-lib takes seconds to load (every test stack paid it).
+    const building = options.bundles ? import('./bundles.js').then((m) => m.buildFunctionBundles()) : null;
     building?.catch(() => undefined);
-    const moto = await startMoto();
-    stops.push(() => moto.stop());
+    let moto: LocalStack['moto'] = { endpoint: options.motoEndpoint ?? '', process: null };
+    if (!options.motoEndpoint) {
+      const started = await startMoto();
+      stops.push(() => started.stop());
+      moto = started;
+    }
     const bundles: FunctionBundles | null = building ? await building : null;
     if (bundles) stops.push(() => bundles.remove());
     Object.assign(process.env, {

@@ -42,19 +42,59 @@ export function apiClient(stack: Pick<LocalStack, 'apiUrl' | 'apiKey'>) {
 
 export type Api = ReturnType<typeof apiClient>;
 
+/** Whether this process's worker moto is taken by a stack that has not stopped yet. */
+let workerMotoTaken = false;
+
+/**
+ * The moto of this vitest worker (test/support/moto-per-worker.ts), emptied with moto's reset, or null
+ * outside vitest, without that setup, or while another stack of this file holds it (that one starts its own).
+ */
+async function takeWorkerMoto(): Promise<{ endpoint: string; release(): void } | null> {
+  const poolId = Number(process.env.VITEST_POOL_ID);
+  if (!poolId || workerMotoTaken) return null;
+  const { inject } = await import('vitest');
+  const endpoint = inject('motoEndpoints')?.[poolId - 1];
+  if (!endpoint) return null;
+  const reset = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
+  if (reset.status !== 200) throw new Error(`moto reset: ${reset.status} ${await reset.text()}`);
+  workerMotoTaken = true;
+  return {
+    endpoint,
+    release: () => {
+      workerMotoTaken = false;
+    },
+  };
+}
+
 /** Starts the local stack for a test file with the emulator approving non-interactively. */
 export async function startTestStack(env: Record<string, string> = {}): Promise<LocalStack & { api: Api }> {
-  const stack = await startLocalStack({
-    env: {
-      PORT: '0',
-      ANAF_EMULATOR_AUTHORIZE_MODE: 'approve',
-      LOCAL_API_KEY: 'test-key-0123456789abcdef',
-      ANAF_TIMEOUT_MS: '1500',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
-      ...env,
-    },
-  });
+  const workerMoto = await takeWorkerMoto();
+  let stack: LocalStack;
+  try {
+    stack = await startLocalStack({ motoEndpoint: workerMoto?.endpoint, env: testEnv(env) });
+  } catch (error) {
+    workerMoto?.release();
+    throw error;
+  }
+  if (workerMoto) {
+    const stop = stack.stop;
+    stack.stop = async () => {
+      await stop();
+      workerMoto.release();
+    };
+  }
   return Object.assign(stack, { api: apiClient(stack) });
+}
+
+function testEnv(env: Record<string, string>): Record<string, string> {
+  return {
+    PORT: '0',
+    ANAF_EMULATOR_AUTHORIZE_MODE: 'approve',
+    LOCAL_API_KEY: 'test-key-0123456789abcdef',
+    ANAF_TIMEOUT_MS: '1500',
+    POWERTOOLS_LOG_LEVEL: 'ERROR',
+    ...env,
+  };
 }
 
 export type TestStack = Awaited<ReturnType<typeof startTestStack>>;

@@ -3,30 +3,11 @@ import type { TokenRecord } from '../../../shared/domain/model.js';
 import { refreshToken, warnIfExpiring } from '../../../shared/services/refresh.js';
 import { importToken } from '../../../shared/services/tokens.js';
 import { breakMethod, createFakeWorld, type FakeWorld } from '../../support/fakes.js';
+import { withFastSleeps } from '../../support/fast-timers.js';
 
 const DAY = 86_400_000;
 const T = 'acme';
 const CUI = '14399840';
-
-/** Runs `fn` with setTimeout faked and moved on quickly, so backoff sleeps of seconds take milliseconds. */
-async function withFastSleeps<R>(fn: () => Promise<R>): Promise<R> {
-  vi.useFakeTimers({ toFake: ['setTimeout'] });
-  try {
-    const promise = fn();
-    let settled = false;
-    promise.then(
-      () => (settled = true),
-      () => (settled = true),
-    );
-    while (!settled) {
-      await new Promise((resolve) => setImmediate(resolve));
-      vi.advanceTimersByTime(50);
-    }
-    return await promise;
-  } finally {
-    vi.useRealTimers();
-  }
-}
 
 afterEach(() => {
   vi.useRealTimers();
