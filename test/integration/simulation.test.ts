@@ -24,6 +24,12 @@ describe('a simulated run (50 tokens, 120 days, a 10-day outage, both refresh-wi
       blipRate: 0,
     };
     const results = await simulateVariants(variantsOf({ base, refreshWindows: ['rolling', 'fixed'], rotationCaps: [64], outDir: '', json: false }));
+    // Renewed certificates were met (reconnected, or lost after their warning) and held to the same goals.
+    const renewals = results.reduce(
+      (n, r) => n + r.reconnectedBy.renewedEventLink + r.reconnectedBy.renewedFreshLink + r.episodes.filter((e) => e.cause === 'certificate-renewed').length,
+      0,
+    );
+    expect(renewals).toBeGreaterThan(0);
     for (const result of results) {
       const goals = goalsOf(result);
       expect(goals.causedByUs, variantName(result)).toBe(0);

@@ -219,3 +219,20 @@ describe('retryDelayMs: 1 h, 2 h, 4 h … at most a day', () => {
     expect(retryDelayMs(failures)).toBe(expected);
   });
 });
+
+describe('REFRESH_MARGIN_DAYS is a floor for the daily sweep', () => {
+  // A pair issued at any hour, swept once a day at the same hour: the sweep that refreshes it is the last
+  // one before its access token would have less than the margin left. A refusal there (a renewed
+  // certificate) is therefore warned about at least the margin before access is lost.
+  it.each([0, 1, 5, 11, 17, 23.5])('a pair issued %s h after a sweep: refreshed with ≥ 30 days of access left', (offsetHours) => {
+    const issued = NOW.getTime() + offsetHours * HOUR;
+    const pair = token({ accessIssuedAt: new Date(issued).toISOString(), lastRefreshAt: new Date(issued).toISOString(), accessExpiresAt: new Date(issued + 90 * DAY).toISOString() });
+    let sweptAt = NOW.getTime() + DAY;
+    while (decideRefresh(pair, 'sweep', new Date(sweptAt), POLICY).action !== 'refresh') sweptAt += DAY;
+    const left = issued + 90 * DAY - sweptAt;
+    expect(left).toBeGreaterThanOrEqual(POLICY.refreshMarginDays * DAY);
+    expect(left).toBeLessThanOrEqual(POLICY.refreshMarginDays * DAY + DAY);
+    // and the due index names that same sweep (the due time is not later than it)
+    expect(Date.parse(computeDueAt({ ...pair, warningsSent: [] }, POLICY)!)).toBeLessThanOrEqual(sweptAt);
+  });
+});
