@@ -7,7 +7,7 @@
 import type { Context } from 'aws-lambda';
 import { handler as sweepHandler } from '../../functions/refresh-sweep/handler.js';
 import type { AuditEvent, CompanyRecord, TokenRecord } from '../../shared/domain/model.js';
-import { authorizationEnd } from '../../shared/domain/refresh-policy.js';
+import { authorizationEnd, sweepLeadMs } from '../../shared/domain/refresh-policy.js';
 import type { Clock } from '../../shared/ports.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
 import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
@@ -327,10 +327,10 @@ async function simulate(
       });
     }
   }
-  // The sweep rotated each token every (access lifetime − margin) since its login: the pair it holds on
+  // The sweep rotated each token every (access lifetime − margin − a sweep period) since its login: the pair it holds on
   // day 0 is the one of the last of those rotations, so the login is made then, with the refresh token's
   // end the first login gave it when ANAF keeps that end (the rotation count before day 0 is not kept).
-  const cadence = (90 - deps.settings.refreshMarginDays) * DAY_MS;
+  const cadence = 90 * DAY_MS - sweepLeadMs(deps.settings);
   const yearS = 365 * 86_400;
   for (const sim of sims) {
     const login = SIMULATION_START - rng.int(1, Math.max(1, options.historyDays)) * DAY_MS - rng.int(0, 23) * HOUR_MS;

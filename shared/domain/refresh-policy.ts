@@ -6,6 +6,16 @@ export const REFRESH_EXPIRY_WARNING_DAYS = [30, 14, 7, 1] as const;
 /** Consecutive failed refresh runs after which an `expiring` warning goes out. */
 export const FAILED_RUNS_WARNING_THRESHOLD = 3;
 const DAY_MS = 86_400_000;
+/**
+ * The sweep runs daily (design: "daily by default"). REFRESH_MARGIN_DAYS is kept as a floor: a token is
+ * refreshed by the last sweep before its access token would have less than the margin left, not by the
+ * first one after, so a refusal (a renewed certificate) is learnt, and warned about, at least the margin
+ * before access is lost. A more frequent schedule only refreshes up to a day earlier than needed.
+ */
+export const SWEEP_PERIOD_MS = DAY_MS;
+
+/** How long before its access token's end the sweep refreshes a token: the margin plus one sweep period. */
+export const sweepLeadMs = (policy: Pick<RefreshPolicy, 'refreshMarginDays'>): number => policy.refreshMarginDays * DAY_MS + SWEEP_PERIOD_MS;
 
 /** What the cap-aware functions read of the settings: the sweep's margin and ANAF_ROTATION_CAP (absent or null: no cap assumed). */
 export type CapPolicy = Pick<RefreshPolicy, 'refreshMarginDays' | 'rotationCap'>;
@@ -34,7 +44,7 @@ export function rotationsRunOutAt(token: EndInput, policy: CapPolicy): string | 
   if (left === null || token.accessExpiresAt === undefined) return null;
   const access = Date.parse(token.accessExpiresAt);
   const issued = token.accessIssuedAt ? Date.parse(token.accessIssuedAt) : null;
-  const margin = policy.refreshMarginDays * DAY_MS;
+  const margin = sweepLeadMs(policy);
   const lifetime = issued === null ? ACCESS_LIFETIME_FALLBACK_SECONDS * 1000 : Math.max(0, access - issued);
   const next = Math.max(access - margin, issued ?? Number.NEGATIVE_INFINITY);
   return new Date(next + left * rotationIntervalMs(lifetime, margin)).toISOString();
@@ -72,7 +82,7 @@ export function warningsAfter(sent: number[], days: number): number[] {
 }
 
 /**
- * When the sweep must next look at a token: the earliest of (access expiry − margin), the next warning
+ * When the sweep must next look at a token: the earliest of (access expiry − margin − a sweep period), the next warning
  * before the authorization's end (refresh token or rotation cap) and `retryAt` (after a failure). Null
  * for tokens that are not active.
  */
@@ -82,7 +92,7 @@ export function computeDueAt(
   retryAt?: Date,
 ): string | null {
   if (token.status !== 'active') return null;
-  const candidates = [Date.parse(token.accessExpiresAt) - policy.refreshMarginDays * DAY_MS];
+  const candidates = [Date.parse(token.accessExpiresAt) - sweepLeadMs(policy)];
   const end = Date.parse(authorizationEnd(token, policy).at);
   const pending = REFRESH_EXPIRY_WARNING_DAYS.filter((d) => !token.warningsSent.includes(d));
   if (pending.length > 0) candidates.push(end - Math.max(...pending) * DAY_MS);
@@ -171,7 +181,7 @@ export function decideRefresh(token: DecisionInput, trigger: RefreshTrigger, now
           : { action: 'skip', reason: 'fresh-enough' };
       break;
     case 'sweep':
-      if (accessLeftMs <= policy.refreshMarginDays * DAY_MS) decision = { action: 'refresh', reason: 'access-expiring' };
+      if (accessLeftMs <= sweepLeadMs(policy)) decision = { action: 'refresh', reason: 'access-expiring' };
       else if (enteredWarningWindowUnrotated(token, t)) {
         decision = earlyRotationPays(token, t, policy) ? { action: 'refresh', reason: 'refresh-window' } : { action: 'skip', reason: 'saving-rotations' };
       }

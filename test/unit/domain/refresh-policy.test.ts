@@ -40,7 +40,9 @@ describe('decideRefresh (fixed clock)', () => {
   const cases: Case[] = [
     // sweep: the margin decides
     ['sweep, access 60 days left: not due', 'sweep', {}, { action: 'skip', reason: 'not-due' }],
-    ['sweep, access 31 days left: not due', 'sweep', { accessExpiresAt: at(31 * DAY) }, { action: 'skip', reason: 'not-due' }],
+    ['sweep, access 32 days left: not due', 'sweep', { accessExpiresAt: at(32 * DAY) }, { action: 'skip', reason: 'not-due' }],
+    // the margin is a floor between daily sweeps: refreshed by the last sweep before it would be crossed
+    ['sweep, access 31 days left (the margin + a sweep period): due', 'sweep', { accessExpiresAt: at(31 * DAY) }, { action: 'refresh', reason: 'access-expiring' }],
     ['sweep, access exactly at the margin: due', 'sweep', { accessExpiresAt: at(30 * DAY) }, { action: 'refresh', reason: 'access-expiring' }],
     ['sweep, access 29 days left: due', 'sweep', { accessExpiresAt: at(29 * DAY) }, { action: 'refresh', reason: 'access-expiring' }],
     ['sweep, access already expired: due', 'sweep', { accessExpiresAt: at(-DAY) }, { action: 'refresh', reason: 'access-expiring' }],
@@ -175,12 +177,12 @@ describe('computeDueAt: the next time the sweep must look at a token', () => {
     computeDueAt({ status: 'active', accessExpiresAt: at(90 * DAY), refreshExpiresAt: at(365 * DAY), warningsSent: [], ...over }, { refreshMarginDays: 30 }, retryAt);
 
   it.each<[string, Partial<DueInput>, Date | undefined, string | null]>([
-    ['fresh pair: access expiry minus the margin', {}, undefined, at(60 * DAY)],
+    ['fresh pair: access expiry minus the margin and a sweep period', {}, undefined, at(59 * DAY)],
     ['refresh token ending first: its next warning', { refreshExpiresAt: at(40 * DAY) }, undefined, at(10 * DAY)],
     ['30 sent: the 14-day warning', { refreshExpiresAt: at(20 * DAY), warningsSent: [30] }, undefined, at(6 * DAY)],
     ['all warnings sent: the refresh token end', { accessExpiresAt: at(300 * DAY), refreshExpiresAt: at(12 * HOUR), warningsSent: [30, 14, 7, 1] }, undefined, at(12 * HOUR)],
     ['a retry earlier than everything else', {}, new Date(NOW.getTime() + HOUR), at(HOUR)],
-    ['a retry later than the access due time', { accessExpiresAt: at(30 * DAY + 30 * 60_000) }, new Date(NOW.getTime() + HOUR), at(30 * 60_000)],
+    ['a retry later than the access due time', { accessExpiresAt: at(31 * DAY + 30 * 60_000) }, new Date(NOW.getTime() + HOUR), at(30 * 60_000)],
     ['reauth-required: never', { status: 'reauth-required' }, undefined, null],
     ['disconnected: never', { status: 'disconnected' }, new Date(NOW.getTime() + HOUR), null],
   ])('%s', (_name, over, retryAt, expected) => {
@@ -215,5 +217,22 @@ describe('retryDelayMs: 1 h, 2 h, 4 h … at most a day', () => {
     [40, DAY],
   ])('after %i failures: %i ms', (failures, expected) => {
     expect(retryDelayMs(failures)).toBe(expected);
+  });
+});
+
+describe('REFRESH_MARGIN_DAYS is a floor for the daily sweep', () => {
+  // A pair issued at any hour, swept once a day at the same hour: the sweep that refreshes it is the last
+  // one before its access token would have less than the margin left. A refusal there (a renewed
+  // certificate) is therefore warned about at least the margin before access is lost.
+  it.each([0, 1, 5, 11, 17, 23.5])('a pair issued %s h after a sweep: refreshed with ≥ 30 days of access left', (offsetHours) => {
+    const issued = NOW.getTime() + offsetHours * HOUR;
+    const pair = token({ accessIssuedAt: new Date(issued).toISOString(), lastRefreshAt: new Date(issued).toISOString(), accessExpiresAt: new Date(issued + 90 * DAY).toISOString() });
+    let sweptAt = NOW.getTime() + DAY;
+    while (decideRefresh(pair, 'sweep', new Date(sweptAt), POLICY).action !== 'refresh') sweptAt += DAY;
+    const left = issued + 90 * DAY - sweptAt;
+    expect(left).toBeGreaterThanOrEqual(POLICY.refreshMarginDays * DAY);
+    expect(left).toBeLessThanOrEqual(POLICY.refreshMarginDays * DAY + DAY);
+    // and the due index names that same sweep (the due time is not later than it)
+    expect(Date.parse(computeDueAt({ ...pair, warningsSent: [] }, POLICY)!)).toBeLessThanOrEqual(sweptAt);
   });
 });
