@@ -5,6 +5,7 @@ import type { TokenView } from '../domain/model.js';
 import type { StoredPair } from '../ports.js';
 import { recordEvent } from './audit.js';
 import type { ServiceDeps } from './deps.js';
+import { boundMemory } from './bound-memory.js';
 import { readPair, readPairSources, refreshToken, type RefreshResult } from './refresh.js';
 import { requireTenant } from './tenants.js';
 import { requireToken } from './tokens.js';
@@ -54,24 +55,9 @@ const throwIfFailed = (result: RefreshResult) => {
 
 /** How long a container keeps a token pair for the broker's own e-Factura calls at most. */
 export const PAIR_REUSE_TTL_MS = 5 * 60_000;
-const MAX_REUSED_PAIRS = 1_000;
-
-interface ReusablePair {
-  pair: StoredPair;
-  /** The record's version and secret version the pair was read for. */
-  version: number;
-  secretVersionId: string;
-  until: number;
-}
-
-/** Per secret store (one per container, one per test world), by tenant and token. */
-const reusablePairs = new WeakMap<object, Map<string, ReusablePair>>();
-
-function reusablePairsOf(deps: ServiceDeps): Map<string, ReusablePair> {
-  let pairs = reusablePairs.get(deps.secrets);
-  if (!pairs) reusablePairs.set(deps.secrets, (pairs = new Map()));
-  return pairs;
-}
+/** Kept for the record version and secret version it was read for. */
+const reusablePairs = boundMemory<StoredPair>(PAIR_REUSE_TTL_MS);
+const pairBinding = (record: { version: number; secretVersionId: string | null }) => `${record.version}/${record.secretVersionId}`;
 
 /**
  * A usable access token of a company's token (`tokenId`), for the ERP or for the broker's own e-Factura
@@ -94,11 +80,10 @@ export async function usableAccessToken(
   trigger: 'on-demand' | 'manual' = 'on-demand',
   options: { reusePair?: boolean } = {},
 ): Promise<{ accessToken: string; expiresAt: string; tokenId: string; refreshed: boolean; versionId: string; reauthRequired: boolean }> {
-  const reusable = options.reusePair && trigger === 'on-demand' ? reusablePairsOf(deps) : undefined;
+  const reusable = options.reusePair && trigger === 'on-demand' ? reusablePairs(deps.secrets) : undefined;
   const key = `${tenantId}/${tokenId}`;
   const nowMs = deps.clock.now().getTime();
-  const kept = reusable?.get(key);
-  const keptPair = kept && kept.until > nowMs ? kept : undefined;
+  const keptPair = reusable?.peek(key, nowMs);
   // On demand the pair is read alongside the record (one round trip, not two), unless one is kept: it
   // is used when the record stays as read (no refresh ran). A failed early read is read again there, or
   // not needed.
@@ -121,20 +106,16 @@ export async function usableAccessToken(
     result.outcome === 'reauth-required';
   if (!transient) throwIfFailed(result);
   const record = result.token;
-  const reused = keptPair && record === stored && keptPair.version === record.version && keptPair.secretVersionId === record.secretVersionId ? keptPair : undefined;
+  const reused = keptPair && record === stored && record.secretVersionId && keptPair.boundTo === pairBinding(record) ? keptPair : undefined;
   const read: Awaited<ReturnType<typeof readPair>> = reused
-    ? { kind: 'current', pair: reused.pair, source: 'secret' }
+    ? { kind: 'current', pair: reused.value, source: 'secret' }
     : await readPair(deps, record, record === stored ? sources : undefined);
   if (read.kind === 'missing') throw new BrokerError('REAUTH_REQUIRED', 'the stored token pair is missing; connect the company again');
   if (read.kind === 'not-visible') throw new BrokerError('STORE_UNAVAILABLE', 'the stored token pair is not readable yet; try again in a few seconds');
   const pair = read.pair;
   if (reusable) {
-    if (read.kind === 'current' && record.secretVersionId) {
-      if (reusable.size >= MAX_REUSED_PAIRS) reusable.clear();
-      reusable.set(key, { pair, version: record.version, secretVersionId: record.secretVersionId, until: reused?.until ?? nowMs + PAIR_REUSE_TTL_MS });
-    } else {
-      reusable.delete(key);
-    }
+    if (read.kind === 'current' && record.secretVersionId) reusable.keep(key, pairBinding(record), pair, nowMs);
+    else reusable.forget(key);
   }
   const expiresAt =
     read.kind === 'current'

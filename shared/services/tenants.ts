@@ -1,6 +1,7 @@
 import { BrokerError } from '../domain/errors.js';
 import type { AnafEnvironment, TenantClient } from '../domain/model.js';
 import { isAcceptableRedirectUri } from '../domain/urls.js';
+import { boundMemory } from './bound-memory.js';
 import type { ServiceDeps } from './deps.js';
 
 /** Loads a tenant or throws TENANT_NOT_FOUND: a tenant exists once its ANAF client is stored. */
@@ -12,17 +13,7 @@ export async function requireTenant(deps: Pick<ServiceDeps, 'tenants'>, tenantId
 
 /** How long a container keeps a tenant's ANAF client secret in memory at most. */
 export const CLIENT_SECRET_TTL_MS = 5 * 60_000;
-const MAX_CACHED_CLIENT_SECRETS = 1_000;
-
-interface CachedClientSecret {
-  /** The tenant item the secret was read with: `putAnafClient` writes the secret, then a new item. */
-  boundTo: string;
-  clientSecret: string;
-  until: number;
-}
-
-/** Per secret store (one per container, one per test world), by tenant. */
-const clientSecrets = new WeakMap<object, Map<string, CachedClientSecret>>();
+const clientSecrets = boundMemory<string>(CLIENT_SECRET_TTL_MS);
 const boundTo = (tenant: TenantClient) => `${tenant.clientId}\n${tenant.updatedAt}`;
 
 /**
@@ -40,25 +31,23 @@ export async function clientCredentials(
   deps: Pick<ServiceDeps, 'tenants' | 'secrets' | 'clock'>,
   tenantId: string,
 ): Promise<{ tenant: TenantClient; clientSecret: string } | null> {
-  let cache = clientSecrets.get(deps.secrets);
-  if (!cache) clientSecrets.set(deps.secrets, (cache = new Map()));
+  const memory = clientSecrets(deps.secrets);
   const now = deps.clock.now().getTime();
-  const cached = cache.get(tenantId);
+  const cached = memory.peek(tenantId, now);
   let tenant: TenantClient | null;
   let clientSecret: string | null;
-  if (cached && cached.until > now) {
+  if (cached) {
     tenant = await deps.tenants.get(tenantId);
-    if (tenant && boundTo(tenant) === cached.boundTo) return { tenant, clientSecret: cached.clientSecret };
+    if (tenant && boundTo(tenant) === cached.boundTo) return { tenant, clientSecret: cached.value };
     clientSecret = tenant ? await deps.secrets.getClientSecret(tenantId) : null;
   } else {
     [tenant, clientSecret] = await Promise.all([deps.tenants.get(tenantId), deps.secrets.getClientSecret(tenantId)]);
   }
   if (!tenant || !clientSecret) {
-    cache.delete(tenantId);
+    memory.forget(tenantId);
     return null;
   }
-  if (cache.size >= MAX_CACHED_CLIENT_SECRETS) cache.clear();
-  cache.set(tenantId, { boundTo: boundTo(tenant), clientSecret, until: now + CLIENT_SECRET_TTL_MS });
+  memory.keep(tenantId, boundTo(tenant), clientSecret, now);
   return { tenant, clientSecret };
 }
 
