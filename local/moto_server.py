@@ -22,6 +22,20 @@ botocore output shape for every attribute of every item (~10 ms for a 100-item B
 token records, ~1 ms per GetItem). `_plain_item_answers` writes the data-plane answers (whose result is
 already DynamoDB's wire JSON) with json.dumps instead: the same body, parsed the same by the SDK.
 
+And moto routes every request by listing its own package directory (`backends.list_of_moto_modules`:
+a stat per service, hundreds per request, twice) before it matches the host against its URL patterns.
+The answer depends on the host alone, so `_routing_by_host` remembers it per host. Likewise moto
+lists a handler class's methods with `inspect.getmembers` on every request (`_methods_by_class`), and
+werkzeug writes a log line per request to stderr, which nobody reads (`_quiet_requests`).
+
+An index Query walks every item of the table (`_cheap_queries` below only narrows a table's own
+partition): `_cheap_queries` also narrows an index query to the items whose index key attributes
+equal the query's, before moto's own matching, sorting and paging (the same answers, by
+construction: moto drops every other item at its first check). moto then sorts the candidates with
+DynamoType's comparisons, which recompute each value's cast per comparison (a string key is compared
+as it is instead), and deep-copies the answer's items before it projects them into new ones: inside a
+Query nothing writes them before the answer is written, so a list copy does.
+
 Usage: python3 local/moto_server.py HOST PORT
 """
 import base64
@@ -37,8 +51,9 @@ from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
-from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+import moto.dynamodb.models.table as table_module
+from moto.dynamodb.models.table import SecondaryIndex, Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import BaseWSGIServer, run_simple
 
@@ -47,28 +62,38 @@ LISTEN_BACKLOG = 2048
 
 # The keys the running transaction writes, by the table name it gives (one request at a time: a global is enough).
 _touched: dict[str, list[dict[str, Any]]] = {}
+# Its rollback point per table, taken at moto's first ask.
+_snapshots: dict[str, Table] = {}
 
 
 def _snapshot(value: Any, memo: Any = None) -> Any:
     """moto's rollback point of a table: its own item maps (a rollback puts them back as they were), with
-    deep copies of the items the transaction writes (an update changes its item in place). Anything
-    else, or a table named otherwise than by its name, is deep-copied as moto does."""
+    copies of the partitions and deep copies of the items the transaction writes (an update changes its
+    item in place); the other partitions are shared, as nothing writes them. Anything else, or a table
+    named otherwise than by its name, is deep-copied as moto does. moto asks once per transaction item:
+    every ask of one transaction gets the same point (nothing is written before the last)."""
     if not isinstance(value, Table) or value.name not in _touched:
         return copy.deepcopy(value, memo)
+    if value.name in _snapshots:
+        return _snapshots[value.name]
     clone = copy.copy(value)
-    if value.range_key_attr is not None:
-        clone.items = defaultdict(dict, {h: dict(by_range) for h, by_range in value.items.items()})
-    else:
-        clone.items = defaultdict(dict, value.items) if isinstance(value.items, defaultdict) else dict(value.items)
+    # dict(...) of a dict keeps the stored hashes: DynamoType's own __hash__ is not called per partition.
+    clone.items = defaultdict(dict, value.items) if isinstance(value.items, defaultdict) else dict(value.items)
     for key in _touched[value.name]:
         hash_value = DynamoType(key[value.hash_key_attr])
         if value.range_key_attr is not None:
             range_value = DynamoType(key[value.range_key_attr])
-            item = value.items.get(hash_value, {}).get(range_value)
+            partition = value.items.get(hash_value)
+            if partition is None:
+                continue
+            if clone.items[hash_value] is partition:
+                clone.items[hash_value] = dict(partition)
+            item = partition.get(range_value)
             if item is not None:
                 clone.items[hash_value][range_value] = copy.deepcopy(item)
         elif hash_value in value.items:
             clone.items[hash_value] = copy.deepcopy(value.items[hash_value])
+    _snapshots[value.name] = clone
     return clone
 
 
@@ -77,6 +102,7 @@ def _cheap_transaction_snapshots() -> None:
 
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
         _touched.clear()
+        _snapshots.clear()
         try:
             for entry in transact_items:
                 for op_type, op in entry.items():
@@ -91,15 +117,32 @@ def _cheap_transaction_snapshots() -> None:
             return original(self, transact_items)
         finally:
             _touched.clear()
+            _snapshots.clear()
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     # Only the transaction's `copy.deepcopy(table)` sees the snapshot; moto's other copies stay deep.
     dynamodb_models.copy = SimpleNamespace(deepcopy=_snapshot, copy=copy.copy)  # type: ignore[attr-defined]
 
 
-# The items a running Query may walk: None outside a query (moto's own all_items), else the partition
-# key it names (None for an index query: every item). One request at a time: a global is enough.
+# The items a running Query may walk: nothing outside a query (moto's own all_items), else (table, the
+# partition key it names or None for an index query, the index key conditions it gives). One request at
+# a time: a global is enough.
 _query_scope: list[Any] = []
+
+
+def _equal(found: Any, expected: DynamoType) -> bool:
+    """moto's own test of an index key (`not found or found != expected` drops the item); a string
+    compares as it is (DynamoType's cast_value is the costly part of the comparison)."""
+    if not found:
+        return False
+    if found.type == "S" and expected.type == "S":
+        return found.value == expected.value
+    return not found != expected
+
+
+def _sort_value(value: DynamoType) -> Any:
+    """What DynamoType's ordering compares (its cast_value), read once."""
+    return value.value if value.type == "S" else value.cast_value
 
 
 def _cheap_queries() -> None:
@@ -110,28 +153,65 @@ def _cheap_queries() -> None:
     def all_items(self: Table) -> list[Any]:
         if not _query_scope or _query_scope[-1][0] is not self:
             return original_all_items(self)
-        hash_key = _query_scope[-1][1]
+        _, hash_key, index_key = _query_scope[-1]
         if hash_key is not None:
             partition = self.items.get(hash_key)
             if partition is None:
                 return []
             return list(partition.values()) if self.range_key_attr else [partition]
-        if self.range_key_attr:
-            return [item for by_range in self.items.values() for item in by_range.values()]
-        return list(self.items.values())
+        items = [item for by_range in self.items.values() for item in by_range.values()] if self.range_key_attr else list(self.items.values())
+        if len(index_key) == 1 and index_key[0][1].type == "S":
+            name, want = index_key[0][0], index_key[0][1].value
+            return [item for item in items if (found := item.attrs.get(name)) is not None and found.type == "S" and found.value == want]
+        if index_key:
+            items = [item for item in items if all(_equal(item.attrs.get(name), value) for name, value in index_key)]
+        return items
 
     def query(self: Table, *args: Any, **kwargs: Any) -> Any:
         bound = bind(self, *args, **kwargs)
         index_name = bound.arguments.get("index_name")
-        # The table's own key: moto keeps only that partition's items under it; an index: every item.
-        _query_scope.append((self, None if index_name else bound.arguments.get("hash_key")))
+        # The table's own key: moto keeps only that partition's items under it; an index: the items whose
+        # index key attributes equal the query's (moto's own first check), or every item.
+        index_key = list(bound.arguments.get("hash_key_conditions") or []) if index_name else []
+        _query_scope.append((self, None if index_name else bound.arguments.get("hash_key"), index_key))
         try:
             return original_query(self, *args, **kwargs)
         finally:
             _query_scope.pop()
 
+    def sorted_items(self: Table, hash_key_attrs: list[str], range_key_attrs: list[Any], items: list[Any]) -> list[Any]:
+        attrs = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
+        items.sort(key=lambda item: tuple(_sort_value(item.attrs[name]) for name in attrs))
+        return items
+
+    original_project = SecondaryIndex.project
+
+    def index_project(self: SecondaryIndex, item: Any) -> Any:
+        # KEYS_ONLY and INCLUDE keep top-level attributes by name: picked as they are, instead of moto's
+        # round trip of the whole item through plain JSON and back.
+        projection_type = (self.projection or {}).get("ProjectionType")
+        if projection_type not in ("KEYS_ONLY", "INCLUDE"):
+            return original_project(self, item)
+        names = self.table_key_attrs + [key["AttributeName"] for key in self.schema]
+        if projection_type == "INCLUDE":
+            names = names + list(self.projection.get("NonKeyAttributes", []))
+        projected = Item(hash_key=item.hash_key, range_key=item.range_key, attrs={})
+        for name in dict.fromkeys(names):
+            if name in item.attrs:
+                # Shared with the stored item: a Query's answer is written before anything writes again.
+                projected.attrs[name] = item.attrs[name]
+        return projected
+
+    def query_copy(value: Any, memo: Any = None) -> Any:
+        if _query_scope and isinstance(value, list):
+            return list(value)
+        return copy.deepcopy(value, memo)
+
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
+    Table.sorted_items = sorted_items  # type: ignore[method-assign]
+    SecondaryIndex.project = index_project  # type: ignore[method-assign]
+    table_module.copy = SimpleNamespace(deepcopy=query_copy, copy=copy.copy)  # type: ignore[attr-defined]
 
 
 # Answers that are DynamoDB's wire JSON as moto builds them (items of AttributeValues, counts, keys).
@@ -178,6 +258,38 @@ def _plain_item_answers() -> None:
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
 
 
+def _routing_by_host() -> None:
+    original = DomainDispatcherApplication.get_backend_for_host
+    known: dict[Any, Any] = {}
+
+    def get_backend_for_host(self: DomainDispatcherApplication, host: str | None) -> Any:
+        if host not in known:
+            known[host] = original(self, host)
+        return known[host]
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+
+
+def _methods_by_class() -> None:
+    import moto.core.responses as core_responses
+
+    original = core_responses.method_names_from_class
+    known: dict[Any, list[str]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        if clazz not in known:
+            known[clazz] = original(clazz)
+        return known[clazz]
+
+    core_responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
+
+
+def _quiet_requests() -> None:
+    from werkzeug.serving import WSGIRequestHandler
+
+    WSGIRequestHandler.log_request = lambda *_args, **_kwargs: None  # type: ignore[method-assign]
+
+
 def main() -> None:
     host, port = sys.argv[1], int(sys.argv[2])
     # moto builds some resource URLs (SQS queue URLs) from this.
@@ -186,6 +298,9 @@ def main() -> None:
     _cheap_transaction_snapshots()
     _cheap_queries()
     _plain_item_answers()
+    _routing_by_host()
+    _methods_by_class()
+    _quiet_requests()
     BaseWSGIServer.request_queue_size = LISTEN_BACKLOG
     run_simple(host, port, DomainDispatcherApplication(create_backend_app), threaded=False, processes=1)
 

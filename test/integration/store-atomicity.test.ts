@@ -64,4 +64,34 @@ describe('conditional writes on the local store', () => {
     expect((await doc.send(new GetCommand({ TableName, Key: key('new') }))).Item?.n).toBe(1);
     expect((await doc.send(new GetCommand({ TableName, Key: key('kept') }))).Item?.n).toBe(2);
   });
+
+  it('a cancelled transaction over several partitions: a new partition, a deleted item and an untouched neighbour stay as they were', async () => {
+    const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+    const TableName = getConfig().tableName;
+    const key = (pk: string, sk: string) => ({ [TABLE_KEYS.partitionKey]: `ATOMIC#${pk}`, [TABLE_KEYS.sortKey]: sk });
+    await doc.send(new PutCommand({ TableName, Item: { ...key('deleted', 'a'), n: 1 } }));
+    await doc.send(new PutCommand({ TableName, Item: { ...key('deleted', 'b'), n: 2 } }));
+    await doc.send(new PutCommand({ TableName, Item: { ...key('neighbour', 'a'), n: 3 } }));
+    const cancelled = doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName, Item: { ...key('fresh', 'a'), n: 4 } } },
+          { Delete: { TableName, Key: key('deleted', 'a') } },
+          { Update: { TableName, Key: key('deleted', 'b'), UpdateExpression: 'SET #n = :n', ExpressionAttributeNames: { '#n': 'n' }, ExpressionAttributeValues: { ':n': 5 } } },
+          { ConditionCheck: { TableName, Key: key('neighbour', 'a'), ConditionExpression: '#n = :n', ExpressionAttributeNames: { '#n': 'n' }, ExpressionAttributeValues: { ':n': 0 } } },
+        ],
+      }),
+    );
+    await expect(cancelled).rejects.toBeInstanceOf(TransactionCanceledException);
+    const item = async (pk: string, sk: string) => (await doc.send(new GetCommand({ TableName, Key: key(pk, sk) }))).Item;
+    expect(await item('fresh', 'a')).toBeUndefined();
+    expect((await item('deleted', 'a'))?.n).toBe(1);
+    expect((await item('deleted', 'b'))?.n).toBe(2);
+    expect((await item('neighbour', 'a'))?.n).toBe(3);
+    // And the next transaction starts from that state, not from a rollback point kept from this one.
+    await doc.send(new TransactWriteCommand({ TransactItems: [{ Delete: { TableName, Key: key('deleted', 'a') } }, { Put: { TableName, Item: { ...key('fresh', 'a'), n: 6 } } }] }));
+    expect(await item('deleted', 'a')).toBeUndefined();
+    expect((await item('fresh', 'a'))?.n).toBe(6);
+    expect((await item('deleted', 'b'))?.n).toBe(2);
+  });
 });
