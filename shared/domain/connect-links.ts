@@ -8,8 +8,8 @@ export const EVENT_LINK_MIN_DAYS = 7;
 export const EVENT_LINK_GRACE_DAYS = 7;
 /**
  * …but never longer than this. The link is a bearer capability sitting in a mailbox; 60 days cover every
- * warning (the first goes out 30 days before the refresh token's end: 37 days) and a refresh failing
- * within the 30-day margin (at most 37 days), and leave only a `reauth-required` verdict reached with
+ * warning (the first goes out 30 days before the refresh token's end: 37 days) and a refresh refused or
+ * failing from the sweep's due time on (at most the sweep's lead, 41 days, of access left: 48 days), and leave only a `reauth-required` verdict reached with
  * more than 53 days of access left (a manual refresh early in an access token's life) to a link the ERP
  * mints afresh before it dies.
  */

@@ -11,7 +11,7 @@ export const ORPHAN_SECRET_MIN_AGE_MS = 3_600_000;
  * The record a disconnect writes: `disconnected`, out of the due index, lease cleared, and a new version,
  * so that a re-authorization or refresh prepared on the old version can never land after it.
  */
-export function disconnectedRecord(token: TokenRecord, input: { at: string; reason: DisconnectReason; cuis: string[] }): TokenRecord {
+export function disconnectedRecord(token: TokenRecord, input: { at: string; reason: DisconnectReason; cuis: string[]; replacedByTokenId?: string }): TokenRecord {
   return {
     ...token,
     status: 'disconnected',
@@ -20,7 +20,14 @@ export function disconnectedRecord(token: TokenRecord, input: { at: string; reas
     leaseOwner: null,
     leaseExpiresAt: null,
     updatedAt: input.at,
-    disconnection: { at: input.at, reason: input.reason, cuis: [...input.cuis].sort(), auditedAt: null, publishedAt: null },
+    disconnection: {
+      at: input.at,
+      reason: input.reason,
+      cuis: [...input.cuis].sort(),
+      ...(input.replacedByTokenId ? { replacedByTokenId: input.replacedByTokenId } : {}),
+      auditedAt: null,
+      publishedAt: null,
+    },
   };
 }
 

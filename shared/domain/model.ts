@@ -103,8 +103,12 @@ export interface TokenRecord {
   disconnection?: Disconnection | null;
 }
 
-/** Why a token was disconnected: the ERP asked (DELETE), or the sweep found no company using it. */
-export type DisconnectReason = 'REQUESTED' | 'UNUSED';
+/**
+ * Why a token was disconnected: the ERP asked (DELETE), the sweep found no company using it, or a
+ * `reauth-required` token's companies all moved to another certificate's token through its link (a
+ * renewed certificate: nothing is left for it to do).
+ */
+export type DisconnectReason = 'REQUESTED' | 'UNUSED' | 'REPLACED';
 
 /**
  * What a disconnect did and what of it is done, so that a repeated DELETE (or the sweep) finishes an
@@ -115,6 +119,8 @@ export interface Disconnection {
   reason: DisconnectReason;
   /** Companies linked when the token was disconnected (the event names them). */
   cuis: string[];
+  /** REPLACED only: the token its companies moved to (the event names it). */
+  replacedByTokenId?: string;
   /** When the event reached the audit trail; null until it did. */
   auditedAt: string | null;
   /** When the event reached the bus; null until it did. */

@@ -14,8 +14,19 @@ const DAY_MS = 86_400_000;
  */
 export const SWEEP_PERIOD_MS = DAY_MS;
 
-/** How long before its access token's end the sweep refreshes a token: the margin plus one sweep period. */
-export const sweepLeadMs = (policy: Pick<RefreshPolicy, 'refreshMarginDays'>): number => policy.refreshMarginDays * DAY_MS + SWEEP_PERIOD_MS;
+/**
+ * Days of ANAF token-endpoint outage the margin survives. A refusal (a renewed certificate) can only be
+ * learnt by a sweep that reaches ANAF: when the endpoint is down from the due sweep on, it is learnt after
+ * the outage, that much closer to the access token's end. The sweep therefore starts this many days
+ * earlier, so a refusal learnt after an outage of up to this length is still warned about at least
+ * REFRESH_MARGIN_DAYS ahead. The cost: a 90-day pair rotates every 49 days instead of 59 (about 20% more
+ * rotations and Secrets Manager writes). A constant, not a setting (the simulation's default outage).
+ */
+export const ANAF_OUTAGE_ALLOWANCE_DAYS = 10;
+
+/** How long before its access token's end the sweep refreshes a token: the margin, one sweep period and the outage allowance. */
+export const sweepLeadMs = (policy: Pick<RefreshPolicy, 'refreshMarginDays'>): number =>
+  (policy.refreshMarginDays + ANAF_OUTAGE_ALLOWANCE_DAYS) * DAY_MS + SWEEP_PERIOD_MS;
 
 /** What the cap-aware functions read of the settings: the sweep's margin and ANAF_ROTATION_CAP (absent or null: no cap assumed). */
 export type CapPolicy = Pick<RefreshPolicy, 'refreshMarginDays' | 'rotationCap'>;
@@ -35,8 +46,8 @@ export function rotationsLeft(token: Pick<TokenRecord, 'rotationCount'>, cap: nu
 
 /**
  * When, under the cap, the sweep would need one rotation more than the cap allows: the next rotation is
- * due at (access expiry − margin), never before the pair's issue; each after it one (access lifetime −
- * margin) later, at least a day (the sweep runs daily). From then on only the last access token is left.
+ * due at (access expiry − the sweep's lead: margin, a sweep period, the outage allowance), never before
+ * the pair's issue; each after it one (access lifetime − lead) later, at least a day (the sweep runs daily). From then on only the last access token is left.
  * Null without a cap. A projection: a manual refresh spends a rotation early and moves it closer.
  */
 export function rotationsRunOutAt(token: EndInput, policy: CapPolicy): string | null {
@@ -44,13 +55,13 @@ export function rotationsRunOutAt(token: EndInput, policy: CapPolicy): string | 
   if (left === null || token.accessExpiresAt === undefined) return null;
   const access = Date.parse(token.accessExpiresAt);
   const issued = token.accessIssuedAt ? Date.parse(token.accessIssuedAt) : null;
-  const margin = sweepLeadMs(policy);
+  const lead = sweepLeadMs(policy);
   const lifetime = issued === null ? ACCESS_LIFETIME_FALLBACK_SECONDS * 1000 : Math.max(0, access - issued);
-  const next = Math.max(access - margin, issued ?? Number.NEGATIVE_INFINITY);
-  return new Date(next + left * rotationIntervalMs(lifetime, margin)).toISOString();
+  const next = Math.max(access - lead, issued ?? Number.NEGATIVE_INFINITY);
+  return new Date(next + left * rotationIntervalMs(lifetime, lead)).toISOString();
 }
 
-const rotationIntervalMs = (lifetimeMs: number, marginMs: number) => Math.max(lifetimeMs - marginMs, DAY_MS);
+const rotationIntervalMs = (lifetimeMs: number, leadMs: number) => Math.max(lifetimeMs - leadMs, DAY_MS);
 
 /**
  * The authorization's effective end: its refresh token's end, or earlier, when the rotations left run out
@@ -82,7 +93,8 @@ export function warningsAfter(sent: number[], days: number): number[] {
 }
 
 /**
- * When the sweep must next look at a token: the earliest of (access expiry − margin − a sweep period), the next warning
+ * When the sweep must next look at a token: the earliest of (access expiry − margin − a sweep period − the outage
+ * allowance), the next warning
  * before the authorization's end (refresh token or rotation cap) and `retryAt` (after a failure). Null
  * for tokens that are not active.
  */

@@ -24,6 +24,7 @@ import { buildAnafAuthorizeUrl, buildConnectUrl, isAllowedReturnUrl } from '../d
 import type { AnafTokenResponse } from '../ports.js';
 import type { ServiceDeps } from './deps.js';
 import { recordEvent } from './audit.js';
+import { disconnect } from './disconnect.js';
 import { requireRegisteredCompanies } from './companies.js';
 import { JOIN_POLL_MS, leaseSecondsFor, newLeaseOwner, writePairDurably } from './refresh.js';
 import { clientCredentials, requireTenant } from './tenants.js';
@@ -303,9 +304,30 @@ export async function completeAuthorization(
       tokenId: token.tokenId,
       replacedTokenId: session.forTokenId,
     });
+    await retireReplaced(deps, session.tenantId, session.forTokenId!, token.tokenId);
     return { kind: 'connected', tokenId: token.tokenId, replacedTokenId: session.forTokenId!, returnUrl: session.returnUrl, context };
   }
   return { kind: 'connected', tokenId: token.tokenId, returnUrl: session.returnUrl, context };
+}
+
+/**
+ * A `reauth-required` token whose companies all moved to `byTokenId` (a renewed certificate through its
+ * link) has nothing left to do: its refresh is refused and no company reads it. It is disconnected now
+ * (reason REPLACED: pair deleted, the `disconnected` event naming the new token) instead of staying
+ * `reauth-required` for ever (the sweep never looks at such a token). One that keeps a company stays as
+ * it is; an `active` one is left to the sweep, which disconnects it (UNUSED) at its next due time. The
+ * connection has succeeded by now, so a failure here only logs: an unfinished disconnect is finished by
+ * the sweep's reconciliation, and a flip that did not happen leaves the token as it was before.
+ */
+async function retireReplaced(deps: ServiceDeps, tenantId: string, tokenId: string, byTokenId: string): Promise<void> {
+  try {
+    const old = await deps.tokens.get(tenantId, tokenId);
+    if (old?.status !== 'reauth-required') return;
+    const { flipped } = await disconnect(deps, old, 'REPLACED', { replacedByTokenId: byTokenId });
+    if (flipped) deps.logger.info('a replaced reauth-required token was disconnected', { tenantId, tokenId, replacedByTokenId: byTokenId });
+  } catch (error) {
+    deps.logger.warn('disconnecting the replaced token failed; the sweep finishes a started disconnect', { tenantId, tokenId, errorName: (error as Error)?.name });
+  }
 }
 
 /**

@@ -31,16 +31,24 @@ export async function disconnectToken(deps: ServiceDeps, tenantId: string, token
  * Disconnects a token and finishes the disconnect. Steps: flip the record to `disconnected` (new
  * version, serial pointer dropped: nothing prepared before can land after, and the certificate's next
  * connection makes a new token); then `finishDisconnect`. A token already disconnected only gets the
- * finish. With reason UNUSED the flip happens only while no company is linked. Answers whether this call
- * flipped the token.
+ * finish. With reason UNUSED or REPLACED the flip happens only while no company is linked, and with
+ * REPLACED only while the token is `reauth-required` (one that recovered meanwhile is left to the
+ * sweep, as any unused active token); both are checked again on the record each attempt reads. Answers
+ * whether this call flipped the token.
  */
-export async function disconnect(deps: ServiceDeps, token: TokenRecord, reason: DisconnectReason): Promise<{ flipped: boolean; token: TokenRecord }> {
+export async function disconnect(
+  deps: ServiceDeps,
+  token: TokenRecord,
+  reason: DisconnectReason,
+  options: { replacedByTokenId?: string } = {},
+): Promise<{ flipped: boolean; token: TokenRecord }> {
   let current = token;
   let flipped = false;
   for (let attempt = 1; current.status !== 'disconnected'; attempt++) {
+    if (reason === 'REPLACED' && current.status !== 'reauth-required') return { flipped: false, token: current };
     const cuis = (await deps.companies.listByToken(current.tenantId, current.tokenId)).map((c) => c.cui);
-    if (reason === 'UNUSED' && cuis.length > 0) return { flipped: false, token: current };
-    const next = disconnectedRecord(current, { at: deps.clock.now().toISOString(), reason, cuis });
+    if ((reason === 'UNUSED' || reason === 'REPLACED') && cuis.length > 0) return { flipped: false, token: current };
+    const next = disconnectedRecord(current, { at: deps.clock.now().toISOString(), reason, cuis, replacedByTokenId: options.replacedByTokenId });
     try {
       await deps.tokens.disconnect(current, next);
       current = next;
@@ -97,7 +105,7 @@ async function recordEventOnce(deps: ServiceDeps, token: TokenRecord, d: Disconn
     tokenId: token.tokenId,
     cuis: d.cuis,
     at: d.at,
-    details: { serial: token.serial, reason: d.reason },
+    details: { serial: token.serial, reason: d.reason, ...(d.replacedByTokenId ? { replacedByTokenId: d.replacedByTokenId } : {}) },
   };
   let record = token;
   if (d.auditedAt === null) {

@@ -109,6 +109,8 @@ export async function refreshToken(
     trigger: RefreshTrigger;
     /** The record as the caller has just read it (strongly consistent): it stands for the first read. */
     stored?: TokenRecord;
+    /** The token's companies as the caller has just read them: the run's events name them, unread again. */
+    knownCuis?: readonly string[];
   },
 ): Promise<RefreshResult> {
   const { tenantId, tokenId, trigger } = input;
@@ -140,7 +142,7 @@ export async function refreshToken(
 
   let result: RefreshResult | undefined;
   try {
-    result = await refreshUnderLease(deps, leased, owner, trigger, stored);
+    result = await refreshUnderLease(deps, leased, { owner, knownCuis: input.knownCuis }, trigger, stored);
     return result;
   } finally {
     // A record of this run that landed (refreshed, failure, verdict) cleared the lease with it, and a
@@ -279,14 +281,21 @@ const notVisible = (token: TokenRecord): RefreshResult => ({
   error: new BrokerError('STORE_UNAVAILABLE', 'the stored token pair is not readable yet; try again in a few seconds'),
 });
 
+/** One run under the lease: whose lease it is, and the companies its events name when the caller knows them. */
+interface LeasedRun {
+  owner: string;
+  knownCuis?: readonly string[];
+}
+
 async function refreshUnderLease(
   deps: ServiceDeps,
   leased: TokenRecord,
-  owner: string,
+  run: LeasedRun,
   trigger: RefreshTrigger,
   before: TokenRecord,
 ): Promise<RefreshResult> {
   const { tenantId, tokenId } = leased;
+  const { owner, knownCuis } = run;
   let read = await readPair(deps, leased);
   let token = leased;
   if (read.kind === 'newer') {
@@ -295,7 +304,7 @@ async function refreshUnderLease(
     if (!adopted) return (await settledAfterLostWrite(deps, token)) ?? busy(token);
     token = adopted;
     read = { kind: 'current', pair: read.pair, source: 'secret' };
-    await emit(deps, token, 'refreshed', { recovered: true });
+    await emit(deps, token, 'refreshed', { recovered: true }, { knownCuis });
     if (decideRefresh(token, trigger, deps.clock.now(), deps.settings).action !== 'refresh') {
       return { outcome: 'recovered', token };
     }
@@ -312,16 +321,16 @@ async function refreshUnderLease(
   if (decision.action === 'refuse') return refused(token, decision.reason);
   if (decision.action === 'skip') return { outcome: trigger === 'manual' ? 'joined' : 'skipped', token };
   if (decision.action === 'limit') return rateLimited(deps, token, decision.retryAt);
-  if (decision.action === 'reauth') return markReauthRequired(deps, token, owner, 'REFRESH_TOKEN_EXPIRED');
-  if (read.kind === 'missing') return markReauthRequired(deps, token, owner, 'PAIR_MISSING');
+  if (decision.action === 'reauth') return markReauthRequired(deps, token, run, 'REFRESH_TOKEN_EXPIRED');
+  if (read.kind === 'missing') return markReauthRequired(deps, token, run, 'PAIR_MISSING');
   if (read.kind === 'not-visible') return notVisible(token);
   const pair = read.pair;
-  if (pair.refreshToken === '') return markReauthRequired(deps, token, owner, 'NO_REFRESH_TOKEN');
+  if (pair.refreshToken === '') return markReauthRequired(deps, token, run, 'NO_REFRESH_TOKEN');
   if (read.source === 'escrow') await restoreEscrowedPair(deps, token, pair);
 
   const client = await clientCredentials(deps, tenantId);
   if (!client) {
-    return recordFailure(deps, token, owner, 'CLIENT_MISSING', new BrokerError('ANAF_REJECTED', 'the tenant has no ANAF client stored'));
+    return recordFailure(deps, token, run, 'CLIENT_MISSING', new BrokerError('ANAF_REJECTED', 'the tenant has no ANAF client stored'));
   }
   const { tenant, clientSecret } = client;
 
@@ -341,18 +350,18 @@ async function refreshUnderLease(
     deps.logger.warn('refresh failed', { tenantId, tokenId, trigger, kind: error.kind, status: error.details.status });
     switch (error.kind) {
       case 'invalid_grant':
-        return markReauthRequired(deps, token, owner, 'INVALID_GRANT');
+        return markReauthRequired(deps, token, run, 'INVALID_GRANT');
       case 'invalid_client':
-        return recordFailure(deps, token, owner, 'CLIENT_REJECTED', new BrokerError('ANAF_REJECTED', 'ANAF rejected the client id/secret'));
+        return recordFailure(deps, token, run, 'CLIENT_REJECTED', new BrokerError('ANAF_REJECTED', 'ANAF rejected the client id/secret'));
       case 'rejected':
-        return recordFailure(deps, token, owner, 'ANAF_REJECTED', new BrokerError('ANAF_REJECTED', 'ANAF refused the refresh'));
+        return recordFailure(deps, token, run, 'ANAF_REJECTED', new BrokerError('ANAF_REJECTED', 'ANAF refused the refresh'));
       case 'timeout':
-        return recordFailure(deps, token, owner, 'ANAF_TIMEOUT', new BrokerError('ANAF_UNAVAILABLE', 'ANAF did not answer in time'));
+        return recordFailure(deps, token, run, 'ANAF_TIMEOUT', new BrokerError('ANAF_UNAVAILABLE', 'ANAF did not answer in time'));
       case 'unavailable':
         return recordFailure(
           deps,
           token,
-          owner,
+          run,
           'ANAF_UNAVAILABLE',
           new BrokerError('ANAF_UNAVAILABLE', 'ANAF is unavailable'),
           (error.details.retryAfterSeconds ?? 0) * 1000,
@@ -382,9 +391,9 @@ async function refreshUnderLease(
   }
   if (token.status === 'reauth-required') {
     deps.logger.warn('a reauth-required token refreshed again: the verdict is undone', { tenantId, tokenId });
-    await emit(deps, refreshed, 'recovered', { trigger, previousError: token.lastError });
+    await emit(deps, refreshed, 'recovered', { trigger, previousError: token.lastError }, { knownCuis });
   }
-  await emit(deps, refreshed, 'refreshed', { trigger });
+  await emit(deps, refreshed, 'refreshed', { trigger }, { knownCuis });
   return { outcome: 'refreshed', token: refreshed };
 }
 
@@ -548,7 +557,8 @@ async function settledAfterLostWrite(deps: ServiceDeps, token: TokenRecord): Pro
  * Records the verdict, and announces it only when it is news: a refused recovery attempt of a token that
  * was reauth-required already changes no state the ERP acts on (it records the attempt's time).
  */
-async function markReauthRequired(deps: ServiceDeps, token: TokenRecord, owner: string, reason: string): Promise<RefreshResult> {
+async function markReauthRequired(deps: ServiceDeps, token: TokenRecord, run: LeasedRun, reason: string): Promise<RefreshResult> {
+  const { owner, knownCuis } = run;
   const now = deps.clock.now().toISOString();
   const wasActive = token.status === 'active';
   const record: TokenRecord = {
@@ -565,7 +575,7 @@ async function markReauthRequired(deps: ServiceDeps, token: TokenRecord, owner: 
     deps.logger.warn('reauth-required not recorded: the token changed meanwhile', { tenantId: token.tenantId, tokenId: token.tokenId, reason });
     return (await settledAfterLostWrite(deps, token)) ?? busy(token);
   }
-  if (wasActive) await emit(deps, record, 'reauth-required', { reason }, true);
+  if (wasActive) await emit(deps, record, 'reauth-required', { reason }, { withConnectUrl: true, knownCuis });
   return {
     outcome: 'reauth-required',
     token: record,
@@ -576,11 +586,12 @@ async function markReauthRequired(deps: ServiceDeps, token: TokenRecord, owner: 
 async function recordFailure(
   deps: ServiceDeps,
   token: TokenRecord,
-  owner: string,
+  run: LeasedRun,
   lastError: string,
   error: BrokerError,
   notBeforeMs = 0,
 ): Promise<RefreshResult> {
+  const { owner, knownCuis } = run;
   const now = deps.clock.now();
   const failedAttempts = token.failedAttempts + 1;
   const retryInMs = Math.max(retryDelayMs(failedAttempts), notBeforeMs);
@@ -602,9 +613,9 @@ async function recordFailure(
     deps.logger.warn('refresh failure not recorded: the token changed meanwhile', { tenantId: token.tenantId, tokenId: token.tokenId, lastError });
     return (await settledAfterLostWrite(deps, token)) ?? { outcome: 'failed', token, error };
   }
-  await emit(deps, record, 'refresh-failed', { reason: lastError, failedAttempts });
+  await emit(deps, record, 'refresh-failed', { reason: lastError, failedAttempts }, { knownCuis });
   if (failedAttempts === FAILED_RUNS_WARNING_THRESHOLD) {
-    await emit(deps, record, 'expiring', { reason: 'REFRESH_FAILING', failedAttempts }, true);
+    await emit(deps, record, 'expiring', { reason: 'REFRESH_FAILING', failedAttempts }, { withConnectUrl: true, knownCuis });
   }
   return { outcome: 'failed', token: record, error };
 }
@@ -612,9 +623,9 @@ async function recordFailure(
 /**
  * Sends the warning that is due (30, 14, 7, 1 days before the authorization's end: the refresh token's,
  * or the rotation cap's when its rotations run out first), each once, with a ready connect link. Called
- * by the sweep for tokens it looked at.
+ * by the sweep for tokens it looked at; `knownCuis`: the token's companies as the sweep just read them.
  */
-export async function warnIfExpiring(deps: ServiceDeps, token: TokenRecord): Promise<TokenRecord> {
+export async function warnIfExpiring(deps: ServiceDeps, token: TokenRecord, options: { knownCuis?: readonly string[] } = {}): Promise<TokenRecord> {
   if (token.status !== 'active' || dueWarning(token, deps.clock.now(), deps.settings) === null) return token;
   // The warning writes the whole record, so it takes the lease like a refresh: a plain versioned write
   // would clear a refresh's live lease and let a third run present a refresh token being spent.
@@ -644,7 +655,7 @@ export async function warnIfExpiring(deps: ServiceDeps, token: TokenRecord): Pro
       // Where the rotations run out first: when, and how many the assumed cap still allows.
       ...(end.reason === 'ROTATION_CAP' ? { endsAt: end.at, rotationsLeft: rotationsLeft(leased, deps.settings.rotationCap), rotationCap: deps.settings.rotationCap } : {}),
     };
-    await emit(deps, record, 'expiring', details, true);
+    await emit(deps, record, 'expiring', details, { withConnectUrl: true, knownCuis: options.knownCuis });
     return record;
   } finally {
     await deps.tokens.releaseLease(token.tenantId, token.tokenId, owner).catch((error: unknown) =>
@@ -653,15 +664,24 @@ export async function warnIfExpiring(deps: ServiceDeps, token: TokenRecord): Pro
   }
 }
 
+/**
+ * `withConnectUrl`: the event carries a link for the token's holder. `knownCuis`: the token's companies
+ * as the caller has just read them (the sweep), named without reading them again; else they are read.
+ */
+interface EmitOptions {
+  withConnectUrl?: boolean;
+  knownCuis?: readonly string[];
+}
+
 async function emit(
   deps: ServiceDeps,
   token: TokenRecord,
   type: LifecycleEventType,
   details: Record<string, string | number | boolean | null>,
-  withConnectUrl = false,
+  options: EmitOptions = {},
 ): Promise<void> {
   try {
-    await emitUnsafe(deps, token, type, details, withConnectUrl);
+    await emitUnsafe(deps, token, type, details, options);
   } catch (error) {
     // The change is stored; a lost event must not turn a refresh into an error answer.
     deps.logger.error('recording a lifecycle event failed', { type, tenantId: token.tenantId, tokenId: token.tokenId, errorName: (error as Error)?.name });
@@ -673,9 +693,9 @@ async function emitUnsafe(
   token: TokenRecord,
   type: LifecycleEventType,
   details: Record<string, string | number | boolean | null>,
-  withConnectUrl: boolean,
+  { withConnectUrl = false, knownCuis }: EmitOptions,
 ): Promise<void> {
-  const cuis = (await deps.companies.listByToken(token.tenantId, token.tokenId)).map((c) => c.cui);
+  const cuis = knownCuis ? [...knownCuis] : (await deps.companies.listByToken(token.tenantId, token.tokenId)).map((c) => c.cui);
   let connectUrl: string | undefined;
   if (withConnectUrl && cuis.length > 0) {
     try {

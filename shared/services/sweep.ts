@@ -1,5 +1,5 @@
 import { reconcileSecret } from '../domain/disconnection.js';
-import type { CompanyRecord, TokenRecord } from '../domain/model.js';
+import type { TokenRecord } from '../domain/model.js';
 import type { ServiceDeps } from './deps.js';
 import { disconnect, finishDisconnect } from './disconnect.js';
 import { refreshToken, refreshWorstCaseMs, warnIfExpiring } from './refresh.js';
@@ -102,32 +102,20 @@ async function sweepOne(deps: ServiceDeps, tenantId: string, tokenId: string, su
     }
     // The companies just read are the ones this token's refresh and warning events name: they are not
     // asked again (a company moved meanwhile is as stale as one moved after the event's own read).
-    const scoped = withKnownCompanies(deps, tenantId, tokenId, companies);
-    const result = await refreshToken(scoped, { tenantId, tokenId, trigger: 'sweep' });
+    const knownCuis = companies.map((c) => c.cui);
+    const result = await refreshToken(deps, { tenantId, tokenId, trigger: 'sweep', knownCuis });
     if (result.outcome === 'refreshed' || result.outcome === 'recovered') summary.refreshed++;
     else if (result.outcome === 'reauth-required') summary.reauthRequired++;
     else if (result.outcome === 'failed') summary.failed++;
     else summary.skipped++;
     // The result carries the record as the refresh left it (written, or read under its lease): the
     // warning checks it, and takes the lease and reads the record again before it writes anything.
-    const warned = await warnIfExpiring(scoped, result.token);
+    const warned = await warnIfExpiring(deps, result.token, { knownCuis });
     if (warned !== result.token) summary.warned++;
   } catch (error) {
     summary.failed++;
     deps.logger.error('sweep item failed', { tenantId, tokenId, errorName: (error as Error)?.name, errorMessage: (error as Error)?.message });
   }
-}
-
-/** `deps` whose company store answers `listByToken` for this one token from `companies` (read by the caller). */
-function withKnownCompanies(deps: ServiceDeps, tenantId: string, tokenId: string, companies: CompanyRecord[]): ServiceDeps {
-  const store = deps.companies;
-  return {
-    ...deps,
-    companies: {
-      ...store,
-      listByToken: (t, id) => (t === tenantId && id === tokenId ? Promise.resolve(companies) : store.listByToken(t, id)),
-    },
-  };
 }
 
 /**

@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CUIS, follow, setupTenant, startTestStack } from '../support/stack.js';
-import { connectNew } from '../support/refresh-helpers.js';
+import { connectNew, stored } from '../support/refresh-helpers.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
 import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
 
@@ -146,8 +146,8 @@ describe('a session minted for a token restores that certificate holder only', (
     expect(tokenB).not.toBe(tokenA);
     expect(await tokenOf(t, CUIS[1])).toBe(tokenB);
     expect((await stack.api.get(`/v1/tenants/${t}/tokens/${tokenB}`)).body).toMatchObject({ status: 'active', serial: renewed, cuis: [CUIS[0], CUIS[1]].sort() });
-    // The old token keeps no company: as any token left unused, it is not restored by this link.
-    expect((await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body).toMatchObject({ status: 'reauth-required', cuis: [] });
+    // The old token keeps no company and is not restored by this link: replaced, it is disconnected.
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body).toMatchObject({ status: 'disconnected', cuis: [] });
     const access = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[1]}/access-token`);
     expect(access.status).toBe(200);
     expect(access.body.tokenId).toBe(tokenB);
@@ -159,6 +159,45 @@ describe('a session minted for a token restores that certificate holder only', (
     // Used once: opened again, the link says so; the old token's other link is closed with it.
     expect(await (await follow(link)).at(-1)!.text()).toContain('Linkul a fost deja folosit');
     expect((await stack.api.get(`/v1/tenants/${t}/connect-sessions/${older.body.sessionId}`)).body).toMatchObject({ status: 'completed', tokenId: tokenB });
+  });
+
+  it('a reauth-required token that a renewed certificate leaves without companies is disconnected at once: pair deleted, a `disconnected` event (reason REPLACED)', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0], CUIS[1]]);
+    const tokenA = await connectNew(stack.api, stack.emulator!, t, [CUIS[0], CUIS[1]]);
+    const old = (await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body.serial as string;
+    control().revokeCertificate(old);
+    expect((await stack.api.post(`/v1/tenants/${t}/tokens/${tokenA}/refresh`)).status).toBe(409);
+    const link = (await events(t)).find((e) => e.type === 'reauth-required')!.connectUrl!;
+    useCertificate();
+    expect((await follow(link)).at(-1)!.status).toBe(200);
+    const tokenB = (await tokenOf(t, CUIS[0]))!;
+    expect(tokenB).not.toBe(tokenA);
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body).toMatchObject({ status: 'disconnected', cuis: [] });
+    const { record, pair } = await stored(t, tokenA);
+    expect(record).toMatchObject({ status: 'disconnected', dueAt: null });
+    expect(pair).toBeNull();
+    const trail = await events(t);
+    expect(trail.filter((e) => e.type === 'disconnected')).toMatchObject([{ tokenId: tokenA, cuis: [], details: { serial: old, reason: 'REPLACED', replacedByTokenId: tokenB } }]);
+    // The new token is untouched by it; the old certificate connecting again gets a new token (a disconnected one is never revived).
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens/${tokenB}`)).body).toMatchObject({ status: 'active', cuis: [CUIS[0], CUIS[1]].sort() });
+    expect((await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[0]}/access-token`)).body.tokenId).toBe(tokenB);
+  });
+
+  it('a reauth-required token that keeps a company after the take-over stays reauth-required (the company still shows it)', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0], CUIS[1]]);
+    const tokenA = await connectNew(stack.api, stack.emulator!, t, [CUIS[0], CUIS[1]]);
+    control().revokeCertificate((await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body.serial as string);
+    expect((await stack.api.post(`/v1/tenants/${t}/tokens/${tokenA}/refresh`)).status).toBe(409);
+    // The ERP mints a link for the token and one of its companies only.
+    const minted = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], tokenId: tokenA });
+    useCertificate();
+    expect((await follow(minted.body.authorizeUrl)).at(-1)!.status).toBe(200);
+    expect(await tokenOf(t, CUIS[0])).not.toBe(tokenA);
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body).toMatchObject({ status: 'reauth-required', cuis: [CUIS[1]] });
+    expect((await stored(t, tokenA)).pair).not.toBeNull();
+    expect((await events(t)).some((e) => e.type === 'disconnected')).toBe(false);
   });
 
   it("a failing token's link (ERP-minted, with returnUrl) completed with another certificate moves the companies: relinked, and the redirect names both tokens", async () => {
@@ -176,6 +215,8 @@ describe('a session minted for a token restores that certificate holder only', (
     const tokenB = (await tokenOf(t, CUIS[0]))!;
     expect(tokenB).not.toBe(tokenA);
     expect(Object.fromEntries(params)).toEqual({ status: 'connected', tokenId: tokenB, replacedTokenId: tokenA });
+    // An active token left without companies is left to the sweep (UNUSED at its next due time).
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body).toMatchObject({ status: 'active', cuis: [] });
     expect((await events(t)).filter((e) => e.type === 'relinked')).toMatchObject([{ tokenId: tokenB, cuis: [CUIS[0]], details: { fromTokenId: tokenA } }]);
   });
 

@@ -8,6 +8,7 @@ import {
   type BoundToken,
   type EventLinkLoss,
 } from '../../../shared/domain/connect-links.js';
+import { sweepLeadMs } from '../../../shared/domain/refresh-policy.js';
 
 const NOW = new Date('2027-03-01T09:00:00.000Z');
 const DAY = 86_400_000;
@@ -24,6 +25,8 @@ describe('eventLinkExpiresAt: a lifecycle link lives until the access would be l
     ['reauth-required, access already expired: now + 7 d', 'access-token-end', { accessExpiresAt: at(-5 * DAY), refreshExpiresAt: at(300 * DAY) }, at(7 * DAY)],
     ['reauth-required, access valid 89 more days: capped at 60 days', 'access-token-end', { accessExpiresAt: at(89 * DAY), refreshExpiresAt: at(300 * DAY) }, at(60 * DAY)],
     ['refresh failing, access ends in 12 hours: 7 days', 'access-token-end', { accessExpiresAt: at(DAY / 2), refreshExpiresAt: at(300 * DAY) }, at(7.5 * DAY)],
+    // the sweep refreshes with at most its lead of access left: a refusal there gets a link that outlives the access token by the grace, under the cap
+    ['reauth-required at the sweep\'s due time (41 days of access left): access end + 7 d', 'access-token-end', { accessExpiresAt: at(sweepLeadMs({ refreshMarginDays: 30 })), refreshExpiresAt: at(300 * DAY) }, at(48 * DAY)],
   ];
   it.each(cases)('%s', (_name, loss, token, expected) => {
     expect(eventLinkExpiresAt(token, loss, NOW).toISOString()).toBe(expected);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ANAF_OUTAGE_ALLOWANCE_DAYS,
   FAILED_RUNS_WARNING_THRESHOLD,
   REFRESH_EXPIRY_WARNING_DAYS,
   computeDueAt,
@@ -38,15 +39,19 @@ const rotations = (n: number, firstAgoMs: number, stepMs = HOUR / 2) => Array.fr
 describe('decideRefresh (fixed clock)', () => {
   type Case = [string, RefreshTrigger, Partial<DecisionInput>, RefreshDecision, Partial<RefreshPolicy>?];
   const cases: Case[] = [
-    // sweep: the margin decides
+    // sweep: the margin decides, with the outage allowance (10 days) before it
     ['sweep, access 60 days left: not due', 'sweep', {}, { action: 'skip', reason: 'not-due' }],
-    ['sweep, access 32 days left: not due', 'sweep', { accessExpiresAt: at(32 * DAY) }, { action: 'skip', reason: 'not-due' }],
-    // the margin is a floor between daily sweeps: refreshed by the last sweep before it would be crossed
-    ['sweep, access 31 days left (the margin + a sweep period): due', 'sweep', { accessExpiresAt: at(31 * DAY) }, { action: 'refresh', reason: 'access-expiring' }],
+    ['sweep, access 42 days left: not due', 'sweep', { accessExpiresAt: at(42 * DAY) }, { action: 'skip', reason: 'not-due' }],
+    // the margin is a floor between daily sweeps, even after a 10-day outage: refreshed by the last sweep
+    // before the access token would have less than the margin plus the allowance left
+    ['sweep, access 41 days left (the margin + the allowance + a sweep period): due', 'sweep', { accessExpiresAt: at(41 * DAY) }, { action: 'refresh', reason: 'access-expiring' }],
+    ['sweep, access 40 days left (the margin + the allowance): due', 'sweep', { accessExpiresAt: at(40 * DAY) }, { action: 'refresh', reason: 'access-expiring' }],
+    ['sweep, access 31 days left: due', 'sweep', { accessExpiresAt: at(31 * DAY) }, { action: 'refresh', reason: 'access-expiring' }],
     ['sweep, access exactly at the margin: due', 'sweep', { accessExpiresAt: at(30 * DAY) }, { action: 'refresh', reason: 'access-expiring' }],
     ['sweep, access 29 days left: due', 'sweep', { accessExpiresAt: at(29 * DAY) }, { action: 'refresh', reason: 'access-expiring' }],
     ['sweep, access already expired: due', 'sweep', { accessExpiresAt: at(-DAY) }, { action: 'refresh', reason: 'access-expiring' }],
-    ['sweep, margin from the policy', 'sweep', { accessExpiresAt: at(10 * DAY) }, { action: 'skip', reason: 'not-due' }, { refreshMarginDays: 7 }],
+    ['sweep, margin from the policy (7 + 10 + 1 = 18 days)', 'sweep', { accessExpiresAt: at(19 * DAY) }, { action: 'skip', reason: 'not-due' }, { refreshMarginDays: 7 }],
+    ['sweep, margin from the policy, 18 days left: due', 'sweep', { accessExpiresAt: at(18 * DAY) }, { action: 'refresh', reason: 'access-expiring' }, { refreshMarginDays: 7 }],
     ['sweep, failed before and retry time reached', 'sweep', { failedAttempts: 2, dueAt: at(-SECOND) }, { action: 'refresh', reason: 'retry' }],
     ['sweep, failed before, retry time not reached', 'sweep', { failedAttempts: 2, dueAt: at(HOUR) }, { action: 'skip', reason: 'not-due' }],
     // inside the refresh token's warning window: one rotation, in case ANAF renews the window on rotation
@@ -177,12 +182,12 @@ describe('computeDueAt: the next time the sweep must look at a token', () => {
     computeDueAt({ status: 'active', accessExpiresAt: at(90 * DAY), refreshExpiresAt: at(365 * DAY), warningsSent: [], ...over }, { refreshMarginDays: 30 }, retryAt);
 
   it.each<[string, Partial<DueInput>, Date | undefined, string | null]>([
-    ['fresh pair: access expiry minus the margin and a sweep period', {}, undefined, at(59 * DAY)],
+    ['fresh pair: access expiry minus the margin, the outage allowance and a sweep period', {}, undefined, at(49 * DAY)],
     ['refresh token ending first: its next warning', { refreshExpiresAt: at(40 * DAY) }, undefined, at(10 * DAY)],
     ['30 sent: the 14-day warning', { refreshExpiresAt: at(20 * DAY), warningsSent: [30] }, undefined, at(6 * DAY)],
     ['all warnings sent: the refresh token end', { accessExpiresAt: at(300 * DAY), refreshExpiresAt: at(12 * HOUR), warningsSent: [30, 14, 7, 1] }, undefined, at(12 * HOUR)],
     ['a retry earlier than everything else', {}, new Date(NOW.getTime() + HOUR), at(HOUR)],
-    ['a retry later than the access due time', { accessExpiresAt: at(31 * DAY + 30 * 60_000) }, new Date(NOW.getTime() + HOUR), at(30 * 60_000)],
+    ['a retry later than the access due time', { accessExpiresAt: at(41 * DAY + 30 * 60_000) }, new Date(NOW.getTime() + HOUR), at(30 * 60_000)],
     ['reauth-required: never', { status: 'reauth-required' }, undefined, null],
     ['disconnected: never', { status: 'disconnected' }, new Date(NOW.getTime() + HOUR), null],
   ])('%s', (_name, over, retryAt, expected) => {
@@ -222,17 +227,44 @@ describe('retryDelayMs: 1 h, 2 h, 4 h … at most a day', () => {
 
 describe('REFRESH_MARGIN_DAYS is a floor for the daily sweep', () => {
   // A pair issued at any hour, swept once a day at the same hour: the sweep that refreshes it is the last
-  // one before its access token would have less than the margin left. A refusal there (a renewed
-  // certificate) is therefore warned about at least the margin before access is lost.
-  it.each([0, 1, 5, 11, 17, 23.5])('a pair issued %s h after a sweep: refreshed with ≥ 30 days of access left', (offsetHours) => {
+  // one before its access token would have less than the margin (and the outage allowance) left. A refusal
+  // there (a renewed certificate) is therefore warned about at least the margin before access is lost.
+  it.each([0, 1, 5, 11, 17, 23.5])('a pair issued %s h after a sweep: refreshed with ≥ 30 + 10 days of access left', (offsetHours) => {
     const issued = NOW.getTime() + offsetHours * HOUR;
     const pair = token({ accessIssuedAt: new Date(issued).toISOString(), lastRefreshAt: new Date(issued).toISOString(), accessExpiresAt: new Date(issued + 90 * DAY).toISOString() });
     let sweptAt = NOW.getTime() + DAY;
     while (decideRefresh(pair, 'sweep', new Date(sweptAt), POLICY).action !== 'refresh') sweptAt += DAY;
     const left = issued + 90 * DAY - sweptAt;
-    expect(left).toBeGreaterThanOrEqual(POLICY.refreshMarginDays * DAY);
-    expect(left).toBeLessThanOrEqual(POLICY.refreshMarginDays * DAY + DAY);
+    expect(left).toBeGreaterThanOrEqual((POLICY.refreshMarginDays + ANAF_OUTAGE_ALLOWANCE_DAYS) * DAY);
+    expect(left).toBeLessThanOrEqual((POLICY.refreshMarginDays + ANAF_OUTAGE_ALLOWANCE_DAYS) * DAY + DAY);
     // and the due index names that same sweep (the due time is not later than it)
     expect(Date.parse(computeDueAt({ ...pair, warningsSent: [] }, POLICY)!)).toBeLessThanOrEqual(sweptAt);
+  });
+});
+
+describe('ANAF_OUTAGE_ALLOWANCE_DAYS: the lead holds through a 10-day outage of ANAF\'s token endpoint', () => {
+  // The simulation's default scenario: one 10-day outage. Placed at the worst moment (from the due sweep
+  // on), every sweep inside it fails and the refusal (a renewed certificate) is learnt by the first
+  // sweep after it: that must still be at least the margin before the access token ends.
+  const OUTAGE_DAYS = 10;
+  it.each([0, 1, 5, 11, 17, 23.5])('a pair issued %s h after a sweep: refused after the worst-placed outage, ≥ 30 days of access left', (offsetHours) => {
+    const issued = NOW.getTime() + offsetHours * HOUR;
+    const accessEnd = issued + 90 * DAY;
+    const pair = token({ accessIssuedAt: new Date(issued).toISOString(), lastRefreshAt: new Date(issued).toISOString(), accessExpiresAt: new Date(accessEnd).toISOString() });
+    const sweeps = Array.from({ length: 90 }, (_, i) => NOW.getTime() + (i + 1) * DAY);
+    const due = sweeps.find((t) => decideRefresh(pair, 'sweep', new Date(t), POLICY).action === 'refresh')!;
+    expect(Date.parse(computeDueAt({ ...pair, warningsSent: [] }, POLICY)!)).toBeLessThanOrEqual(due);
+    // every placement of the outage, hour by hour, from one that ends at the due sweep to one that starts after it
+    let worst = Number.POSITIVE_INFINITY;
+    for (let start = due - OUTAGE_DAYS * DAY; start <= due + DAY; start += HOUR) {
+      const down = (t: number) => t >= start && t < start + OUTAGE_DAYS * DAY;
+      // a failed run leaves the token due (failedAttempts > 0, retry): the sweep tries it at every run until one reaches ANAF
+      const failed = { ...pair, failedAttempts: 1, dueAt: new Date(due).toISOString() };
+      const learnt = sweeps.find((t) => t >= due && !down(t) && decideRefresh(t > due ? failed : pair, 'sweep', new Date(t), POLICY).action === 'refresh')!;
+      worst = Math.min(worst, accessEnd - learnt);
+    }
+    expect(worst).toBeGreaterThanOrEqual(POLICY.refreshMarginDays * DAY);
+    // and not more than a sweep period beyond it: the allowance buys this outage, not more
+    expect(worst).toBeLessThanOrEqual(POLICY.refreshMarginDays * DAY + DAY);
   });
 });

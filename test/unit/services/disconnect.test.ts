@@ -164,6 +164,28 @@ describe('disconnectToken', () => {
     expect(disconnectedEvents(world).audit).toHaveLength(1);
   }, 15_000);
 
+  it('a REPLACED disconnect flips only a reauth-required token with no company left; the event names the new token', async () => {
+    const world = createFakeWorld();
+    const token = await world.connect({ tenantId: T, cuis: [A, B] });
+    // active: left to the sweep (UNUSED at its next due time)
+    for (const cui of [A, B]) await world.deps.companies.unlinkToken(T, cui, token.tokenId, world.clock.now().toISOString());
+    expect((await disconnect(world.deps, record(world, token), 'REPLACED', { replacedByTokenId: 'tok_new' })).flipped).toBe(false);
+    expect(record(world, token).status).toBe('active');
+    // reauth-required, but a company is linked again: stays
+    world.tokens.records.set(`${T}/${token.tokenId}`, { ...record(world, token), status: 'reauth-required', dueAt: null });
+    world.companies.set(`${T}/${B}`, { ...world.companies.get(`${T}/${B}`)!, tokenId: token.tokenId });
+    expect((await disconnect(world.deps, record(world, token), 'REPLACED', { replacedByTokenId: 'tok_new' })).flipped).toBe(false);
+    expect(record(world, token).status).toBe('reauth-required');
+    expect(disconnectedEvents(world).audit).toEqual([]);
+    // reauth-required, no company: disconnected, pair deleted, the event says why
+    world.companies.set(`${T}/${B}`, { ...world.companies.get(`${T}/${B}`)!, tokenId: null });
+    expect((await disconnect(world.deps, record(world, token), 'REPLACED', { replacedByTokenId: 'tok_new' })).flipped).toBe(true);
+    expect(record(world, token)).toMatchObject({ status: 'disconnected', disconnection: { reason: 'REPLACED', replacedByTokenId: 'tok_new', cuis: [] } });
+    expect(await world.deps.secrets.getTokenPair(T, token.tokenId)).toBeNull();
+    expect(disconnectedEvents(world).audit).toMatchObject([{ tokenId: token.tokenId, cuis: [], details: { serial: token.serial, reason: 'REPLACED', replacedByTokenId: 'tok_new' } }]);
+    expect(disconnectedEvents(world).bus).toHaveLength(1);
+  });
+
   it('an UNUSED disconnect does not happen once a company is linked again', async () => {
     const world = createFakeWorld();
     const token = await world.connect({ tenantId: T, cuis: [A] });

@@ -54,8 +54,8 @@ describe('refreshToken: outcomes', () => {
       leaseExpiresAt: null,
     });
     expect(Date.parse(record(world, token).accessExpiresAt)).toBe(world.clock.now().getTime() + 90 * DAY);
-    // due again at access expiry minus the margin and a sweep period
-    expect(record(world, token).dueAt).toBe(new Date(world.clock.now().getTime() + 59 * DAY).toISOString());
+    // due again at access expiry minus the margin, the outage allowance and a sweep period (90 − 41 days)
+    expect(record(world, token).dueAt).toBe(new Date(world.clock.now().getTime() + 49 * DAY).toISOString());
     expect(eventsOf(world, 'refreshed')).toHaveLength(1);
     expect(eventsOf(world, 'refreshed')[0]).toMatchObject({ tokenId: token.tokenId, cuis: [CUI], details: { trigger: 'manual' } });
     expect(world.published.map((e) => e.type)).toContain('refreshed');
@@ -520,18 +520,18 @@ describe('rotations per authorization (ANAF_ROTATION_CAP)', () => {
   it('under a cap, the rotations running out before the refresh token ends send the `expiring` warnings against that end, with a link', async () => {
     const { world, token } = await dueWorld({ settings: { rotationCap: 2, manualRefreshCooldownSeconds: 0 } });
     await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
-    // one left: the rotations run out 59 + 59 days ahead, the refresh token in 365: nothing to warn of yet
+    // one left: the rotations run out 49 + 49 days ahead, the refresh token in 365: nothing to warn of yet
     expect(await warnIfExpiring(world.deps, record(world, token))).toBe(record(world, token));
     await refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
     const spent = record(world, token);
-    // none left: the next rotation the sweep needs (in 59 days) is the one ANAF would refuse
-    expect(spent.dueAt).toBe(new Date(world.clock.now().getTime() + 29 * DAY).toISOString());
-    world.clock.advance(29 * DAY);
+    // none left: the next rotation the sweep needs (in 49 days) is the one ANAF would refuse; its 30-day warning is due in 19
+    expect(spent.dueAt).toBe(new Date(world.clock.now().getTime() + 19 * DAY).toISOString());
+    world.clock.advance(19 * DAY);
     await warnIfExpiring(world.deps, record(world, token));
     const [warning] = eventsOf(world, 'expiring');
     expect(warning).toMatchObject({
       connectUrl: expect.stringMatching(/\/v1\/oauth\/authorize\?session=cs_/),
-      details: { reason: 'ROTATION_CAP', thresholdDays: 30, daysLeft: 30, rotationsLeft: 0, rotationCap: 2, endsAt: new Date(Date.parse(spent.accessExpiresAt) - 31 * DAY).toISOString(), refreshExpiresAt: spent.refreshExpiresAt },
+      details: { reason: 'ROTATION_CAP', thresholdDays: 30, daysLeft: 30, rotationsLeft: 0, rotationCap: 2, endsAt: new Date(Date.parse(spent.accessExpiresAt) - 41 * DAY).toISOString(), refreshExpiresAt: spent.refreshExpiresAt },
     });
     expect(record(world, token).warningsSent).toEqual([30]);
     // the same token without a cap assumed warns of nothing

@@ -183,7 +183,7 @@ describe('sweep', () => {
     const summary = await sweep(world.deps, forever);
     expect(summary).toMatchObject({ refreshed: 1, warned: 0 });
     expect(record(world, token)).toMatchObject({ version: 2, warningsSent: [] });
-    expect(Date.parse(record(world, token).dueAt!)).toBe(world.clock.now().getTime() + 59 * DAY);
+    expect(Date.parse(record(world, token).dueAt!)).toBe(world.clock.now().getTime() + 49 * DAY);
   });
 });
 
