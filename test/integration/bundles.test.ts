@@ -322,6 +322,15 @@ describe('every deployed bundle, run by plain node against moto and the emulator
     }
   });
 
+  it('each bundle holds Powertools Metrics exactly when its role may put events (every metric the code counts is on a path that announces or stores a pair)', () => {
+    // A count on a function without the metrics kit throws (shared/runtime/runtime.ts); every place the
+    // services count sits on a path that also publishes on the bus, so the bus grant names the functions
+    // that need the kit.
+    for (const name of FUNCTION_NAMES) {
+      expect.soft(bundles.packages.get(name)!.has('@aws-lambda-powertools/metrics'), name).toBe(PERMISSIONS[name]!.putEvents);
+    }
+  });
+
   it('each DynamoDB-only bundle stays within 265 KB minified, the others within 355 KB (with S3: 455 KB, 570 KB with every client)', async () => {
     // The goal (issue 11) is 250 KB; every function misses it (Powertools Metrics alone is 10.5 KB; the clients
     // are the rest: README "Performance" says by how much and why): the ceilings keep them from growing unseen.
