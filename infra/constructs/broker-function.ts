@@ -16,14 +16,14 @@ export const CREATE_REQUIRE_BANNER =
 
 /**
  * Modules the bundles replace (each target's comment says why): the SDK's default credential chain by
- * the environment's credentials, the event-stream codec no client of ours uses, mnemonist's LRU cache by
- * a Map, the checksums by Node's native ones alone. An alias target missing a name the SDK imports
- * fails the build, not a cold start.
+ * the environment's credentials, the event-stream codec no client of ours uses, DynamoDB's endpoint
+ * discovery (settings the client resolves and never uses) by its settings alone, the checksums by Node's
+ * native ones alone. An alias target missing a name the SDK imports fails the build, not a cold start.
  */
 export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
   '@aws-sdk/credential-provider-node': resolve(import.meta.dirname, '../../shared/runtime/lambda-credentials.ts'),
   '@smithy/core/event-streams': resolve(import.meta.dirname, '../../shared/runtime/no-event-streams.ts'),
-  'mnemonist/lru-cache': resolve(import.meta.dirname, '../../shared/runtime/lru-cache.ts'),
+  '@aws-sdk/middleware-endpoint-discovery': resolve(import.meta.dirname, '../../shared/runtime/no-endpoint-discovery.ts'),
   '@smithy/core/checksum': resolve(import.meta.dirname, '../../shared/runtime/native-checksum.ts'),
 };
 

@@ -16,7 +16,7 @@ import { startLocalStack } from '../stack.js';
 import { coldStartSection } from './cold-start.js';
 import { successInvocations, type BenchStack } from './invocations.js';
 import { loadSection } from './load.js';
-import { describeOptions, parseBenchOptions, type BenchOptions } from './options.js';
+import { BENCH_USAGE, describeOptions, parseBenchOptions, wantsHelp, type BenchOptions } from './options.js';
 import { overheadSection } from './overhead.js';
 import { sweepSection } from './sweep.js';
 import { renderResults, type Row } from './table.js';
@@ -103,6 +103,10 @@ async function runBench(options: BenchOptions, log: (line: string) => void = (li
   );
 }
 
+if (wantsHelp(process.argv.slice(2))) {
+  process.stdout.write(BENCH_USAGE);
+  process.exit(0);
+}
 const options = parseBenchOptions(process.argv.slice(2));
 const page = await runBench(options);
 process.stdout.write(page);

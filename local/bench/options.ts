@@ -22,20 +22,52 @@ const positive = (name: string, value: string) => {
   return n;
 };
 
+/** Every option parseBenchOptions takes, with what it sets (the usage `--help` prints). */
+export const BENCH_OPTIONS: ReadonlyArray<readonly [name: string, what: string]> = [
+  ['only=SECTIONS', `comma-separated sections to run, in their order: ${SECTIONS.join(', ')} (default: all)`],
+  ['quick', 'smoke test: 1 repeat, 10 tokens, 1 s of load; writes nothing unless --out says so'],
+  ['repeats=N', 'cold-start and overhead repeats (default 15)'],
+  ['sweep-sizes=N,N', 'tokens per sweep table, a fifth of them due (default 500,5000)'],
+  ['sweep-repeats=N', 'repeats per sweep size (default 3)'],
+  ['load-clients=N', 'concurrent clients on the access-token route (default 200)'],
+  ['load-seconds=N', 'how long the load runs (default 20)'],
+  ['out=FILE', 'where the table is written (default bench/results.md)'],
+  ['no-out', 'print the table only'],
+  ['note=TEXT', 'a note for the results page'],
+  ['help', 'print this and exit'],
+];
+
+/** What `npm run bench -- --help` prints. */
+export const BENCH_USAGE = [
+  'usage: npm run bench -- [option…]',
+  '',
+  'Cold start and size of every bundle, request overhead, sweep throughput and load, against the local',
+  "stack's moto and ANAF emulator; one table, printed and written to bench/results.md (README \"Performance\").",
+  '',
+  ...BENCH_OPTIONS.map(([name, what]) => `  --${name.padEnd(18)}${what}`),
+  '',
+].join('\n');
+
+/** True when the arguments ask for the usage (`--help` or `-h`, anywhere): nothing runs then. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.some((arg) => arg === '--help' || arg === '-h');
+}
+
 /**
  * `npm run bench -- [--only=cold-start,sweep] [--quick] [--repeats=15] [--sweep-sizes=500,5000,50000]
  * [--sweep-repeats=3] [--load-clients=200] [--load-seconds=20] [--out=bench/results.md | --no-out] [--note=…]`.
  * `--quick` is a smoke test: one repeat, tiny sizes, a short load, nothing written unless --out says so.
+ * `--help` is answered by the caller (wantsHelp, BENCH_USAGE) before this runs.
  */
 export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const given = new Map<string, string>();
   for (const arg of argv) {
     const match = /^--([a-z-]+)(?:=(.*))?$/s.exec(arg);
-    if (!match) throw new Error(`unknown argument ${JSON.stringify(arg)}`);
+    if (!match) throw new Error(`unknown argument ${JSON.stringify(arg)} (npm run bench -- --help lists the options)`);
     given.set(match[1]!, match[2] ?? 'true');
   }
-  const known = ['only', 'quick', 'repeats', 'sweep-sizes', 'sweep-repeats', 'load-clients', 'load-seconds', 'out', 'no-out', 'note'];
-  for (const name of given.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name} (known: ${known.map((k) => `--${k}`).join(' ')})`);
+  const known = BENCH_OPTIONS.map(([name]) => name.split('=')[0]!).filter((name) => name !== 'help');
+  for (const name of given.keys()) if (!known.includes(name)) throw new Error(`unknown option --${name} (known: ${known.map((k) => `--${k}`).join(' ')}; --help explains them)`);
   const quick = given.has('quick');
   const only = given.has('only')
     ? given

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { DEFAULT_LIMITS, type LimitConfig } from '../domain/anaf-limits.js';
-import { describeIssue } from '../domain/validation.js';
+import { coercedNumber, describeIssue } from '../domain/validation.js';
 import { ENV } from './env-names.js';
 
 /** The shortest LOCAL_API_KEY accepted: a guessable key would open every tenant's tokens on the machine. */
@@ -28,7 +28,7 @@ const httpUrl = z.string().check(
 /** An integer setting: one message with the allowed range, whatever is wrong with the value. */
 const int = (min: number, fallback: number, max?: number, error = max === undefined ? `must be an integer of at least ${min}` : `must be an integer from ${min} to ${max}`) =>
   z._default(
-    z.coerce.number({ error }).check(z.int({ error }), z.minimum(min, { error }), ...(max === undefined ? [] : [z.maximum(max, { error })])),
+    coercedNumber({ error }).check(z.int({ error }), z.minimum(min, { error }), ...(max === undefined ? [] : [z.maximum(max, { error })])),
     fallback,
   );
 
@@ -51,7 +51,7 @@ const schema = z.object({
   [ENV.maxRotationsPerDay]: int(1, 24),
   // Unset: no cap assumed (ANAF documents none; one vendor claims 64 rotations per authorization).
   [ENV.anafRotationCap]: z.optional(
-    z.coerce.number({ error: 'must be an integer of at least 1' }).check(z.int({ error: 'must be an integer of at least 1' }), z.minimum(1, { error: 'must be an integer of at least 1' })),
+    coercedNumber({ error: 'must be an integer of at least 1' }).check(z.int({ error: 'must be an integer of at least 1' }), z.minimum(1, { error: 'must be an integer of at least 1' })),
   ),
   [ENV.tableName]: z.string().check(z.minLength(1)),
   [ENV.secretPrefix]: z.string().check(z.minLength(1)),

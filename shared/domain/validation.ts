@@ -1,4 +1,13 @@
-import type * as z from 'zod/mini';
+import * as z from 'zod/mini';
+
+/**
+ * `z.coerce.number(params)` (Number(input), then the number checks), built the way zod's own
+ * `_coercedNumber` builds it. Reaching it through the `z.coerce` namespace puts every coercing schema
+ * (boolean, bigint, date) into the bundle: esbuild keeps a namespace object that is read whole.
+ */
+export function coercedNumber(params: z.core.$ZodNumberParams) {
+  return z.number({ ...params, coerce: true } as z.core.$ZodNumberParams);
+}
 
 /** zod/mini ships no messages: every issue without a schema-given one says only this. */
 const ZOD_DEFAULT_MESSAGE = 'Invalid input';

@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import { normalizeCui } from '../domain/cui.js';
 import { BrokerError } from '../domain/errors.js';
 import { TOKEN_ID_SHAPE } from '../domain/state.js';
-import { describeIssues } from '../domain/validation.js';
+import { coercedNumber, describeIssues } from '../domain/validation.js';
 
 export const TENANT_ID_SHAPE = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -38,7 +38,7 @@ export const nonEmptyCuiListSchema = cuiListSchema.check(z.minLength(1, { error:
  */
 export function integerInRange(min: number, max: number, options: { unit?: string; coerce?: boolean } = {}) {
   const error = `must be an integer from ${min} to ${max}${options.unit ? ` ${options.unit}` : ''}`;
-  const number = options.coerce ? z.coerce.number({ error }) : z.number({ error });
+  const number = options.coerce ? coercedNumber({ error }) : z.number({ error });
   return number.check(z.int({ error }), z.minimum(min, { error }), z.maximum(max, { error }));
 }
 

@@ -4,10 +4,9 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { getConfig, type Config } from '../config/config.js';
-import type { Logger } from '../ports.js';
+import type { Logger, Metrics } from '../ports.js';
 import type { ServiceDeps } from '../services/deps.js';
 import { createLogger } from './logger.js';
-import { createMetrics } from './metrics.js';
 
 export interface Runtime {
   config: Config;
@@ -63,9 +62,23 @@ function notWired(port: AdapterPort): object {
 }
 
 /**
- * Composition root: the parsed configuration, logs, metrics and settings, and the ports of the kits
- * installed (`install`); every other port throws on use. AWS endpoints come from the SDK's own settings
- * (`AWS_ENDPOINT_URL` points them at moto locally).
+ * Metrics of a function without the metrics kit: a count or a gauge throws, naming the kit (a metric an
+ * alarm watches is never dropped unseen); the flush at the end of every invocation has nothing to write.
+ */
+const METRICS_NOT_WIRED: Metrics = {
+  count: (name) => {
+    throw new Error(`deps.metrics.count: no adapter kit of this function provides "metrics" (add cloudWatchMetrics where the handler names its kits; counting ${name})`);
+  },
+  gauge: (name) => {
+    throw new Error(`deps.metrics.gauge: no adapter kit of this function provides "metrics" (add cloudWatchMetrics where the handler names its kits; gauge ${name})`);
+  },
+  flush: () => undefined,
+};
+
+/**
+ * Composition root: the parsed configuration, logs and settings, and the ports of the kits installed
+ * (`install`); every other port throws on use (metrics: see METRICS_NOT_WIRED). AWS endpoints come from
+ * the SDK's own settings (`AWS_ENDPOINT_URL` points them at moto locally).
  */
 export function createRuntime(config: Config, kits: readonly AdapterKit[] = [], logger: Logger = createLogger()): Runtime & { install(kits: readonly AdapterKit[]): void } {
   const clients: Partial<AwsClients> = {};
@@ -74,7 +87,7 @@ export function createRuntime(config: Config, kits: readonly AdapterKit[] = [], 
     ...Object.fromEntries(ADAPTER_PORTS.map((port) => [port, notWired(port)])),
     clock: { now: () => new Date() },
     logger,
-    metrics: createMetrics(),
+    metrics: METRICS_NOT_WIRED,
     settings: {
       publicBaseUrl: config.publicBaseUrl,
       callbackUrl: config.callbackUrl,

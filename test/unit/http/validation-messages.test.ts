@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
-import { describeIssue } from '../../../shared/domain/validation.js';
+import { coercedNumber, describeIssue } from '../../../shared/domain/validation.js';
 import { matchRoute, apiGatewayEvent, lambdaContext } from '../../../local/gateway.js';
 
 /**
@@ -80,5 +80,16 @@ describe('describeIssue', () => {
     [z.number().check(z.minimum(3, { error: 'own words' })), 1, 'own words'],
   ] as Array<[z.ZodMiniType, unknown, string]>)('%#: %j → %s', (schema, value, expected) => {
     expect(issueOf(schema, value)).toBe(expected);
+  });
+});
+
+describe('coercedNumber', () => {
+  it('parses and refuses exactly what z.coerce.number does, with the same issues', () => {
+    const inputs = ['42', ' 7 ', '', '1e3', '0x10', '1.5', '-0', 'x', 'Infinity', null, undefined, true, [], {}, 12];
+    for (const error of [undefined, 'must be a number']) {
+      const ours = coercedNumber({ error }).check(z.int(), z.minimum(1));
+      const zods = z.coerce.number({ error }).check(z.int(), z.minimum(1));
+      for (const input of inputs) expect(z.safeParse(ours, input), `${JSON.stringify(input)} (${error})`).toEqual(z.safeParse(zods, input));
+    }
   });
 });

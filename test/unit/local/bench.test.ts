@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseBenchOptions } from '../../../local/bench/options.js';
+import { BENCH_OPTIONS, BENCH_USAGE, parseBenchOptions, wantsHelp } from '../../../local/bench/options.js';
 import { pairedRatios, quantile, spread } from '../../../local/bench/stats.js';
 import { COLUMNS, formatValue, meets, renderResults, type Row } from '../../../local/bench/table.js';
 
@@ -55,6 +57,27 @@ describe('bench options', () => {
     expect(() => parseBenchOptions(['--repeats=0'])).toThrow(/positive integer/);
     expect(() => parseBenchOptions(['--fast'])).toThrow(/unknown option --fast/);
   });
+
+  it('--help (or -h) asks for the usage, which names every option the parser takes', () => {
+    expect([wantsHelp(['--help']), wantsHelp(['--quick', '-h']), wantsHelp(['--quick'])]).toEqual([true, true, false]);
+    for (const [name] of BENCH_OPTIONS) expect(BENCH_USAGE).toContain(`--${name}`);
+    // Every option the usage names (but --help) parses; the rest are refused.
+    const samples: Record<string, string> = { only: 'sweep', repeats: '2', 'sweep-sizes': '10', 'sweep-repeats': '1', 'load-clients': '1', 'load-seconds': '1', out: 'x.md', note: 'n' };
+    for (const [spec] of BENCH_OPTIONS.filter(([name]) => name !== 'help')) {
+      const name = spec.split('=')[0]!;
+      expect(() => parseBenchOptions([samples[name] ? `--${name}=${samples[name]}` : `--${name}`]), name).not.toThrow();
+    }
+  });
+
+  it('npm run bench -- --help prints the usage and exits 0 without starting anything', async () => {
+    const root = resolve(import.meta.dirname, '../../..');
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+      const child = execFile(process.execPath, ['--import', 'tsx', 'local/bench/main.ts', '--help'], { cwd: root, timeout: 30_000 }, (_, stdout, stderr) => done({ code: child.exitCode, stdout, stderr }));
+    });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toBe(BENCH_USAGE);
+  }, 30_000);
 });
 
 describe('bench table', () => {

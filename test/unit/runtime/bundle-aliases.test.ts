@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUNDLE_ALIASES } from '../../../infra/constructs/broker-function.js';
 import * as noEventStreams from '../../../shared/runtime/no-event-streams.js';
-import LRUCache from '../../../shared/runtime/lru-cache.js';
+import * as noEndpointDiscovery from '../../../shared/runtime/no-endpoint-discovery.js';
 import * as native from '../../../shared/runtime/native-checksum.js';
 
 /*
@@ -38,18 +38,38 @@ describe('the bundles’ module stand-ins', () => {
     expect(() => new noEventStreams.EventStreamSerde()).toThrow(/event streams are not bundled/);
   });
 
-  it('the LRU cache stand-in has the methods @aws-sdk/endpoint-cache calls, and evicts the least recently used', async () => {
-    const source = await readFile(require.resolve('@aws-sdk/endpoint-cache').replace(/dist-cjs.*/, 'dist-es/EndpointCache.js'), 'utf8');
-    const called = new Set([...source.matchAll(/this\.cache\.(\w+)\(/g)].map((m) => m[1]!));
-    for (const method of called) expect(typeof (LRUCache.prototype as unknown as Record<string, unknown>)[method], method).toBe('function');
-    const cache = new LRUCache<string, number>(2);
-    cache.set('a', 1).set('b', 2);
-    expect(cache.get('a')).toBe(1);
-    cache.set('c', 3);
-    expect([cache.has('a'), cache.has('b'), cache.has('c')]).toEqual([true, false, true]);
-    expect(cache.peek('c')).toBe(3);
-    cache.clear();
-    expect(cache.size).toBe(0);
+  it('no-endpoint-discovery has what the DynamoDB client takes from the real module, which no operation uses', async () => {
+    expect(BUNDLE_ALIASES['@aws-sdk/middleware-endpoint-discovery']).toMatch(/no-endpoint-discovery\.ts$/);
+    const root = join(dirname(require.resolve('@aws-sdk/client-dynamodb/package.json')), 'dist-es');
+    const taken: Record<string, string[]> = {};
+    for (const file of await jsFiles(root)) {
+      const text = await readFile(file, 'utf8');
+      for (const m of text.matchAll(/import\s*\{([^{}]*)\}\s*from\s*"@aws-sdk\/middleware-endpoint-discovery"/g)) {
+        const names = m[1]!.split(',').map((name) => name.trim()).filter(Boolean);
+        (taken[file.slice(root.length)] ??= []).push(...names);
+      }
+      expect(text, file).not.toMatch(/import\s*\*\s*as\s+\w+\s+from\s*"@aws-sdk\/middleware-endpoint-discovery"/);
+    }
+    // The client's settings and the node runtime's loader options; no command adds the discovery plugin.
+    expect(taken).toEqual({
+      '/DynamoDBClient.js': ['resolveEndpointDiscoveryConfig'],
+      '/runtimeConfig.js': ['NODE_ENDPOINT_DISCOVERY_CONFIG_OPTIONS'],
+    });
+    // The real resolver, typed loosely: its input type wants the whole client configuration.
+    const resolveReal = (await import('@aws-sdk/middleware-endpoint-discovery')).resolveEndpointDiscoveryConfig as unknown as (input: object, options: object) => Record<string, unknown>;
+    const ctor = class {};
+    const provider = async () => undefined;
+    for (const input of [{ endpointDiscoveryEnabledProvider: provider }, { endpointDiscoveryEnabled: false, endpointDiscoveryEnabledProvider: provider }]) {
+      const ours = noEndpointDiscovery.resolveEndpointDiscoveryConfig({ ...input }, { endpointDiscoveryCommandCtor: ctor });
+      const { endpointCache, ...theirs } = resolveReal({ ...input }, { endpointDiscoveryCommandCtor: ctor });
+      expect(endpointCache).toBeDefined();
+      expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
+      expect([ours.endpointDiscoveryCommandCtor, ours.isClientEndpointDiscoveryEnabled, await ours.endpointDiscoveryEnabled?.()]).toEqual([
+        theirs.endpointDiscoveryCommandCtor,
+        theirs.isClientEndpointDiscoveryEnabled,
+        await (theirs.endpointDiscoveryEnabled as () => Promise<unknown>)(),
+      ]);
+    }
   });
 });
 
