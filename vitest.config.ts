@@ -10,6 +10,7 @@ const LONGEST_FIRST = [
   'test/integration/simulation.test.ts',
   // its beforeAll runs `npm run bench -- --quick` (a minute or more), which no test duration shows
   'test/integration/bench.test.ts',
+  'test/integration/bench-sweep.test.ts',
   'test/integration/grants.test.ts',
   'test/integration/refresh-concurrency.test.ts',
   'test/integration/dev-command.test.ts',
