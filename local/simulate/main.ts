@@ -1,6 +1,6 @@
 /**
  * `npm run simulate`: a simulated year (or any number of days) of connections against ANAF's failures;
- * writes bench/simulation.md and bench/simulation.svg. A progress bar goes to stderr when it is a TTY.
+ * writes bench/simulation.md and bench/simulation.svg. A progress bar goes to stderr when it is a TTY (else a line per tenth of the days).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,14 +17,20 @@ try {
   process.exit(2);
 }
 const variants = variantsOf(command);
+// Not a terminal (a log, CI): a line at each tenth of the simulated days instead of the bar.
+let tenth = 0;
 const bar = process.stderr.isTTY
   ? (p: Progress) => {
       const filled = Math.round((p.done / p.total) * 40);
       process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(40 - filled)}] ${p.done}/${p.total} simulated days (${p.variants} runs)`);
     }
-  : undefined;
+  : (p: Progress) => {
+      if (Math.floor((p.done / p.total) * 10) <= tenth) return;
+      tenth = Math.floor((p.done / p.total) * 10);
+      process.stderr.write(`${p.done}/${p.total} simulated days (${p.variants} runs)\n`);
+    };
 const results = await simulateVariants(variants, bar);
-if (bar) process.stderr.write('\n');
+if (process.stderr.isTTY) process.stderr.write('\n');
 const args = process.argv.slice(2).filter((a) => a !== '--json');
 const report = markdownReport(results, `npm run simulate${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`);
 await mkdir(command.outDir, { recursive: true });

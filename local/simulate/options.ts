@@ -81,7 +81,7 @@ export function defaultOptions(tokens = 1000, days = 400, seed = 1): Omit<Simula
     reconnect: DEFAULT_RECONNECT,
     secretRotationDay: days > 30 ? rng.int(5, days - 5) : null,
     lostAnswerRate: 0.002,
-    readShare: 0.02,
+    readShare: 0.005,
     manualShare: 0.003,
     historyDays: 330,
   };
@@ -90,7 +90,7 @@ export function defaultOptions(tokens = 1000, days = 400, seed = 1): Omit<Simula
 const USAGE = `npm run simulate -- [--tokens=1000] [--days=400] [--seed=1] [--refresh-window=both|rolling|fixed]
   [--rotation-cap=64|off|both] [--refused-error=invalid_grant|invalid_request] [--outage=START:DAYS,…|none]
   [--blip-rate=0.03] [--slow-rate=0.05] [--slow-ms=300] [--renewals=0.05] [--reconnect=1:3,5:3,12:2,25:1,45:1,never:1]
-  [--secret-rotation-day=N|none] [--lost-rate=0.002] [--read-share=0.02] [--manual-share=0.003]
+  [--secret-rotation-day=N|none] [--lost-rate=0.002] [--read-share=0.005] [--manual-share=0.003]
   [--history-days=330] [--out=bench] [--json]`;
 
 export class UsageError extends Error {

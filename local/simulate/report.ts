@@ -88,6 +88,7 @@ export function markdownReport(results: SimulationResult[], command: string): st
   ];
   for (const [label, key] of cost) lines.push(`| ${label} | ${results.map((r) => r.perTokenYear[key]).join(' | ')} |`);
   lines.push(`| (access-token reads, manual refreshes, reconnects in the run) | ${results.map((r) => `${r.totals.accessReads}, ${r.totals.manualRefreshes}, ${r.totals.reconnects}`).join(' | ')} |`);
+  lines.push(`| (sweep invocations that failed: the next day's ran again) | ${results.map((r) => `${r.totals.sweepFailures ?? 0}`).join(' | ')} |`);
   lines.push(
     `| (reconnected through the event's link / a fresh ERP link; renewed certificates among them) | ${results
       .map((r) => `${r.reconnectedBy.eventLink + r.reconnectedBy.renewedEventLink} / ${r.reconnectedBy.freshLink + r.reconnectedBy.renewedFreshLink}; ${r.reconnectedBy.renewedEventLink} / ${r.reconnectedBy.renewedFreshLink}`)
