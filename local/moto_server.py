@@ -37,7 +37,8 @@ as it is instead), and deep-copies the answer's items before it projects them in
 Query nothing writes them before the answer is written, so a list copy does.
 
 And Python's cyclic garbage collector walks every live object in its full collections: with a
-simulated year's tables (hundreds of MB of items) one pause outlasts the SDK's 2 s request timeout.
+simulated year's tables (over 1 GB) a pause can outlast the SDK's 2 s request timeout (a full run once
+ended on such a timeout).
 `_frozen_tables` moves what has lived through a thousand requests (the stored items, moto's models) out
 of the collector's sight with `gc.freeze()`; each request's own garbage is still collected young.
 
