@@ -24,8 +24,8 @@ already DynamoDB's wire JSON) with json.dumps instead: the same body, parsed the
 
 And moto routes every request by listing its own package directory (`backends.list_of_moto_modules`:
 a stat per service, hundreds per request, twice) before it matches the host against its URL patterns.
-The answer depends on the host alone, so `_routing_by_host` remembers it per host. Likewise moto
-lists a handler class's methods with `inspect.getmembers` on every request (`_methods_by_class`), and
+The answer depends on the host alone, and moto lists a handler class's methods with
+`inspect.getmembers` on every request: `_remembered` caches both (functools.cache). And
 werkzeug writes a log line per request to stderr, which nobody reads (`_quiet_requests`).
 
 An index Query walks every item of the table (`_cheap_queries` below only narrows a table's own
@@ -264,30 +264,14 @@ def _plain_item_answers() -> None:
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
 
 
-def _routing_by_host() -> None:
-    original = DomainDispatcherApplication.get_backend_for_host
-    known: dict[Any, Any] = {}
+def _remembered() -> None:
+    """Routing by host and a handler class's method names: the same answer for the same argument."""
+    import functools
 
-    def get_backend_for_host(self: DomainDispatcherApplication, host: str | None) -> Any:
-        if host not in known:
-            known[host] = original(self, host)
-        return known[host]
-
-    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
-
-
-def _methods_by_class() -> None:
     import moto.core.responses as core_responses
 
-    original = core_responses.method_names_from_class
-    known: dict[Any, list[str]] = {}
-
-    def method_names_from_class(clazz: Any) -> list[str]:
-        if clazz not in known:
-            known[clazz] = original(clazz)
-        return known[clazz]
-
-    core_responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
+    DomainDispatcherApplication.get_backend_for_host = functools.cache(DomainDispatcherApplication.get_backend_for_host)  # type: ignore[method-assign]
+    core_responses.method_names_from_class = functools.cache(core_responses.method_names_from_class)  # type: ignore[assignment]
 
 
 def _quiet_requests() -> None:
@@ -322,8 +306,7 @@ def main() -> None:
     _cheap_transaction_snapshots()
     _cheap_queries()
     _plain_item_answers()
-    _routing_by_host()
-    _methods_by_class()
+    _remembered()
     _quiet_requests()
     _frozen_tables()
     BaseWSGIServer.request_queue_size = LISTEN_BACKLOG

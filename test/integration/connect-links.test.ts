@@ -123,8 +123,8 @@ describe('a session minted for a token restores that certificate holder only', (
     expect(await scanTable()).toBe(before);
   });
 
-  it("a renewed certificate through the reauth-required event's link takes the companies over; the access-token route answers from its token", async () => {
-    const t = tenant();
+  /** A token of two companies whose certificate is renewed: ANAF refuses its refresh, it is `reauth-required` with the event's link. */
+  async function renewedCertificate(t: string): Promise<{ tokenA: string; old: string; link: string }> {
     await setupTenant(stack.api, t, [CUIS[0], CUIS[1]]);
     const tokenA = await connectNew(stack.api, stack.emulator!, t, [CUIS[0], CUIS[1]]);
     const old = (await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body.serial as string;
@@ -132,6 +132,12 @@ describe('a session minted for a token restores that certificate holder only', (
     control().revokeCertificate(old);
     expect((await stack.api.post(`/v1/tenants/${t}/tokens/${tokenA}/refresh`)).status).toBe(409);
     const link = (await events(t)).find((e) => e.type === 'reauth-required')!.connectUrl!;
+    return { tokenA, old, link };
+  }
+
+  it("a renewed certificate through the reauth-required event's link takes the companies over; the access-token route answers from its token", async () => {
+    const t = tenant();
+    const { tokenA, old, link } = await renewedCertificate(t);
     expect(link).toMatch(/session=cs_/);
     const older = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]], tokenId: tokenA });
 
@@ -163,12 +169,7 @@ describe('a session minted for a token restores that certificate holder only', (
 
   it('a reauth-required token that a renewed certificate leaves without companies is disconnected at once: pair deleted, a `disconnected` event (reason REPLACED)', async () => {
     const t = tenant();
-    await setupTenant(stack.api, t, [CUIS[0], CUIS[1]]);
-    const tokenA = await connectNew(stack.api, stack.emulator!, t, [CUIS[0], CUIS[1]]);
-    const old = (await stack.api.get(`/v1/tenants/${t}/tokens/${tokenA}`)).body.serial as string;
-    control().revokeCertificate(old);
-    expect((await stack.api.post(`/v1/tenants/${t}/tokens/${tokenA}/refresh`)).status).toBe(409);
-    const link = (await events(t)).find((e) => e.type === 'reauth-required')!.connectUrl!;
+    const { tokenA, old, link } = await renewedCertificate(t);
     useCertificate();
     expect((await follow(link)).at(-1)!.status).toBe(200);
     const tokenB = (await tokenOf(t, CUIS[0]))!;
