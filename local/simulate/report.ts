@@ -24,8 +24,9 @@ export function goalsOf(result: SimulationResult) {
   const late = announceable.filter((e) => e.leadDays === null || e.leadDays < LEAD_GOAL_DAYS);
   const brokenLink = announceable.filter((e) => e.linkWorkedWhenSent !== true);
   // The newest link a person held when they acted (a link lives until a week after the loss, so one who
-  // acts later holds a dead link): reported, not a goal.
-  const staleWhenUsed = announceable.filter((e) => e.linkWorked === false);
+  // acts later holds a dead link): reported, not a goal. A link nobody opened is "not used", not failed.
+  const usedLink = announceable.filter((e) => e.linkWorked !== null);
+  const staleWhenUsed = usedLink.filter((e) => e.linkWorked === false);
   return {
     causedByUs: result.lostCompanyDays.us,
     unavoidableDays: UNAVOIDABLE.reduce((sum, cause) => sum + result.lostCompanyDays[cause], 0),
@@ -33,6 +34,7 @@ export function goalsOf(result: SimulationResult) {
     announceable,
     late,
     brokenLink,
+    usedLink,
     staleWhenUsed,
     minLeadDays: announceable.reduce<number | null>((min, e) => (e.leadDays === null ? min : min === null ? e.leadDays : Math.min(min, e.leadDays)), null),
   };
@@ -65,7 +67,7 @@ export function markdownReport(results: SimulationResult[], command: string): st
     lines.push(
       `| ${variantName(r)} | ${mark(g.causedByUs === 0)} ${g.causedByUs} | ${g.unavoidableDays} | ${g.unavoidable.length} (${g.unavoidable.length - g.announceable.length} lost answers) | ` +
         `${mark(g.late.length === 0)} ${g.announceable.length - g.late.length}/${g.announceable.length} | ${mark(g.brokenLink.length === 0)} ${g.announceable.length - g.brokenLink.length}/${g.announceable.length} | ` +
-        `${mark(g.staleWhenUsed.length === 0)} ${g.announceable.length - g.staleWhenUsed.length}/${g.announceable.length} | ${g.minLeadDays ?? '—'} d |`,
+        `${mark(g.staleWhenUsed.length === 0)} ${g.usedLink.length - g.staleWhenUsed.length}/${g.usedLink.length} (${g.announceable.length - g.usedLink.length} not used) | ${g.minLeadDays ?? '—'} d |`,
     );
   }
   lines.push('', 'A lost refresh answer (ANAF rotated, the answer never arrived) cannot be announced: it is counted, its `reauth-required` event carries a link at once, and it is not held to the 30-day goal.', '');
@@ -135,7 +137,7 @@ const episodeRow = (e: LossEpisode) =>
   `| ${e.tokenIndex} | ${CAUSE_LABEL[e.cause]} | ${e.startDay} | ${e.days} | ${e.companies} | ${e.leadDays === null ? 'no warning' : `${e.leadDays} d`} | ${
     e.linkWorkedWhenSent === null ? '—' : e.linkWorkedWhenSent ? 'worked' : 'broken'
   } | ${
-    e.linkWorked === null ? 'not used' : e.linkWorked ? 'yes' : `no (${e.linkProblem ?? '?'})`
+    e.linkWorked === null ? (e.linkProblem === 'expired-unused' ? 'not used (expired unused by the loss)' : 'not used') : e.linkWorked ? 'yes' : `no (${e.linkProblem ?? '?'})`
   } |`;
 const pct = (share: number) => `${Math.round(share * 1000) / 10}%`;
 const mark = (ok: boolean) => (ok ? '✅' : '❌');

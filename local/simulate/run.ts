@@ -42,7 +42,10 @@ export interface LossEpisode {
   linkWorkedWhenSent: boolean | null;
   /** Whether the newest link restored the companies when the person used it (null: nobody used it). */
   linkWorked: boolean | null;
-  /** Why the link did not work, from its page (`other-certificate`, `link-expired`, `anaf-unavailable`, …). */
+  /**
+   * Why the link did not work, from its page (`other-certificate`, `link-expired`, `anaf-unavailable`, …);
+   * with `linkWorked` null, `expired-unused` says that nobody opened it and it was dead by the loss.
+   */
   linkProblem: string | null;
 }
 
@@ -284,6 +287,8 @@ async function simulate(
       { step: 'initialize', name: 'simulateProfile', override: true },
     );
   }
+  /** Per company, the linked record the service last refused an access token for (see the 23:00 check). */
+  const refusedFor = new Map<string, TokenRecord>();
   const partMs = { sweep: 0, office: 0, reconnects: 0, check: 0, other: 0 };
   let partStart = 0;
   const part = (name: keyof typeof partMs) => {
@@ -491,9 +496,16 @@ async function simulate(
       for (const cui of sim.cuis) {
         const company = companies.get(companyKey(sim.tenantId, cui));
         const linked = company?.tokenId ? tokens.get(company.tokenId) : undefined;
-        // An active token with time left is handed out as it is; anything else is asked of the real service.
+        // An active token with time left is handed out as it is; anything else is asked of the real service,
+        // except a token the service already refused for this company and that nothing has written since
+        // (the mirror keeps the record object until a write replaces it): a `reauth-required` or
+        // `disconnected` record that did not change gets the same refusal, without calling ANAF.
         let valid = linked?.status === 'active' && Date.parse(linked.accessExpiresAt) > checkAt;
-        if (!valid && linked) valid = await issueAccessToken(deps, sim.tenantId, cui).then(() => true, () => false);
+        const key = companyKey(sim.tenantId, cui);
+        if (!valid && linked && !(linked.status !== 'active' && refusedFor.get(key) === linked)) {
+          valid = await issueAccessToken(deps, sim.tenantId, cui).then(() => true, () => false);
+          if (!valid) refusedFor.set(key, linked);
+        }
         if (!valid) without++;
       }
       status.companiesWithoutToken += without;
@@ -523,11 +535,9 @@ async function simulate(
         : Date.parse(record.updatedAt);
     let linkWorked: boolean | null = sim.linkAttempt?.worked ?? null;
     let linkProblem = sim.linkAttempt?.problem ?? null;
-    if (linkWorked === null && sim.link && !(await linkAlive(sim.link))) {
-      // Nobody used it yet, and it no longer leads to ANAF's login.
-      linkWorked = false;
-      linkProblem = 'link-expired-or-used';
-    }
+    // Nobody used it yet, and it no longer leads to ANAF's login: still "not used" (a link nobody
+    // opened did not fail anyone), with the reason kept for the episode table.
+    if (linkWorked === null && sim.link && !(await linkAlive(sim.link))) linkProblem = 'expired-unused';
     return {
       tokenIndex: sim.index,
       cause,
