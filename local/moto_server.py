@@ -42,6 +42,12 @@ ended on such a timeout).
 `_frozen_tables` moves what has lived through a thousand requests (the stored items, moto's models) out
 of the collector's sight with `gc.freeze()`; each request's own garbage is still collected young.
 
+And moto measures an item (`Item.size`, for the 1 MB page and 16 MB batch limits, twice per item a
+Query returns) by re-wrapping every nested value in a new DynamoType, recursively: a map of maps is
+rebuilt at every level, and measuring a token record costs more than answering it. `_cheap_sizes`
+computes the same sum (attribute names' and values' UTF-8 bytes, a number's digits, 1 for a boolean or
+null) by walking the values as they are.
+
 Usage: python3 local/moto_server.py HOST PORT
 """
 import base64
@@ -58,6 +64,7 @@ from typing import Any
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.utilities import bytesize
 import moto.dynamodb.models.table as table_module
 from moto.dynamodb.models.table import SecondaryIndex, Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -283,6 +290,33 @@ def _quiet_requests() -> None:
 FREEZE_EVERY = 1000
 
 
+_SET_MEMBER = {"SS": "S", "NS": "N", "BS": "B"}
+
+
+def _value_size(value: Any) -> int:
+    """moto's `DynamoType.size` of a DynamoType (or of the raw `{type: value}` it wraps), without re-wrapping."""
+    if not isinstance(value, DynamoType):
+        value = DynamoType(value)
+    kind, inner = value.type, value.value
+    if kind == "N":
+        return len(str(inner))
+    member = _SET_MEMBER.get(kind)
+    if member is not None:
+        return sum(len(str(v)) if member == "N" else bytesize(v) for v in inner)
+    if kind == "L":
+        return sum(_value_size(v) for v in inner)
+    if kind == "M":
+        return sum(bytesize(k) + _value_size(v) for k, v in inner.items())
+    if isinstance(inner, bool):
+        return 1
+    return bytesize(inner)
+
+
+def _cheap_sizes() -> None:
+    DynamoType.size = _value_size  # type: ignore[method-assign]
+    Item.size = lambda self: sum(bytesize(k) + _value_size(v) for k, v in self.attrs.items())  # type: ignore[method-assign]
+
+
 def _frozen_tables() -> None:
     import gc
 
@@ -309,6 +343,7 @@ def main() -> None:
     _remembered()
     _quiet_requests()
     _frozen_tables()
+    _cheap_sizes()
     BaseWSGIServer.request_queue_size = LISTEN_BACKLOG
     run_simple(host, port, DomainDispatcherApplication(create_backend_app), threaded=False, processes=1)
 
