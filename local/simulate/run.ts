@@ -494,14 +494,14 @@ async function simulate(
       else status.disconnected++;
       let without = 0;
       for (const cui of sim.cuis) {
-        const company = companies.get(companyKey(sim.tenantId, cui));
+        const key = companyKey(sim.tenantId, cui);
+        const company = companies.get(key);
         const linked = company?.tokenId ? tokens.get(company.tokenId) : undefined;
         // An active token with time left is handed out as it is; anything else is asked of the real service,
         // except a token the service already refused for this company and that nothing has written since
         // (the mirror keeps the record object until a write replaces it): a `reauth-required` or
         // `disconnected` record that did not change gets the same refusal, without calling ANAF.
         let valid = linked?.status === 'active' && Date.parse(linked.accessExpiresAt) > checkAt;
-        const key = companyKey(sim.tenantId, cui);
         if (!valid && linked && !(linked.status !== 'active' && refusedFor.get(key) === linked)) {
           valid = await issueAccessToken(deps, sim.tenantId, cui).then(() => true, () => false);
           if (!valid) refusedFor.set(key, linked);
@@ -533,7 +533,7 @@ async function simulate(
       : Date.parse(record.accessExpiresAt) <= clock.now().getTime()
         ? Date.parse(record.accessExpiresAt)
         : Date.parse(record.updatedAt);
-    let linkWorked: boolean | null = sim.linkAttempt?.worked ?? null;
+    const linkWorked: boolean | null = sim.linkAttempt?.worked ?? null;
     let linkProblem = sim.linkAttempt?.problem ?? null;
     // Nobody used it yet, and it no longer leads to ANAF's login: still "not used" (a link nobody
     // opened did not fail anyone), with the reason kept for the episode table.
