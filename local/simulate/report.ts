@@ -1,6 +1,9 @@
 /** The Markdown report and the SVG picture of `npm run simulate` (hand-written SVG, no dependency). */
 import type { LossCause, LossEpisode, SimulationResult } from './run.js';
 
+/** `linkProblem` of a link that nobody opened and that was dead by the loss (`linkWorked` null). */
+export const EXPIRED_UNUSED = 'expired-unused';
+
 /** A warning must come at least this long before a loss a person has to prevent. */
 export const LEAD_GOAL_DAYS = 30;
 
@@ -137,7 +140,7 @@ const episodeRow = (e: LossEpisode) =>
   `| ${e.tokenIndex} | ${CAUSE_LABEL[e.cause]} | ${e.startDay} | ${e.days} | ${e.companies} | ${e.leadDays === null ? 'no warning' : `${e.leadDays} d`} | ${
     e.linkWorkedWhenSent === null ? '—' : e.linkWorkedWhenSent ? 'worked' : 'broken'
   } | ${
-    e.linkWorked === null ? (e.linkProblem === 'expired-unused' ? 'not used (expired unused by the loss)' : 'not used') : e.linkWorked ? 'yes' : `no (${e.linkProblem ?? '?'})`
+    e.linkWorked === null ? (e.linkProblem === EXPIRED_UNUSED ? 'not used (expired unused by the loss)' : 'not used') : e.linkWorked ? 'yes' : `no (${e.linkProblem ?? '?'})`
   } |`;
 const pct = (share: number) => `${Math.round(share * 1000) / 10}%`;
 const mark = (ok: boolean) => (ok ? '✅' : '❌');

@@ -19,6 +19,7 @@ import { EMULATOR_DEFAULT_CLIENT, type EmulatorControl } from '../anaf-emulator/
 import { startLocalStack } from '../stack.js';
 import type { SimulationOptions } from './options.js';
 import { createRng, type Rng } from './prng.js';
+import { EXPIRED_UNUSED } from './report.js';
 
 export const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -44,7 +45,7 @@ export interface LossEpisode {
   linkWorked: boolean | null;
   /**
    * Why the link did not work, from its page (`other-certificate`, `link-expired`, `anaf-unavailable`, …);
-   * with `linkWorked` null, `expired-unused` says that nobody opened it and it was dead by the loss.
+   * with `linkWorked` null, EXPIRED_UNUSED says that nobody opened it and it was dead by the loss.
    */
   linkProblem: string | null;
 }
@@ -537,7 +538,7 @@ async function simulate(
     let linkProblem = sim.linkAttempt?.problem ?? null;
     // Nobody used it yet, and it no longer leads to ANAF's login: still "not used" (a link nobody
     // opened did not fail anyone), with the reason kept for the episode table.
-    if (linkWorked === null && sim.link && !(await linkAlive(sim.link))) linkProblem = 'expired-unused';
+    if (linkWorked === null && sim.link && !(await linkAlive(sim.link))) linkProblem = EXPIRED_UNUSED;
     return {
       tokenIndex: sim.index,
       cause,
