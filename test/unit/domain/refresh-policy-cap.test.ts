@@ -13,30 +13,9 @@ import {
   type RefreshPolicy,
 } from '../../../shared/domain/refresh-policy.js';
 
-/** ANAF_ROTATION_CAP: rotations counted per authorization, the end they project, and what the policy spends. */
-const NOW = new Date('2026-03-01T12:00:00.000Z');
-const MINUTE = 60_000;
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
-const at = (offsetMs: number) => new Date(NOW.getTime() + offsetMs).toISOString();
-const POLICY: RefreshPolicy = { refreshMarginDays: 30, accessTokenMinValiditySeconds: 3600, manualRefreshCooldownSeconds: 60, maxRotationsPerDay: 24, rotationCap: null };
+import { DAY, HOUR, MINUTE, NOW, POLICY, at, token, type PolicyToken as Token } from '../../support/refresh-policy-fixtures.js';
 
-type Token = Parameters<typeof decideRefresh>[0] & Parameters<typeof computeDueAt>[0];
-/** A 90-day access token issued 30 days ago (due in 30 days), its refresh token ending in 300 days. */
-const token = (over: Partial<Token> = {}): Token => ({
-  status: 'active',
-  accessExpiresAt: at(60 * DAY),
-  refreshExpiresAt: at(300 * DAY),
-  lastRefreshAt: at(-30 * DAY),
-  failedAttempts: 0,
-  dueAt: at(30 * DAY),
-  accessIssuedAt: at(-30 * DAY),
-  rotations: [],
-  recoveryAttemptedAt: null,
-  warningsSent: [],
-  rotationCount: 0,
-  ...over,
-});
+/** ANAF_ROTATION_CAP: rotations counted per authorization, the end they project, and what the policy spends. */
 const cap = (rotationCap: number | null) => ({ refreshMarginDays: 30, rotationCap });
 
 describe('rotationsLeft / rotationsRunOutAt: when the rotations the cap allows run out', () => {

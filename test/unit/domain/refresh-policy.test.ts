@@ -14,26 +14,8 @@ import {
   type RefreshTrigger,
 } from '../../../shared/domain/refresh-policy.js';
 
-const NOW = new Date('2026-03-01T12:00:00.000Z');
-const SECOND = 1000;
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
-const at = (offsetMs: number) => new Date(NOW.getTime() + offsetMs).toISOString();
-const POLICY: RefreshPolicy = { refreshMarginDays: 30, accessTokenMinValiditySeconds: 3600, manualRefreshCooldownSeconds: 60, maxRotationsPerDay: 24 };
+import { DAY, HOUR, NOW, POLICY, SECOND, at, token, type PolicyToken as DecisionInput } from '../../support/refresh-policy-fixtures.js';
 
-type DecisionInput = Parameters<typeof decideRefresh>[0];
-const token = (over: Partial<DecisionInput> = {}): DecisionInput => ({
-  status: 'active',
-  accessExpiresAt: at(60 * DAY),
-  refreshExpiresAt: at(300 * DAY),
-  lastRefreshAt: at(-30 * DAY),
-  failedAttempts: 0,
-  dueAt: at(30 * DAY),
-  accessIssuedAt: at(-30 * DAY),
-  rotations: [],
-  recoveryAttemptedAt: null,
-  ...over,
-});
 const rotations = (n: number, firstAgoMs: number, stepMs = HOUR / 2) => Array.from({ length: n }, (_, i) => at(-firstAgoMs + i * stepMs));
 
 describe('decideRefresh (fixed clock)', () => {
