@@ -18,6 +18,7 @@ import type { RefreshVerdict } from '../anaf-emulator/oauth-state.js';
 import { EMULATOR_DEFAULT_CLIENT, type EmulatorControl } from '../anaf-emulator/server.js';
 import { startLocalStack } from '../stack.js';
 import type { SimulationOptions } from './options.js';
+import { mirrorVerdict } from './check.js';
 import { createRng, type Rng } from './prng.js';
 import { EXPIRED_UNUSED } from './report.js';
 
@@ -498,12 +499,11 @@ async function simulate(
         const key = companyKey(sim.tenantId, cui);
         const company = companies.get(key);
         const linked = company?.tokenId ? tokens.get(company.tokenId) : undefined;
-        // An active token with time left is handed out as it is; anything else is asked of the real service,
-        // except a token the service already refused for this company and that nothing has written since
-        // (the mirror keeps the record object until a write replaces it): a `reauth-required` or
-        // `disconnected` record that did not change gets the same refusal, without calling ANAF.
-        let valid = linked?.status === 'active' && Date.parse(linked.accessExpiresAt) > checkAt;
-        if (!valid && linked && !(linked.status !== 'active' && refusedFor.get(key) === linked)) {
+        // An active token with time left is handed out as it is; a record the service already refused
+        // and that nothing has written since gets the same refusal; anything else is asked (check.ts).
+        const verdict = mirrorVerdict(linked, refusedFor.get(key), checkAt);
+        let valid = verdict === 'valid';
+        if (verdict === 'ask' && linked) {
           valid = await issueAccessToken(deps, sim.tenantId, cui).then(() => true, () => false);
           if (!valid) refusedFor.set(key, linked);
         }
