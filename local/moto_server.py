@@ -48,6 +48,11 @@ rebuilt at every level, and measuring a token record costs more than answering i
 computes the same sum (attribute names' and values' UTF-8 bytes, a number's digits, 1 for a boolean or
 null) by walking the values as they are.
 
+And moto's ListSecrets describes every secret in the account (`to_dict`: its versions, its tags) for
+every page, then keeps the page's hundred: the sweep's reconciliation lists every token's secret each
+day, so a 1,000-token world paid ten pages × 1,000 descriptions a day. `_paged_secret_lists` filters
+and pages first and describes only the page (the same pages, the same bodies).
+
 Usage: python3 local/moto_server.py HOST PORT
 """
 import base64
@@ -317,6 +322,28 @@ def _cheap_sizes() -> None:
     Item.size = lambda self: sum(bytesize(k) + _value_size(v) for k, v in self.attrs.items())  # type: ignore[method-assign]
 
 
+def _paged_secret_lists() -> None:
+    from moto.secretsmanager import models as secrets_models
+
+    def list_secrets(
+        self: Any,
+        filters: list[dict[str, Any]],
+        max_results: int = secrets_models.MAX_RESULTS_DEFAULT,
+        next_token: str | None = None,
+        include_planned_deletion: bool = False,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        listed = [
+            secret
+            for secret in self.secrets.values()
+            if not (getattr(secret, "deleted_date", None) and not include_planned_deletion)
+            and secrets_models._matches(secret, filters)
+        ]
+        page, token = self._get_secret_values_page_and_next_token(listed, max_results, next_token)
+        return [secret.to_dict() for secret in page], token
+
+    secrets_models.SecretsManagerBackend.list_secrets = list_secrets  # type: ignore[method-assign]
+
+
 def _frozen_tables() -> None:
     import gc
 
@@ -344,6 +371,7 @@ def main() -> None:
     _quiet_requests()
     _frozen_tables()
     _cheap_sizes()
+    _paged_secret_lists()
     BaseWSGIServer.request_queue_size = LISTEN_BACKLOG
     run_simple(host, port, DomainDispatcherApplication(create_backend_app), threaded=False, processes=1)
 
