@@ -23,3 +23,24 @@ export function mirrorVerdict<T extends Pick<TokenRecord, 'status' | 'accessExpi
   if (linked.status === 'active') return Date.parse(linked.accessExpiresAt) > at ? 'valid' : 'ask';
   return lastRefused === linked ? 'refused' : 'ask';
 }
+
+/** The first verdict on the link a warned holder opened: whether it worked and, if not, why. */
+export interface LinkAttempt {
+  worked: boolean;
+  problem: string | null;
+}
+
+/** The page's answer when ANAF's login or token endpoint was down: nothing about the link itself. */
+export const ANAF_UNAVAILABLE = 'anaf-unavailable';
+
+/**
+ * The verdict kept for a link after one more attempt with it (`problem` null: it reconnected). The first
+ * attempt that says something about the link is kept; one that failed because ANAF was unavailable says
+ * nothing about it (the holder tries the same link again the next day), so the verdict waits for the
+ * next attempt.
+ */
+export function linkVerdict(kept: LinkAttempt | null, problem: string | null): LinkAttempt | null {
+  if (kept) return kept;
+  if (problem === ANAF_UNAVAILABLE) return null;
+  return { worked: problem === null, problem };
+}

@@ -18,7 +18,7 @@ import type { RefreshVerdict } from '../anaf-emulator/oauth-state.js';
 import { EMULATOR_DEFAULT_CLIENT, type EmulatorControl } from '../anaf-emulator/server.js';
 import { startLocalStack } from '../stack.js';
 import type { SimulationOptions } from './options.js';
-import { mirrorVerdict } from './check.js';
+import { ANAF_UNAVAILABLE, linkVerdict, mirrorVerdict, type LinkAttempt } from './check.js';
 import { createRng, type Rng } from './prng.js';
 import { EXPIRED_UNUSED } from './report.js';
 
@@ -113,8 +113,8 @@ interface SimToken {
   firstLinkAlive: boolean | null;
   link: string | null;
   reconnectDay: number | null;
-  /** The first reconnect attempt of this trouble, with the warning's link. */
-  linkAttempt: { worked: boolean; problem: string | null } | null;
+  /** The verdict of the first reconnect attempt of this trouble that said something about its link (linkVerdict). */
+  linkAttempt: LinkAttempt | null;
   episode: LossEpisode | null;
 }
 
@@ -371,7 +371,7 @@ async function simulate(
       return null;
     }
     const status = last?.status ?? 0;
-    return status === 409 ? 'other-certificate' : status === 400 ? 'link-expired-or-used' : status === 503 || status === 502 ? 'anaf-unavailable' : `page-${status}`;
+    return status === 409 ? 'other-certificate' : status === 400 ? 'link-expired-or-used' : status === 503 || status === 502 ? ANAF_UNAVAILABLE : `page-${status}`;
   }
 
   // ---- the simulated days ----
@@ -466,14 +466,14 @@ async function simulate(
       // link, signing in with the renewed certificate.
       const renewed = record.serial !== sim.serial;
       let problem = sim.link ? await connectWith(sim, sim.link) : 'no-link';
-      sim.linkAttempt ??= { worked: problem === null, problem };
+      sim.linkAttempt = linkVerdict(sim.linkAttempt, problem);
       const byEventLink = problem === null;
       // The link did not do it: the ERP mints a fresh one for the companies and the holder tries that.
-      if (problem !== null && problem !== 'anaf-unavailable') problem = await connectWith(sim, null);
+      if (problem !== null && problem !== ANAF_UNAVAILABLE) problem = await connectWith(sim, null);
       if (problem === null) {
         if (renewed) reconnectedBy[byEventLink ? 'renewedEventLink' : 'renewedFreshLink']++;
         else reconnectedBy[byEventLink ? 'eventLink' : 'freshLink']++;
-        if (sim.episode && sim.episode.linkWorked === null) {
+        if (sim.episode && sim.episode.linkWorked === null && sim.linkAttempt) {
           sim.episode.linkWorked = sim.linkAttempt.worked;
           sim.episode.linkProblem = sim.linkAttempt.problem;
         }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mirrorVerdict } from '../../../local/simulate/check.js';
+import { ANAF_UNAVAILABLE, linkVerdict, mirrorVerdict } from '../../../local/simulate/check.js';
 
 /** The simulation's 23:00 check: which companies it may judge from the mirror and which it must ask the service about. */
 const AT = Date.parse('2027-01-10T23:00:00.000Z');
@@ -33,5 +33,24 @@ describe('mirrorVerdict', () => {
 
   it('refuses a company with no linked record (nothing to hand out)', () => {
     expect(mirrorVerdict(undefined, undefined, AT)).toBe('refused');
+  });
+});
+
+describe('linkVerdict: what a warned holder learnt about the link', () => {
+  it('keeps the first attempt that says something about the link', () => {
+    expect(linkVerdict(null, null)).toEqual({ worked: true, problem: null });
+    expect(linkVerdict(null, 'other-certificate')).toEqual({ worked: false, problem: 'other-certificate' });
+    const kept = { worked: false, problem: 'link-expired-or-used' };
+    expect(linkVerdict(kept, null)).toBe(kept);
+  });
+
+  it('waits past a day ANAF was unavailable: the same link that works the next day worked', () => {
+    const afterOutage = linkVerdict(null, ANAF_UNAVAILABLE);
+    expect(afterOutage).toBeNull();
+    expect(linkVerdict(afterOutage, null)).toEqual({ worked: true, problem: null });
+  });
+
+  it('still reports a link that died while ANAF was unavailable', () => {
+    expect(linkVerdict(linkVerdict(null, ANAF_UNAVAILABLE), 'link-expired-or-used')).toEqual({ worked: false, problem: 'link-expired-or-used' });
   });
 });
