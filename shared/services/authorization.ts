@@ -26,7 +26,7 @@ import type { ServiceDeps } from './deps.js';
 import { recordEvent } from './audit.js';
 import { disconnect } from './disconnect.js';
 import { requireRegisteredCompanies } from './companies.js';
-import { JOIN_POLL_MS, leaseSecondsFor, newLeaseOwner, writePairDurably } from './refresh.js';
+import { joinPollMs, leaseSecondsFor, newLeaseOwner, writePairDurably } from './refresh.js';
 import { clientCredentials, requireTenant } from './tenants.js';
 
 export const DEFAULT_SESSION_TTL_SECONDS = 1800;
@@ -617,11 +617,11 @@ function refuseActive(input: StoreAuthorizationInput, token: TokenRecord): void 
   }
 }
 
-/** Takes the token's refresh lease, polling while another run holds it, until `deadline` (deps.clock). */
+/** Takes the token's refresh lease, polling with the join's back-off while another run holds it, until `deadline` (deps.clock). */
 async function leaseWithin(deps: ServiceDeps, token: TokenRecord, owner: string, deadline: number): Promise<TokenRecord | null> {
-  for (;;) {
+  for (let polls = 0; ; polls++) {
     const leased = await deps.tokens.acquireLease(token.tenantId, token.tokenId, owner, deps.clock.now(), leaseSecondsFor(deps));
     if (leased || deps.clock.now().getTime() >= deadline) return leased;
-    await sleep(JOIN_POLL_MS);
+    await sleep(joinPollMs(polls));
   }
 }

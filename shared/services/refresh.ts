@@ -32,6 +32,16 @@ import { clientCredentials } from './tenants.js';
 /** How long a caller waits for another run's refresh of the same token before answering 409. */
 export const JOIN_WAIT_MS = 5_000;
 export const JOIN_POLL_MS = 100;
+/**
+ * A waiting caller's reads back off from JOIN_POLL_MS, doubling up to this: a refresh takes a few hundred
+ * ms, so the first reads catch most results, and a crowd of callers waiting on one token (an ERP's
+ * batch on an expired token) does not bury the holder's own calls.
+ */
+export const JOIN_POLL_MAX_MS = 800;
+export const joinPollMs = (polls: number) => Math.min(JOIN_POLL_MAX_MS, JOIN_POLL_MS * 2 ** polls);
+
+/** Whether a record read shows another run's live lease (acquireLease would refuse: its condition decides, this only saves the try). */
+const leaseHeld = (token: TokenRecord, now: Date) => token.leaseExpiresAt !== null && Date.parse(token.leaseExpiresAt) >= now.getTime();
 /** In-run retries where ANAF cannot have acted (connection refused, 429, 5xx). */
 const MAX_ATTEMPTS = 3;
 const MAX_RETRY_AFTER_MS = 5_000;
@@ -128,16 +138,18 @@ export async function refreshToken(
 
   const owner = newLeaseOwner();
   const deadline = Date.now() + (trigger === 'sweep' ? 0 : JOIN_WAIT_MS);
-  let leased: TokenRecord | null = null;
-  for (;;) {
-    leased = await deps.tokens.acquireLease(tenantId, tokenId, owner, deps.clock.now(), leaseSecondsFor(deps));
-    if (leased) break;
+  // The lease is asked for first, then only when a read shows it free: while another run holds it the
+  // caller reads its record with a back-off until that run's result shows or the deadline passes (a
+  // refused conditional write costs a write in DynamoDB, a read half a read).
+  let leased = await deps.tokens.acquireLease(tenantId, tokenId, owner, deps.clock.now(), leaseSecondsFor(deps));
+  for (let polls = 0; !leased; ) {
     const current = await deps.tokens.get(tenantId, tokenId);
     if (!current) throw new BrokerError('TOKEN_NOT_FOUND', `token ${tokenId} not found`);
     const settled = resultOfOtherRun(current, stored);
     if (settled) return settled;
     if (Date.now() >= deadline) return busy(current);
-    await sleep(JOIN_POLL_MS);
+    if (!leaseHeld(current, deps.clock.now())) leased = await deps.tokens.acquireLease(tenantId, tokenId, owner, deps.clock.now(), leaseSecondsFor(deps));
+    if (!leased) await sleep(joinPollMs(polls++));
   }
 
   let result: RefreshResult | undefined;

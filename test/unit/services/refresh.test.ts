@@ -559,3 +559,38 @@ describe('rotations per authorization (ANAF_ROTATION_CAP)', () => {
     expect(world.anaf.refreshCalls).toBe(1);
   });
 });
+
+describe('refreshToken: waiting for another run', () => {
+  it('a caller waiting on a live lease reads with a back-off and never asks for the lease it can see is held', async () => {
+    const { world, token } = await dueWorld();
+    await world.tokens.acquireLease(T, token.tokenId, 'lease_elsewhere', world.clock.now(), 60);
+    const acquire = vi.spyOn(world.tokens, 'acquireLease');
+    const get = vi.spyOn(world.tokens, 'get');
+    const result = await withFastSleeps(() => refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' }), ['setTimeout', 'Date']);
+    expect(result.outcome).toBe('busy');
+    expect(result.error?.code).toBe('REFRESH_IN_PROGRESS');
+    expect(world.anaf.refreshCalls).toBe(0);
+    // One try for the lease, then reads only while the record shows it held: a refused conditional write
+    // costs a write in DynamoDB, and 100 ms polls of both for 5 s made ~50 of each per waiting caller.
+    expect(acquire).toHaveBeenCalledTimes(1);
+    expect(get.mock.calls.length).toBeGreaterThan(3);
+    expect(get.mock.calls.length).toBeLessThanOrEqual(12);
+  });
+
+  it('takes the lease as soon as a read shows it free, and refreshes', async () => {
+    const { world, token } = await dueWorld();
+    await world.tokens.acquireLease(T, token.tokenId, 'lease_elsewhere', world.clock.now(), 60);
+    const acquire = vi.spyOn(world.tokens, 'acquireLease');
+    const result = await withFastSleeps(async () => {
+      const waiting = refreshToken(world.deps, { tenantId: T, tokenId: token.tokenId, trigger: 'manual' });
+      // the holder gives up without writing anything (a failure before ANAF): the record is unchanged
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      await world.tokens.releaseLease(T, token.tokenId, 'lease_elsewhere');
+      return waiting;
+    }, ['setTimeout', 'Date']);
+    expect(result.outcome).toBe('refreshed');
+    expect(world.anaf.refreshCalls).toBe(1);
+    expect(acquire).toHaveBeenCalledTimes(2);
+    expect(record(world, token)).toMatchObject({ version: 2, leaseOwner: null });
+  });
+});
