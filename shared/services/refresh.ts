@@ -41,7 +41,7 @@ export const JOIN_POLL_MAX_MS = 800;
 export const joinPollMs = (polls: number) => Math.min(JOIN_POLL_MAX_MS, JOIN_POLL_MS * 2 ** polls);
 
 /** Whether a record read shows another run's live lease (acquireLease would refuse: its condition decides, this only saves the try). */
-const leaseHeld = (token: TokenRecord, now: Date) => token.leaseExpiresAt !== null && Date.parse(token.leaseExpiresAt) >= now.getTime();
+const leaseHeld = (token: TokenRecord, now: Date) => Boolean(token.leaseExpiresAt) && Date.parse(token.leaseExpiresAt!) >= now.getTime();
 /** In-run retries where ANAF cannot have acted (connection refused, 429, 5xx). */
 const MAX_ATTEMPTS = 3;
 const MAX_RETRY_AFTER_MS = 5_000;
@@ -140,7 +140,7 @@ export async function refreshToken(
   const deadline = Date.now() + (trigger === 'sweep' ? 0 : JOIN_WAIT_MS);
   // The lease is asked for first, then only when a read shows it free: while another run holds it the
   // caller reads its record with a back-off until that run's result shows or the deadline passes (a
-  // refused conditional write costs a write in DynamoDB, a read half a read).
+  // refused conditional write still costs a write unit in DynamoDB; a small read costs one read unit).
   let leased = await deps.tokens.acquireLease(tenantId, tokenId, owner, deps.clock.now(), leaseSecondsFor(deps));
   for (let polls = 0; !leased; ) {
     const current = await deps.tokens.get(tenantId, tokenId);
