@@ -41,7 +41,7 @@ export const JOIN_POLL_MAX_MS = 800;
 export const joinPollMs = (polls: number) => Math.min(JOIN_POLL_MAX_MS, JOIN_POLL_MS * 2 ** polls);
 
 /** Whether a record read shows another run's live lease (acquireLease would refuse: its condition decides, this only saves the try). */
-const leaseHeld = (token: TokenRecord, now: Date) => Boolean(token.leaseExpiresAt) && Date.parse(token.leaseExpiresAt!) >= now.getTime();
+const leaseHeld = (token: TokenRecord, now: Date) => (token.leaseExpiresAt ? Date.parse(token.leaseExpiresAt) >= now.getTime() : false);
 /** In-run retries where ANAF cannot have acted (connection refused, 429, 5xx). */
 const MAX_ATTEMPTS = 3;
 const MAX_RETRY_AFTER_MS = 5_000;
