@@ -247,6 +247,11 @@ export function createOAuthState(options: { now: () => number; codeTtlSeconds: n
       return record && record.exp > nowSeconds() ? record.certificate : null;
     },
 
+    /** The certificate serial a refresh token issued here belongs to, else null. */
+    refreshTokenSerial(refreshToken: string): string | null {
+      return refreshTokens.get(refreshToken)?.certificate.serial ?? null;
+    },
+
     isRefreshTokenLive(refreshToken: string): boolean {
       return refreshVerdict(refreshToken) === 'live';
     },

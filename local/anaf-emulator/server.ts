@@ -160,6 +160,8 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
   let certificate: EmulatorCertificate = { ...EMULATOR_CERTIFICATES[0]! };
   let latencyMs = 0;
   let failures: TokenFailureKind[] = [];
+  /** Queued `/token` failures of refresh calls presenting a refresh token of one certificate, by serial. */
+  let failuresBySerial = new Map<string, TokenFailureKind[]>();
   /** Queued e-Factura/public failures per target (`any` is taken after the endpoint's own queue). */
   let apiFailures = new Map<FailureTarget, { kind: ApiFailureKind; ms: number }[]>();
   /** While set, every `/token` call fails this way (an outage), after any queued `failNext`. */
@@ -196,6 +198,9 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
     },
     failNext(kind, count = 1, options = {}) {
       const target = options.target ?? 'token';
+      if (options.serial !== undefined && (typeof options.serial !== 'string' || !SERIAL.test(options.serial) || target !== 'token')) {
+        throw new EmulatorInputError('serial must be colon-separated hex, like 3a:00:00:00:12:ab:cd, and only with target token');
+      }
       if (target !== 'token' && target !== 'any' && !API_ENDPOINTS.includes(target)) {
         throw new EmulatorInputError(`target must be token, any or one of ${API_ENDPOINTS.join(', ')}`);
       }
@@ -206,7 +211,9 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
         if (!TOKEN_FAILURE_KINDS.includes(kind as TokenFailureKind)) {
           throw new EmulatorInputError(`kind must be one of ${TOKEN_FAILURE_KINDS.join(', ')}`);
         }
-        failures.push(...Array<TokenFailureKind>(count).fill(kind as TokenFailureKind));
+        const queued = Array<TokenFailureKind>(count).fill(kind as TokenFailureKind);
+        if (options.serial === undefined) failures.push(...queued);
+        else failuresBySerial.set(options.serial, [...(failuresBySerial.get(options.serial) ?? []), ...queued]);
         return;
       }
       if (!API_FAILURE_KINDS.includes(kind as ApiFailureKind)) {
@@ -301,6 +308,7 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
     },
     clearFailures() {
       failures = [];
+      failuresBySerial = new Map();
     },
     revokeCertificate(serial) {
       if (typeof serial !== 'string' || !SERIAL.test(serial)) throw new EmulatorInputError('serial must be colon-separated hex');
@@ -341,6 +349,7 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
       latencyMs = 0;
       clockOffsetMs = 0;
       failures = [];
+      failuresBySerial = new Map();
       apiFailures = new Map();
       outage = null;
       stats = freshStats();
@@ -507,13 +516,22 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
     }
   }
 
+  /** A failure queued for the certificate whose refresh token is presented, taken before the general queue. */
+  function serialFailure(refreshToken: string | null | undefined): TokenFailureKind | undefined {
+    const serial = refreshToken ? oauth.refreshTokenSerial(refreshToken) : null;
+    const queue = serial === null ? undefined : failuresBySerial.get(serial);
+    const failure = queue?.shift();
+    if (queue && queue.length === 0) failuresBySerial.delete(serial!);
+    return failure;
+  }
+
   async function token(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
     const { body, tooLarge } = await readBody(req, TOKEN_BODY_LIMIT);
     const isForm = /^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '');
     const form = isForm && !tooLarge ? new URLSearchParams(body.toString('utf8')) : null;
     const grantType = form?.get('grant_type');
     if (grantType === 'authorization_code' || grantType === 'refresh_token') stats.tokenCalls[grantType] += 1;
-    const failure = failures.shift() ?? outage ?? undefined;
+    const failure = serialFailure(grantType === 'refresh_token' ? form?.get('refresh_token') : null) ?? failures.shift() ?? outage ?? undefined;
     if (failure === 'hang') return; // the socket stays open until the client gives up or close()
     await delay(latencyMs);
     if (failure === 'drop') {
@@ -598,6 +616,7 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
     tokenLifetimes: oauth.lifetimes(),
     tokenBehaviour: oauth.behaviour(),
     pendingFailures: [...failures],
+    pendingFailuresBySerial: Object.fromEntries([...failuresBySerial].map(([serial, q]) => [serial, [...q]])),
     pendingApiFailures: Object.fromEntries([...apiFailures].filter(([, q]) => q.length > 0).map(([t, q]) => [t, q.map((x) => x.kind)])),
     clockOffsetSeconds: clockOffsetMs / 1000,
     efactura: efactura.view(),
@@ -641,6 +660,7 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
           control.failNext(input.kind as TokenFailureKind, (input.count as number | undefined) ?? 1, {
             target: input.target as FailureTarget | undefined,
             ms: input.ms as number | undefined,
+            serial: input.serial as string | undefined,
           });
           break;
         case 'clock':

@@ -180,9 +180,12 @@ export interface EmulatorControl {
   /**
    * The next `count` (default 1) calls to `target` fail this way; calls queue up in order. Target
    * `token` (the default) takes a TokenFailureKind; an API endpoint or `any` takes an ApiFailureKind
-   * (`ms` is the delay of `slow`). A call takes its endpoint's queue first, then `any`'s.
+   * (`ms` is the delay of `slow`). A call takes its endpoint's queue first, then `any`'s. With
+   * `serial` (target `token` only) the failures wait for refresh calls presenting a refresh token of
+   * that certificate, and such a call takes them before the general queue: which token fails does
+   * not depend on the order the calls arrive in.
    */
-  failNext(kind: TokenFailureKind | ApiFailureKind, count?: number, options?: { target?: FailureTarget; ms?: number }): void;
+  failNext(kind: TokenFailureKind | ApiFailureKind, count?: number, options?: { target?: FailureTarget; ms?: number; serial?: string }): void;
   /** Delay before answering `/token` and e-Factura calls. */
   setLatency(ms: number): void;
   /** Moves the emulator clock forward (tokens, processing, daily counters, 60-day rules); reset() rewinds it. */
