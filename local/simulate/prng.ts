@@ -27,3 +27,10 @@ export function createRng(seed: number) {
 }
 
 export type Rng = ReturnType<typeof createRng>;
+
+/**
+ * A stream of draws of its own for item `index` under `seed`. Draws made while the sweep's concurrent
+ * refreshes run (a holder's reconnect delay, drawn when their warning is recorded) come in an order that
+ * varies from run to run: from a shared stream they would land on different items each time.
+ */
+export const streamOf = (seed: number, index: number) => createRng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);

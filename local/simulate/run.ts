@@ -19,7 +19,7 @@ import { EMULATOR_DEFAULT_CLIENT, type EmulatorControl } from '../anaf-emulator/
 import { startLocalStack } from '../stack.js';
 import type { SimulationOptions } from './options.js';
 import { ANAF_UNAVAILABLE, linkVerdict, mirrorVerdict, type LinkAttempt } from './check.js';
-import { createRng, type Rng } from './prng.js';
+import { createRng, streamOf, type Rng } from './prng.js';
 import { EXPIRED_UNUSED } from './report.js';
 
 export const DAY_MS = 86_400_000;
@@ -106,6 +106,8 @@ interface SimToken {
   cuis: string[];
   serial: string;
   holder: string;
+  /** The holder's own draws (how long they take to act on a warning): independent of the order events arrive in. */
+  holderRng: Rng;
   tokenId: string;
   renewalDay: number | null;
   /** The warning that opened the current trouble, and the newest link the holder got. */
@@ -229,7 +231,7 @@ async function simulate(
       if (sim.firstWarningAt === null) {
         sim.firstWarningAt = at;
         sim.firstLinkAlive = await linkAlive(event.connectUrl);
-        const delay = rng.weighted(options.reconnect).days;
+        const delay = sim.holderRng.weighted(options.reconnect).days;
         sim.reconnectDay = delay === null ? null : dayOf(at) + delay;
       }
     }
@@ -323,6 +325,7 @@ async function simulate(
         cuis,
         serial: serialOf(index, 0),
         holder: `Holder ${index}`,
+        holderRng: streamOf(options.seed, index),
         tokenId: '',
         renewalDay,
         firstWarningAt: null,
@@ -414,13 +417,17 @@ async function simulate(
     }
     const sweepAt = dayStart + 3 * HOUR_MS;
     if (!down && !blip && options.lostAnswerRate > 0) {
-      const dueCount = sims.filter((sim) => {
+      // Which due tokens lose the sweep's answer is drawn here, token by token, and the drop waits at
+      // the emulator for that token's certificate: the sweep's eight workers reach ANAF in an order that
+      // varies from run to run, and a drop of "the next N calls" would hit different tokens each time.
+      for (const sim of sims) {
         const record = tokens.get(sim.tokenId);
-        return record?.status === 'active' && record.dueAt !== null && Date.parse(record.dueAt) <= sweepAt;
-      }).length;
-      let drops = 0;
-      for (let i = 0; i < dueCount; i++) if (rng.chance(options.lostAnswerRate)) drops++;
-      if (drops > 0) control.failNext('drop', drops);
+        const due = record?.status === 'active' && record.dueAt !== null && Date.parse(record.dueAt) <= sweepAt;
+        if (due && rng.chance(options.lostAnswerRate)) {
+          if (record.serial !== null) control.failNext('drop', 1, { serial: record.serial });
+          else control.failNext('drop', 1);
+        }
+      }
     }
 
     // 03:00 the schedule fires the sweep, exactly as EventBridge invokes it.
