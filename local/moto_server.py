@@ -53,6 +53,11 @@ every page, then keeps the page's hundred: the sweep's reconciliation lists ever
 day, so a 1,000-token world paid ten pages × 1,000 descriptions a day. `_paged_secret_lists` filters
 and pages first and describes only the page (the same pages, the same bodies).
 
+And moto finds a secret by walking every secret in the account, for each lookup (`SecretsStore`:
+`GetSecretValue` looks the same secret up several times): with the bench's 10,000 token secrets that
+walk cost more than the answer. `_named_secret_lookups` finds a secret asked for by its name under
+that name, as moto files it (an ARN, or a store holding an entry filed otherwise, still walks).
+
 Usage: python3 local/moto_server.py HOST PORT
 """
 import base64
@@ -344,6 +349,46 @@ def _paged_secret_lists() -> None:
     secrets_models.SecretsManagerBackend.list_secrets = list_secrets  # type: ignore[method-assign]
 
 
+def _named_secret_lookups() -> None:
+    """A secret looked up by its name is the store's entry under that name, found without a walk."""
+    from moto.secretsmanager.models import SecretsStore
+
+    stock_set = SecretsStore.__setitem__
+    stock_get_item = SecretsStore.__getitem__
+    stock_contains = SecretsStore.__contains__
+    stock_get = SecretsStore.get
+    stock_pop = SecretsStore.pop
+
+    # moto files a secret under its name (a replica under its ARN). While every entry is filed under its
+    # own name, an entry whose name is the key is the one under the key, and a key that is no ARN can
+    # match nothing else: moto's walk and a dict lookup give the same answer.
+    def by_name(store: Any, key: Any) -> bool:
+        return isinstance(key, str) and not key.startswith("arn:") and not getattr(store, "_filed_otherwise", False)
+
+    def set_item(self: Any, key: str, value: Any) -> None:
+        if getattr(value, "name", None) != key:
+            self._filed_otherwise = True
+        stock_set(self, key, value)
+
+    def get_item(self: Any, key: str) -> Any:
+        return dict.__getitem__(self, key) if by_name(self, key) else stock_get_item(self, key)
+
+    def contains(self: Any, key: object) -> bool:
+        return dict.__contains__(self, key) if by_name(self, key) else stock_contains(self, key)
+
+    def get(self: Any, key: str) -> Any:
+        return dict.get(self, key) if by_name(self, key) else stock_get(self, key)
+
+    def pop(self: Any, key: str) -> Any:
+        return dict.pop(self, key, None) if by_name(self, key) else stock_pop(self, key)
+
+    SecretsStore.__setitem__ = set_item  # type: ignore[method-assign]
+    SecretsStore.__getitem__ = get_item  # type: ignore[method-assign]
+    SecretsStore.__contains__ = contains  # type: ignore[method-assign]
+    SecretsStore.get = get  # type: ignore[method-assign]
+    SecretsStore.pop = pop  # type: ignore[method-assign]
+
+
 def _frozen_tables() -> None:
     import gc
 
@@ -372,6 +417,7 @@ def main() -> None:
     _frozen_tables()
     _cheap_sizes()
     _paged_secret_lists()
+    _named_secret_lookups()
     BaseWSGIServer.request_queue_size = LISTEN_BACKLOG
     run_simple(host, port, DomainDispatcherApplication(create_backend_app), threaded=False, processes=1)
 
