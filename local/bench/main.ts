@@ -80,7 +80,7 @@ async function runBench(options: BenchOptions, log: (line: string) => void = (li
     }
     if (options.only.includes('load')) {
       log('load…');
-      rows.push(...(await loadSection({ stack: bench, apiKey: stack.apiKey, bundles, clients: options.loadClients, durationMs: options.loadSeconds * 1000, tokens: options.quick ? 2 : 20, log })));
+      rows.push(...(await loadSection({ stack: bench, apiKey: stack.apiKey, bundles, clients: options.loadClients, durationMs: options.loadSeconds * 1000, tokens: options.quick ? 2 : 20, repeats: options.loadRepeats, log })));
     }
   } finally {
     await stack.stop();

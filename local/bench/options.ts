@@ -11,6 +11,7 @@ export interface BenchOptions {
   sweepRepeats: number;
   loadClients: number;
   loadSeconds: number;
+  loadRepeats: number;
   /** Where the table is written; null: printed only. */
   out: string | null;
   note?: string;
@@ -31,6 +32,7 @@ export const BENCH_OPTIONS: ReadonlyArray<readonly [name: string, what: string]>
   ['sweep-repeats=N', 'repeats per sweep size (default 3)'],
   ['load-clients=N', 'concurrent clients on the access-token route (default 200)'],
   ['load-seconds=N', 'how long the load runs (default 20)'],
+  ['load-repeats=N', 'load runs, each on 20 fresh tokens (default 3)'],
   ['out=FILE', 'where the table is written (default bench/results.md)'],
   ['no-out', 'print the table only'],
   ['note=TEXT', 'a note for the results page'],
@@ -55,7 +57,7 @@ export function wantsHelp(argv: readonly string[]): boolean {
 
 /**
  * `npm run bench -- [--only=cold-start,sweep] [--quick] [--repeats=15] [--sweep-sizes=500,5000,50000]
- * [--sweep-repeats=3] [--load-clients=200] [--load-seconds=20] [--out=bench/results.md | --no-out] [--note=…]`.
+ * [--sweep-repeats=3] [--load-clients=200] [--load-seconds=20] [--load-repeats=3] [--out=bench/results.md | --no-out] [--note=…]`.
  * `--quick` is a smoke test: one repeat, tiny sizes, a short load, nothing written unless --out says so.
  * `--help` is answered by the caller (wantsHelp, BENCH_USAGE) before this runs.
  */
@@ -87,6 +89,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     sweepRepeats: number('sweep-repeats', 3, 1),
     loadClients: number('load-clients', 200, 5),
     loadSeconds: number('load-seconds', 20, 1),
+    loadRepeats: number('load-repeats', 3, 1),
     out: given.has('no-out') ? null : (given.get('out') ?? (quick ? null : 'bench/results.md')),
     ...(given.has('note') ? { note: given.get('note')! } : {}),
   };
@@ -99,7 +102,7 @@ export function describeOptions(o: BenchOptions): string {
     o.quick ? 'quick' : null,
     `repeats ${o.repeats}`,
     o.only.includes('sweep') ? `sweep sizes ${o.sweepSizes.join(', ')} (×${o.sweepRepeats})` : null,
-    o.only.includes('load') ? `load ${o.loadClients} clients for ${o.loadSeconds} s` : null,
+    o.only.includes('load') ? `load ${o.loadClients} clients for ${o.loadSeconds} s (×${o.loadRepeats})` : null,
   ]
     .filter(Boolean)
     .join('; ');

@@ -5,6 +5,8 @@ export type Unit = '×' | 'ms' | 'KB' | 'MB' | '/s' | 'items' | 'count';
 export interface Goal {
   op: '<=' | '>=' | '==';
   value: number;
+  /** Every repeat must meet it (its min and max), not only the median: a count of errors that must stay 0. */
+  every?: true;
 }
 
 /** One line of the results table. */
@@ -42,13 +44,12 @@ export function formatValue(value: number, unit: Unit): string {
   return unit === '×' ? `${text}×` : `${text} ${unit}`;
 }
 
-/** Whether the median meets the goal; null without a goal. */
+/** Whether the median (with `every`, each of min and max) meets the goal; null without a goal. */
 export function meets(row: Row): boolean | null {
-  if (!row.goal) return null;
-  const v = row.figure.median;
-  if (row.goal.op === '<=') return v <= row.goal.value;
-  if (row.goal.op === '>=') return v >= row.goal.value;
-  return Math.abs(v - row.goal.value) < 1e-9;
+  const { goal } = row;
+  if (!goal) return null;
+  const one = (v: number) => (goal.op === '<=' ? v <= goal.value : goal.op === '>=' ? v >= goal.value : Math.abs(v - goal.value) < 1e-9);
+  return goal.every ? one(row.figure.min) && one(row.figure.max) : one(row.figure.median);
 }
 
 const cell = (text: string) => text.replace(/\|/g, '\\|');
@@ -71,7 +72,7 @@ export function renderResults(meta: Meta, rows: readonly Row[]): string {
   for (const row of rows) {
     const met = meets(row);
     const range = row.figure.n > 1 ? `${formatValue(row.figure.min, row.unit)} – ${formatValue(row.figure.max, row.unit)}` : '';
-    const goal = row.goal ? `${row.goal.op === '==' ? '=' : row.goal.op === '<=' ? '≤' : '≥'} ${formatValue(row.goal.value, row.unit)}` : '';
+    const goal = row.goal ? `${row.goal.op === '==' ? '=' : row.goal.op === '<=' ? '≤' : '≥'} ${formatValue(row.goal.value, row.unit)}${row.goal.every ? ' (every repeat)' : ''}` : '';
     lines.push(
       `| ${[row.section, row.measure, formatValue(row.figure.median, row.unit), range, String(row.figure.n), goal, met === null ? '' : met ? 'yes' : '**no**', row.note ?? '']
         .map(cell)

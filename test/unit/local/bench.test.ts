@@ -41,12 +41,13 @@ describe('bench options', () => {
       sweepSizes: [500, 5000],
       loadClients: 200,
       loadSeconds: 20,
+      loadRepeats: 3,
       out: 'bench/results.md',
     });
   });
 
   it('--quick is a smoke test that writes nothing unless told', () => {
-    expect(parseBenchOptions(['--quick'])).toMatchObject({ quick: true, repeats: 1, sweepRepeats: 1, out: null });
+    expect(parseBenchOptions(['--quick'])).toMatchObject({ quick: true, repeats: 1, sweepRepeats: 1, loadRepeats: 1, out: null });
     expect(parseBenchOptions(['--quick', '--out=x.md']).out).toBe('x.md');
   });
 
@@ -62,7 +63,7 @@ describe('bench options', () => {
     expect([wantsHelp(['--help']), wantsHelp(['--quick', '-h']), wantsHelp(['--quick'])]).toEqual([true, true, false]);
     for (const [name] of BENCH_OPTIONS) expect(BENCH_USAGE).toContain(`--${name}`);
     // Every option the usage names (but --help) parses; the rest are refused.
-    const samples: Record<string, string> = { only: 'sweep', repeats: '2', 'sweep-sizes': '10', 'sweep-repeats': '1', 'load-clients': '1', 'load-seconds': '1', out: 'x.md', note: 'n' };
+    const samples: Record<string, string> = { only: 'sweep', repeats: '2', 'sweep-sizes': '10', 'sweep-repeats': '1', 'load-clients': '1', 'load-seconds': '1', 'load-repeats': '2', out: 'x.md', note: 'n' };
     for (const [spec] of BENCH_OPTIONS.filter(([name]) => name !== 'help')) {
       const name = spec.split('=')[0]!;
       expect(() => parseBenchOptions([samples[name] ? `--${name}=${samples[name]}` : `--${name}`]), name).not.toThrow();
@@ -91,6 +92,21 @@ describe('bench table', () => {
     { goal: undefined, median: 5, met: null },
   ])('median $median against $goal: $met', ({ goal, median, met }) => {
     expect(meets(row(median, goal))).toBe(met);
+  });
+
+  it('a goal for every repeat is met only when the min and the max meet it, and says so in its column', () => {
+    const counts = (min: number, median: number, max: number): Row => ({
+      section: 'load',
+      measure: 'errors',
+      figure: { median, min, max, n: 3 },
+      unit: 'count',
+      goal: { op: '==', value: 0, every: true },
+    });
+    expect(meets(counts(0, 0, 0))).toBe(true);
+    expect(meets(counts(0, 0, 4))).toBe(false);
+    expect(meets({ ...counts(0, 0, 4), goal: { op: '==', value: 0 } })).toBe(true);
+    const page = renderResults({ commit: 'c', date: 'd', cores: 2, cpu: 'x', node: 'v20', loadAverage: [0, 0], options: 'o' }, [counts(0, 0, 4)]);
+    expect(page).toContain('| = 0 count (every repeat) | **no** |');
   });
 
   it('one table under the machine, the commit and the options; a missed goal is marked', () => {
