@@ -520,8 +520,9 @@ export async function startAnafEmulator(options: StartAnafEmulatorOptions = {}):
   function serialFailure(refreshToken: string | null | undefined): TokenFailureKind | undefined {
     const serial = refreshToken ? oauth.refreshTokenSerial(refreshToken) : null;
     const queue = serial === null ? undefined : failuresBySerial.get(serial);
-    const failure = queue?.shift();
-    if (queue && queue.length === 0) failuresBySerial.delete(serial!);
+    if (serial === null || !queue) return undefined;
+    const failure = queue.shift();
+    if (queue.length === 0) failuresBySerial.delete(serial);
     return failure;
   }
 

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { AnafError } from '../domain/anaf-errors.js';
 import { BrokerError } from '../domain/errors.js';
 import { readPairFacts, type PairFacts } from '../domain/pair-facts.js';
@@ -26,7 +25,8 @@ import type { ServiceDeps } from './deps.js';
 import { recordEvent } from './audit.js';
 import { disconnect } from './disconnect.js';
 import { requireRegisteredCompanies } from './companies.js';
-import { joinPollMs, leaseSecondsFor, newLeaseOwner, writePairDurably } from './refresh.js';
+import { acquireLeaseWithin } from './lease-wait.js';
+import { leaseSecondsFor, newLeaseOwner, writePairDurably } from './refresh.js';
 import { clientCredentials, requireTenant } from './tenants.js';
 
 export const DEFAULT_SESSION_TTL_SECONDS = 1800;
@@ -552,7 +552,11 @@ async function updateUnderLease(
   const { tenantId, tokenId } = existing;
   refuseActive(input, existing);
   const owner = newLeaseOwner();
-  const leased = await leaseWithin(deps, existing, owner, input.leaseDeadline);
+  const leased = await acquireLeaseWithin(
+    deps,
+    { tenantId: existing.tenantId, tokenId: existing.tokenId, owner, leaseSeconds: leaseSecondsFor(deps) },
+    () => deps.clock.now().getTime() >= input.leaseDeadline,
+  );
   if (!leased) {
     deps.logger.warn('a re-authorization found the token under refresh past its wait; nothing stored', { tenantId, tokenId, source: input.source });
     throw new BrokerError('REFRESH_IN_PROGRESS', 'a refresh of this token is under way; try again shortly');
@@ -617,11 +621,3 @@ function refuseActive(input: StoreAuthorizationInput, token: TokenRecord): void 
   }
 }
 
-/** Takes the token's refresh lease, polling with the join's back-off while another run holds it, until `deadline` (deps.clock). */
-async function leaseWithin(deps: ServiceDeps, token: TokenRecord, owner: string, deadline: number): Promise<TokenRecord | null> {
-  for (let polls = 0; ; polls++) {
-    const leased = await deps.tokens.acquireLease(token.tenantId, token.tokenId, owner, deps.clock.now(), leaseSecondsFor(deps));
-    if (leased || deps.clock.now().getTime() >= deadline) return leased;
-    await sleep(joinPollMs(polls));
-  }
-}

@@ -3,18 +3,16 @@ import { disconnectedRecord } from '../domain/disconnection.js';
 import { BrokerError } from '../domain/errors.js';
 import type { AuditEvent, DisconnectReason, Disconnection, TokenRecord } from '../domain/model.js';
 import type { ServiceDeps } from './deps.js';
+import { acquireLeaseWithin } from './lease-wait.js';
 import { requireTenant } from './tenants.js';
 import { requireToken } from './tokens.js';
 
 /** How long a disconnect waits for another one finishing the same token before answering 409. */
 const FINISH_WAIT_MS = 5_000;
-const FINISH_POLL_MS = 100;
 /** The finishing steps are a handful of store calls; the lease that keeps them to one run outlives them. */
 const FINISH_LEASE_SECONDS = 60;
 /** A refresh or re-authorization writing between our read and our flip makes us read and flip again. */
 const FLIP_ATTEMPTS = 3;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * DELETE …/tokens/{tokenId}: disconnects the token, or finishes a disconnect that an earlier call (or
@@ -72,11 +70,8 @@ export async function finishDisconnect(deps: ServiceDeps, token: TokenRecord): P
   const { tenantId, tokenId } = token;
   const owner = `disc_${randomBytes(8).toString('hex')}`;
   const deadline = Date.now() + FINISH_WAIT_MS;
-  let leased: TokenRecord | null;
-  while (!(leased = await deps.tokens.acquireLease(tenantId, tokenId, owner, deps.clock.now(), FINISH_LEASE_SECONDS))) {
-    if (Date.now() >= deadline) throw new BrokerError('CONFLICT', 'another request is finishing this disconnect; try again shortly');
-    await sleep(FINISH_POLL_MS);
-  }
+  const leased = await acquireLeaseWithin(deps, { tenantId, tokenId, owner, leaseSeconds: FINISH_LEASE_SECONDS }, () => Date.now() >= deadline);
+  if (!leased) throw new BrokerError('CONFLICT', 'another request is finishing this disconnect; try again shortly');
   try {
     if (leased.status !== 'disconnected') throw new BrokerError('CONFLICT', 'the token is not disconnected');
     await deps.secrets.deleteTokenPair(tenantId, tokenId);

@@ -24,6 +24,7 @@ import { recordEvent } from './audit.js';
 import { createConnectSession } from './authorization.js';
 import { MAX_CUIS } from './companies.js';
 import type { ServiceDeps } from './deps.js';
+import { leasePollMs, sleep } from './lease-wait.js';
 import { clientCredentials } from './tenants.js';
 
 // The write order and what a crash at each step leaves behind are described in README.md,
@@ -31,15 +32,6 @@ import { clientCredentials } from './tenants.js';
 
 /** How long a caller waits for another run's refresh of the same token before answering 409. */
 export const JOIN_WAIT_MS = 5_000;
-export const JOIN_POLL_MS = 100;
-/**
- * A waiting caller's reads back off from JOIN_POLL_MS, doubling up to this: a refresh takes a few hundred
- * ms, so the first reads catch most results, and a crowd of callers waiting on one token (an ERP's
- * batch on an expired token) does not bury the holder's own calls.
- */
-export const JOIN_POLL_MAX_MS = 800;
-export const joinPollMs = (polls: number) => Math.min(JOIN_POLL_MAX_MS, JOIN_POLL_MS * 2 ** polls);
-
 /** Whether a record read shows another run's live lease (acquireLease would refuse: its condition decides, this only saves the try). */
 const leaseHeld = (token: TokenRecord, now: Date) => (token.leaseExpiresAt ? Date.parse(token.leaseExpiresAt) >= now.getTime() : false);
 /** In-run retries where ANAF cannot have acted (connection refused, 429, 5xx). */
@@ -101,7 +93,6 @@ export function refreshWorstCaseMs(settings: Pick<ServiceDeps['settings'], 'anaf
  */
 export const leaseSecondsFor = (deps: Pick<ServiceDeps, 'settings'>) => Math.ceil((refreshWorstCaseMs(deps.settings) + 4_000) / 1000);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const secretWriteBackoffMs = (attempt: number) => 200 * 2 ** attempt;
 
 /**
@@ -149,7 +140,7 @@ export async function refreshToken(
     if (settled) return settled;
     if (Date.now() >= deadline) return busy(current);
     if (!leaseHeld(current, deps.clock.now())) leased = await deps.tokens.acquireLease(tenantId, tokenId, owner, deps.clock.now(), leaseSecondsFor(deps));
-    if (!leased) await sleep(joinPollMs(polls++));
+    if (!leased) await sleep(leasePollMs(polls++));
   }
 
   let result: RefreshResult | undefined;
