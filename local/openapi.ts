@@ -370,7 +370,8 @@ export const routeKey = (route: Pick<RouteDef, 'method' | 'path'>) => `${route.m
 
 /** The codes every route of this kind answers besides its own. */
 export function commonErrors(route: RouteDef, operation: Operation): ErrorCode[] {
-  const codes: ErrorCode[] = ['VALIDATION_ERROR', 'INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'INTERNAL_ERROR'];
+  // Every route reads or writes a store: one that does not answer is a 503 STORE_UNAVAILABLE.
+  const codes: ErrorCode[] = ['VALIDATION_ERROR', 'INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'STORE_UNAVAILABLE', 'INTERNAL_ERROR'];
   if (route.auth === 'service') codes.push('UNAUTHORIZED');
   if (route.path.includes('{tenantId}') && !('createsTenant' in operation && operation.createsTenant)) codes.push('TENANT_NOT_FOUND');
   if (route.path.includes('{cui}')) codes.push('INVALID_CUI');
@@ -391,6 +392,13 @@ const HTML = { 'text/html': { schema: { type: 'string' as const, description: 'a
 const RETRY_AFTER = {
   'Retry-After': { required: true, description: 'seconds after which the call can succeed', schema: { type: 'integer' as const, minimum: 1 } },
 };
+const RETRY_AFTER_503 = {
+  'Retry-After': {
+    required: false,
+    description: 'seconds after which the call can succeed: always with `STORE_UNAVAILABLE`; with `ANAF_UNAVAILABLE` when ANAF named one',
+    schema: { type: 'integer' as const, minimum: 1 },
+  },
+};
 
 /** The error responses of a route: one per status, naming its codes (also as `x-error-codes`). */
 function errorResponses(codes: ErrorCode[]): Record<string, ZodOpenApiResponseObject> {
@@ -400,7 +408,7 @@ function errorResponses(codes: ErrorCode[]): Record<string, ZodOpenApiResponseOb
   for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
     responses[String(status)] = {
       description: list.map((code) => `\`${code}\`: ${contract.ERROR_MEANINGS[code]}`).join('; '),
-      ...(status === 429 ? { headers: RETRY_AFTER } : {}),
+      ...(status === 429 ? { headers: RETRY_AFTER } : status === 503 ? { headers: RETRY_AFTER_503 } : {}),
       content: { 'application/json': { schema: contract.error } },
       'x-error-codes': list,
     };
@@ -508,7 +516,7 @@ a person's browser: public, protected by single-use, expiring values; they answe
 
 **Errors** are always \`{"error": {"code", "message"}}\` with a stable \`code\`; each response below names
 the codes it can carry (also as \`x-error-codes\`). 5xx messages never expose internals. A 429 carries
-\`Retry-After\`. A request matching no route is 404 \`NOT_FOUND\`, a method the path does not have 405
+\`Retry-After\`, and so does a 503 \`STORE_UNAVAILABLE\` (a store did not answer in time: retry). A request matching no route is 404 \`NOT_FOUND\`, a method the path does not have 405
 \`METHOD_NOT_ALLOWED\` with \`Allow\` (locally; in AWS, API Gateway answers those itself).
 
 **Input.** Bodies are JSON, at most 64 KB (the e-Factura document routes take \`application/xml\` instead, up to

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { storeFaultAsBrokerError } from '../../shared/config/aws-calls.js';
 import { BrokerError } from '../../shared/domain/errors.js';
 import { cuiParam, parseWith, tenantIdParam, tokenIdParam } from '../../shared/http/params.js';
 import { PAIR_WRITING } from '../../shared/runtime/adapters/pair-writing.js';
@@ -25,8 +26,12 @@ export async function handler(event: unknown): Promise<ManualRefreshAnswer> {
       tokenId: input.tokenId ? tokenIdParam(input.tokenId) : undefined,
       cui: input.cui ? cuiParam(input.cui) : undefined,
     });
-  } catch (error) {
-    if (error instanceof BrokerError) return { error: { code: error.code, message: error.message } };
+  } catch (thrown) {
+    const error = storeFaultAsBrokerError(thrown);
+    if (error instanceof BrokerError) {
+      if (error !== thrown) logger.warn('store unavailable', { errorName: (thrown as Error).name });
+      return { error: { code: error.code, message: error.message } };
+    }
     logger.error('manual refresh failed', { errorName: (error as Error)?.name, errorMessage: (error as Error)?.message });
     return { error: { code: 'INTERNAL_ERROR', message: 'internal error' } };
   } finally {

@@ -1,3 +1,6 @@
+import { isThrottlingError, isTransientError } from '@smithy/core/retry';
+import { BrokerError } from '../domain/errors.js';
+
 /**
  * Bounds on every AWS SDK call (DynamoDB, Secrets Manager, EventBridge, KMS). Without them a stalled
  * call can outlive the refresh lease, and the stalled run would then present a refresh token another
@@ -37,3 +40,31 @@ export const awsClientSettings = () => ({
     httpsAgent: UNCAPPED_SOCKETS,
   },
 });
+
+/** Seconds an ERP is asked to wait (`Retry-After`) after a store did not answer. */
+export const STORE_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * Whether `error` is a store that did not answer, after the SDK's own attempts: a call past its timeout,
+ * a refused or reset connection, throttling, or a 5xx of DynamoDB, Secrets Manager, KMS, S3 or
+ * EventBridge (smithy's own classification, the one its retries use). Only errors the SDK threw count
+ * (it sets `$metadata` on every error it throws): a refused condition, a validation error or a bug of
+ * ours is not a store fault, nor is a failed call to ANAF (its adapter answers typed errors).
+ */
+export function isStoreFault(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('$metadata' in error)) return false;
+  const sdkError = error as Parameters<typeof isTransientError>[0];
+  return isTransientError(sdkError) || isThrottlingError(sdkError);
+}
+
+/**
+ * A store that did not answer (see `isStoreFault`) as the error an ERP retries: 503 STORE_UNAVAILABLE
+ * with Retry-After. Anything else is passed through.
+ */
+export function storeFaultAsBrokerError(error: unknown): unknown {
+  if (error instanceof BrokerError || !isStoreFault(error)) return error;
+  return new BrokerError('STORE_UNAVAILABLE', "the broker's storage did not answer in time; retry in a few seconds", {
+    cause: error,
+    retryAfterSeconds: STORE_RETRY_AFTER_SECONDS,
+  });
+}

@@ -73,7 +73,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   TOKEN_DISCONNECTED: 409,
   REFRESH_IN_PROGRESS: 409,
   REFRESH_RATE_LIMITED: 429,
-  // Secrets Manager has not yet made the token's current version readable (eventual consistency).
+  // A store did not answer in time (timeout, throttling, 5xx, after the SDK's attempts), or Secrets Manager
+  // has not yet made the token's current version readable (eventual consistency). With Retry-After.
   STORE_UNAVAILABLE: 503,
   TOKEN_EXISTS: 409,
   CONFLICT: 409,

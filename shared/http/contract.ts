@@ -41,7 +41,8 @@ export const ERROR_MEANINGS: Record<ErrorCode, string> = {
   TOKEN_DISCONNECTED: 'the token was disconnected',
   REFRESH_IN_PROGRESS: 'another refresh of the token is under way; retry shortly',
   REFRESH_RATE_LIMITED: 'the token rotated too often in 24 hours; retry after Retry-After seconds',
-  STORE_UNAVAILABLE: "the token's current secret version is not readable yet; retry in seconds",
+  STORE_UNAVAILABLE:
+    "the broker's storage did not answer in time (a timeout, throttling, a 5xx of DynamoDB, Secrets Manager, KMS, S3 or EventBridge), or the token's current secret version is not readable yet; retry after Retry-After seconds",
   TOKEN_EXISTS: 'the certificate already has an active token (send replace: true)',
   SESSION_NOT_FOUND: 'no such connect session in this tenant',
   CONFLICT: 'a concurrent change won; retry',

@@ -1,5 +1,6 @@
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { storeFaultAsBrokerError } from '../config/aws-calls.js';
 import { BrokerError } from '../domain/errors.js';
 import type { Logger, Metrics } from '../ports.js';
 import { errorResult, fromBrokerError, type HttpResult } from './responses.js';
@@ -89,14 +90,18 @@ export function onlyDeclaredInput(input: RouteInput = {}): middy.MiddlewareObj<J
 }
 
 /**
- * Maps every error to `{error: {code, message}}` with the status of its code. Unknown errors become a
- * 500 whose body says nothing about internals; their name and message go to the log only.
+ * Maps every error to `{error: {code, message}}` with the status of its code. A store that did not
+ * answer is a 503 STORE_UNAVAILABLE with Retry-After (its name goes to the log as a warning). Unknown
+ * errors become a 500 whose body says nothing about internals; their name and message go to the log only.
  */
 export function errorMapper(logger: () => Logger): middy.MiddlewareObj<JsonEvent, HttpResult> {
   return {
     onError: (request) => {
-      const error = request.error;
+      const error = storeFaultAsBrokerError(request.error);
       if (error instanceof BrokerError) {
+        if (error !== request.error) {
+          logger().warn('store unavailable', { route: request.event.routeKey, errorName: (request.error as Error).name });
+        }
         request.response = fromBrokerError(error);
         return;
       }

@@ -1,3 +1,4 @@
+import { STORE_RETRY_AFTER_SECONDS } from '../config/aws-calls.js';
 import { BrokerError } from '../domain/errors.js';
 import { readPairFacts } from '../domain/pair-facts.js';
 import { toTokenView } from '../domain/views.js';
@@ -111,7 +112,9 @@ export async function usableAccessToken(
     ? { kind: 'current', pair: reused.value, source: 'secret' }
     : await readPair(deps, record, record === stored ? sources : undefined);
   if (read.kind === 'missing') throw new BrokerError('REAUTH_REQUIRED', 'the stored token pair is missing; connect the company again');
-  if (read.kind === 'not-visible') throw new BrokerError('STORE_UNAVAILABLE', 'the stored token pair is not readable yet; try again in a few seconds');
+  if (read.kind === 'not-visible') {
+    throw new BrokerError('STORE_UNAVAILABLE', 'the stored token pair is not readable yet; try again in a few seconds', { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS });
+  }
   const pair = read.pair;
   if (reusable) {
     if (read.kind === 'current' && record.secretVersionId) reusable.keep(key, pairBinding(record), pair, nowMs);

@@ -18,7 +18,7 @@ import {
   type RefreshTrigger,
 } from '../domain/refresh-policy.js';
 import { newSecretVersionId } from '../domain/state.js';
-import { awsCallWorstCaseMs } from '../config/aws-calls.js';
+import { awsCallWorstCaseMs, STORE_RETRY_AFTER_SECONDS } from '../config/aws-calls.js';
 import type { AnafTokenResponse, StoredPair } from '../ports.js';
 import { recordEvent } from './audit.js';
 import { createConnectSession } from './authorization.js';
@@ -281,7 +281,7 @@ export async function readPair(deps: ServiceDeps, token: TokenRecord, prefetched
 const notVisible = (token: TokenRecord): RefreshResult => ({
   outcome: 'failed',
   token,
-  error: new BrokerError('STORE_UNAVAILABLE', 'the stored token pair is not readable yet; try again in a few seconds'),
+  error: new BrokerError('STORE_UNAVAILABLE', 'the stored token pair is not readable yet; try again in a few seconds', { retryAfterSeconds: STORE_RETRY_AFTER_SECONDS }),
 });
 
 /** One run under the lease: whose lease it is, and the companies its events name when the caller knows them. */

@@ -4,6 +4,7 @@
  * real one cannot be made (Secrets Manager's eventual consistency, a stalled store call, failing writes).
  */
 import { describe, expect, it } from 'vitest';
+import { STORE_RETRY_AFTER_SECONDS } from '../../shared/config/aws-calls.js';
 import { AnafError } from '../../shared/domain/anaf-errors.js';
 import type { StoredPair } from '../../shared/ports.js';
 import { issueAccessToken } from '../../shared/services/access.js';
@@ -122,10 +123,10 @@ describe('2. never present a pair older than the record (eventually consistent s
     const calls = refreshCalls();
     const deps = staleReads(freshDeps(), { previous, pinnedInvisibleFor: 1000 });
     const result = await refreshToken(deps, { tenantId: t, tokenId, trigger: 'manual' });
-    expect(result.error?.code).toBe('STORE_UNAVAILABLE');
+    expect(result.error).toMatchObject({ code: 'STORE_UNAVAILABLE', retryAfterSeconds: STORE_RETRY_AFTER_SECONDS });
     expect(refreshCalls()).toBe(calls);
     expect((await stored(t, tokenId)).record).toMatchObject({ status: 'active', version: 2, failedAttempts: 0, leaseOwner: null });
-    await expect(issueAccessToken(deps, t, CUIS[0])).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    await expect(issueAccessToken(deps, t, CUIS[0])).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', retryAfterSeconds: STORE_RETRY_AFTER_SECONDS });
   });
 
   it("the access-token route answers the expiresAt of the token it hands out", async () => {

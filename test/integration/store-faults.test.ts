@@ -1,0 +1,136 @@
+/**
+ * A store that does not answer (a timeout, a reset connection, throttling, a 5xx of DynamoDB or Secrets
+ * Manager, after the SDK's own attempts) is a fault an ERP should retry, not a defect: the routes answer
+ * 503 STORE_UNAVAILABLE with Retry-After, the console/CLI refresh the same code, and nothing is changed
+ * or handed out. The faults are injected in the runtime's own SDK clients, inside the SDK's retry loop
+ * (so its attempts and the error it finally throws are the real ones); the handlers run in this process
+ * as Lambda calls them, against moto and the emulator.
+ */
+import type { Context } from 'aws-lambda';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { apiGatewayEvent, lambdaContext, matchRoute } from '../../local/gateway.js';
+import { STORE_RETRY_AFTER_SECONDS } from '../../shared/config/aws-calls.js';
+import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
+import { getRuntime } from '../../shared/runtime/runtime.js';
+import { connectDueToken, stored } from '../support/refresh-helpers.js';
+import { CUIS, connect, setupTenant, type TestStack } from '../support/stack.js';
+import { useTestStack } from '../support/use-stack.js';
+
+let stack: TestStack;
+useTestStack((s) => (stack = s), { MANUAL_REFRESH_COOLDOWN_SECONDS: '0' });
+
+/** The fault the next matching calls meet: the error a failing attempt throws, and which calls. */
+let fault: { match: (command: string, input: string) => boolean; error: () => Error } | null = null;
+let faulted = 0;
+
+beforeAll(() => {
+  for (const client of Object.values(getRuntime(...ALL_ADAPTERS).clients) as Array<{ middlewareStack: any }>) {
+    client.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        if (fault?.match(String(context.commandName), JSON.stringify(args.input ?? {}))) {
+          faulted++;
+          throw fault.error();
+        }
+        return next(args);
+      },
+      // Below the retry middleware: each of the SDK's attempts meets the fault.
+      { step: 'finalizeRequest', priority: 'low', name: 'storeFaultsTest', override: true },
+    );
+  }
+});
+afterEach(() => {
+  fault = null;
+  faulted = 0;
+});
+
+/** What node's HTTP handler throws for a call past its request timeout, and for a reset connection. */
+const timedOut = () => Object.assign(new Error('Request timed out'), { name: 'TimeoutError' });
+const reset = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+/** What DynamoDB answers a throttled call (a client fault with a 400). */
+const throttled = () =>
+  Object.assign(new Error('The level of configured provisioned throughput for the table was exceeded'), {
+    name: 'ProvisionedThroughputExceededException',
+    $fault: 'client',
+    $metadata: { httpStatusCode: 400 },
+  });
+
+let n = 0;
+const tenant = () => `sf${++n}-${Date.now().toString(36)}`;
+
+type Handler = (event: unknown, context: Context) => Promise<any>;
+async function invoke(fn: string, event: unknown): Promise<any> {
+  const { handler } = (await import(`../../functions/${fn}/handler.ts`)) as { handler: Handler };
+  return handler(event, lambdaContext(fn));
+}
+function request(method: string, path: string, body?: unknown): unknown {
+  const url = new URL(path, stack.apiUrl);
+  return apiGatewayEvent(matchRoute(method, url.pathname)!, {
+    url,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : Buffer.from(JSON.stringify(body)),
+  });
+}
+const codeOf = (answer: any) => JSON.parse(answer.body).error?.code;
+
+describe('a store that does not answer', () => {
+  it('access token: the token record read times out → 503 STORE_UNAVAILABLE with Retry-After, nothing handed out or audited; the next call works', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    const { tokenId } = await connect(stack.api, t, [CUIS[0]]);
+    const path = `/v1/tenants/${t}/companies/${CUIS[0]}/access-token`;
+    const issuedBefore = (await stack.api.get(`/v1/tenants/${t}/events?limit=100`)).body.events.filter((e: any) => e.type === 'token-issued').length;
+
+    fault = { match: (command, input) => command === 'GetItemCommand' && input.includes(`TOKEN#${tokenId}`), error: timedOut };
+    const answer = await invoke('access-token-get', request('GET', path));
+    expect([answer.statusCode, codeOf(answer)], answer.body).toEqual([503, 'STORE_UNAVAILABLE']);
+    expect(answer.headers['retry-after']).toBe(String(STORE_RETRY_AFTER_SECONDS));
+    // The SDK tried twice (its own attempts), and the body names no internals.
+    expect(faulted).toBe(2);
+    expect(answer.body).not.toMatch(/timed out|TimeoutError|GetItem|TOKEN#/);
+    expect(JSON.parse(answer.body).accessToken).toBeUndefined();
+
+    fault = null;
+    const again = await invoke('access-token-get', request('GET', path));
+    expect(again.statusCode, again.body).toBe(200);
+    const issued = (await stack.api.get(`/v1/tenants/${t}/events?limit=100`)).body.events.filter((e: any) => e.type === 'token-issued');
+    expect(issued.length).toBe(issuedBefore + 1);
+  });
+
+  it('company PUT: the write is throttled → 503 STORE_UNAVAILABLE, and no company was stored', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[1]]);
+    fault = { match: (command, input) => command === 'PutItemCommand' && input.includes(`COMPANY#${CUIS[2]}`), error: throttled };
+    const answer = await invoke('company-put', request('PUT', `/v1/tenants/${t}/companies/${CUIS[2]}`, { name: 'Throttled SRL' }));
+    expect([answer.statusCode, codeOf(answer)], answer.body).toEqual([503, 'STORE_UNAVAILABLE']);
+    expect(answer.headers['retry-after']).toBe(String(STORE_RETRY_AFTER_SECONDS));
+    fault = null;
+    const company = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[2]}`);
+    expect([company.status, company.body.error?.code]).toEqual([404, 'COMPANY_NOT_FOUND']);
+  });
+
+  it('manual refresh (console/CLI): the pair read is reset → STORE_UNAVAILABLE; ANAF not called, the record and the pair as they were', async () => {
+    const { t, tokenId } = await connectDueToken(stack, tenant(), [CUIS[3]]);
+    const before = await stored(t, tokenId);
+    const refreshCalls = stack.emulator!.control.stats().tokenCalls.refresh_token;
+
+    fault = { match: (command, input) => command === 'GetSecretValueCommand' && input.includes(tokenId), error: reset };
+    const answer = await invoke('manual-refresh', { tenantId: t, tokenId });
+    expect(answer).toEqual({ error: { code: 'STORE_UNAVAILABLE', message: expect.any(String) } });
+    expect(faulted).toBeGreaterThan(0);
+
+    fault = null;
+    expect(stack.emulator!.control.stats().tokenCalls.refresh_token).toBe(refreshCalls);
+    const after = await stored(t, tokenId);
+    expect(after.pair).toEqual(before.pair);
+    expect(after.record).toMatchObject({ version: before.record.version, secretVersionId: before.record.secretVersionId, status: 'active' });
+  });
+
+  it('an error of ours is still a 500 INTERNAL_ERROR: only the SDK\'s transient faults are the store\'s', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[4]]);
+    fault = { match: (command, input) => command === 'GetItemCommand' && input.includes(`COMPANY#${CUIS[4]}`), error: () => new TypeError('x is not a function') };
+    const answer = await invoke('company-get', request('GET', `/v1/tenants/${t}/companies/${CUIS[4]}`));
+    expect([answer.statusCode, codeOf(answer)], answer.body).toEqual([500, 'INTERNAL_ERROR']);
+    expect(answer.headers?.['retry-after']).toBeUndefined();
+  });
+});
