@@ -36,7 +36,8 @@ async function companysToken(deps: ServiceDeps, tenantId: string, cui: string): 
 /**
  * Hand-outs already in the audit trail, per audit store (one per container): `token-issued` is written
  * once per access token and company, not on every call, since a repeated hand-out changes nothing the
- * trail would tell. Bounded: forgetting only means one more entry.
+ * trail would tell. Bounded: forgetting only means one more entry. A hand-out whose entry could not be
+ * written is forgotten again, so that the next one writes it.
  */
 const issuedRecorded = new WeakMap<object, Set<string>>();
 const MAX_REMEMBERED_ISSUES = 10_000;
@@ -151,8 +152,9 @@ export async function issueAccessToken(
   const tokenId = await companysToken(deps, tenantId, cui);
   const { accessToken, expiresAt, refreshed, versionId, reauthRequired } = await usableAccessToken(deps, tenantId, tokenId);
   // The secret version names the access token handed out.
-  if (firstHandOut(deps, `${tenantId}/${tokenId}/${versionId}/${cui}`)) {
-    await recordEvent(deps, {
+  const handOut = `${tenantId}/${tokenId}/${versionId}/${cui}`;
+  if (firstHandOut(deps, handOut)) {
+    const audited = await recordEvent(deps, {
       tenantId,
       type: 'token-issued',
       tokenId,
@@ -160,6 +162,7 @@ export async function issueAccessToken(
       at: deps.clock.now().toISOString(),
       details: { refreshed, ...(reauthRequired ? { reauthRequired: true } : {}) },
     });
+    if (!audited) issuedRecorded.get(deps.audit)?.delete(handOut);
   }
   return { accessToken, expiresAt, tokenId };
 }

@@ -21,9 +21,9 @@ const NOT_ON_BUS = new Set<LifecycleEventType>(['token-issued']);
 /**
  * Records an event in the tenant's audit trail and, for lifecycle changes, publishes it on the bus. The
  * state change it describes is already stored, so a failure here is logged and swallowed, never
- * undoing that change.
+ * undoing that change. Answers whether the audit entry was written.
  */
-export async function recordEvent(deps: Pick<ServiceDeps, 'audit' | 'events' | 'logger' | 'metrics'>, event: AuditEvent): Promise<void> {
+export async function recordEvent(deps: Pick<ServiceDeps, 'audit' | 'events' | 'logger' | 'metrics'>, event: AuditEvent): Promise<boolean> {
   deps.metrics?.count(METRIC_OF[event.type]);
   const results = await Promise.allSettled([
     deps.audit.append(event),
@@ -39,4 +39,5 @@ export async function recordEvent(deps: Pick<ServiceDeps, 'audit' | 'events' | '
       });
     }
   }
+  return results[0].status === 'fulfilled';
 }

@@ -96,6 +96,29 @@ describe('a store that does not answer', () => {
     expect(issued.length).toBe(issuedBefore + 1);
   });
 
+  it('access token: an audit write that fails does not block the hand-out, and the next hand-out records it (not "already audited")', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[5]]);
+    await connect(stack.api, t, [CUIS[5]]);
+    const path = `/v1/tenants/${t}/companies/${CUIS[5]}/access-token`;
+    const issued = async () => (await stack.api.get(`/v1/tenants/${t}/events?limit=100`)).body.events.filter((e: any) => e.type === 'token-issued');
+
+    // Both of the SDK's attempts of the first audit write fail; nothing after them.
+    fault = { match: (command, input) => command === 'PutItemCommand' && input.includes(`EVENTS#${t}`) && faulted < 2, error: timedOut };
+    const first = await invoke('access-token-get', request('GET', path));
+    expect(first.statusCode, first.body).toBe(200);
+    expect(faulted).toBe(2);
+    expect(await issued()).toHaveLength(0);
+
+    const second = await invoke('access-token-get', request('GET', path));
+    expect(second.statusCode, second.body).toBe(200);
+    expect(JSON.parse(second.body).accessToken).toBe(JSON.parse(first.body).accessToken);
+    expect(await issued()).toHaveLength(1);
+    // Once recorded, the same hand-out is not recorded again.
+    await invoke('access-token-get', request('GET', path));
+    expect(await issued()).toHaveLength(1);
+  });
+
   it('company PUT: the write is throttled → 503 STORE_UNAVAILABLE, and no company was stored', async () => {
     const t = tenant();
     await setupTenant(stack.api, t, [CUIS[1]]);
