@@ -8,5 +8,5 @@ import { cloudWatchMetrics } from '../../shared/runtime/adapters/metrics.js';
 /** GET /v1/oauth/authorize?session=…: mints a state and sends the browser to ANAF (public route). */
 export const handler = httpHandler(
   async (request, deps) => renderFlowOutcome(await startAuthorization(deps, request.query.session ?? '')),
-  { query: 'any', adapters: [dynamoStores, eventBus, cloudWatchMetrics] },
+  { query: 'any', page: true, adapters: [dynamoStores, eventBus, cloudWatchMetrics] },
 );

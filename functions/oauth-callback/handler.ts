@@ -9,5 +9,5 @@ export const handler = httpHandler(
     renderFlowOutcome(
       await completeAuthorization(deps, { state: request.query.state, code: request.query.code, error: request.query.error }),
     ),
-  { query: 'any', adapters: PAIR_WRITING },
+  { query: 'any', page: true, adapters: PAIR_WRITING },
 );

@@ -23,6 +23,8 @@ export interface RouteOptions extends RouteInput {
    * against the function's IAM grants.
    */
   adapters: readonly AdapterKit[];
+  /** A route a person's browser opens (authorize, callback): its errors are HTML pages, not JSON. */
+  page?: boolean;
 }
 
 /**
@@ -32,14 +34,14 @@ export interface RouteOptions extends RouteInput {
  * in `options.adapters`.
  */
 export function httpHandler(run: (request: HttpRequest, deps: ServiceDeps) => Promise<HttpResult>, options: RouteOptions) {
-  const { adapters, ...input } = options;
+  const { adapters, page, ...input } = options;
   const runtime = () => getRuntime(...adapters);
   const logger = () => runtime().logger;
   return middy<JsonEvent, HttpResult, Error, Context>()
     // middy runs onError in reverse order: the mapper sets the response, then the access log sees it.
     .use(flushMetrics(() => runtime().deps.metrics))
     .use(accessLog(logger))
-    .use(errorMapper(logger))
+    .use(errorMapper(logger, { page }))
     .use(jsonBody(input))
     .use(onlyDeclaredInput(input))
     .handler(async (event) =>

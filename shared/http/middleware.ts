@@ -3,6 +3,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { storeFaultAsBrokerError } from '../config/aws-calls.js';
 import { BrokerError } from '../domain/errors.js';
 import type { Logger, Metrics } from '../ports.js';
+import { renderErrorPage } from './pages.js';
 import { errorResult, fromBrokerError, type HttpResult } from './responses.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -93,8 +94,9 @@ export function onlyDeclaredInput(input: RouteInput = {}): middy.MiddlewareObj<J
  * Maps every error to `{error: {code, message}}` with the status of its code. A store that did not
  * answer is a 503 STORE_UNAVAILABLE with Retry-After (its name goes to the log as a warning). Unknown
  * errors become a 500 whose body says nothing about internals; their name and message go to the log only.
+ * `page`: a route a person's browser opens answers an HTML page instead (`renderErrorPage`), same status.
  */
-export function errorMapper(logger: () => Logger): middy.MiddlewareObj<JsonEvent, HttpResult> {
+export function errorMapper(logger: () => Logger, options: { page?: boolean } = {}): middy.MiddlewareObj<JsonEvent, HttpResult> {
   return {
     onError: (request) => {
       const error = storeFaultAsBrokerError(request.error);
@@ -102,7 +104,7 @@ export function errorMapper(logger: () => Logger): middy.MiddlewareObj<JsonEvent
         if (error !== request.error) {
           logger().warn('store unavailable', { route: request.event.routeKey, errorName: (request.error as Error).name });
         }
-        request.response = fromBrokerError(error);
+        request.response = options.page ? renderErrorPage(error) : fromBrokerError(error);
         return;
       }
       logger().error('unhandled error', {
@@ -110,7 +112,7 @@ export function errorMapper(logger: () => Logger): middy.MiddlewareObj<JsonEvent
         errorName: (error as Error | null)?.name,
         errorMessage: (error as Error | null)?.message,
       });
-      request.response = errorResult('INTERNAL_ERROR', 'internal error');
+      request.response = options.page ? renderErrorPage(null) : errorResult('INTERNAL_ERROR', 'internal error');
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { FlowContext, FlowFailure, FlowOutcome } from '../services/authorization.js';
+import { HTTP_STATUS, type BrokerError } from '../domain/errors.js';
 import { withResultParams } from '../domain/urls.js';
 import { html, redirect, type HttpResult } from './responses.js';
 
@@ -325,4 +326,50 @@ export function renderFlowOutcome(outcome: FlowOutcome): HttpResult {
       }
       return page(FAILURE_STATUS[outcome.reason], failurePart(outcome, 'ro'), failurePart(outcome, 'en'));
   }
+}
+
+/** What a person is told when a page route failed outside the flow's own outcomes. */
+function errorPageText(code: string, lang: Lang): Part {
+  const ro = lang === 'ro';
+  if (code === 'STORE_UNAVAILABLE') {
+    return ro
+      ? {
+          title: 'Serviciul nu a răspuns',
+          lead: ['Conectarea nu a putut fi confirmată: serviciul care o păstrează nu a răspuns la timp.'],
+          next: 'Deschideți din nou același link peste un minut. Dacă ERP-ul arată deja firma conectată, nu mai este nimic de făcut.',
+          code,
+        }
+      : {
+          title: 'The service did not answer',
+          lead: ['The connection could not be confirmed: the service that keeps it did not answer in time.'],
+          next: 'Open the same link again in a minute. If the ERP already shows the company as connected, there is nothing left to do.',
+          code,
+        };
+  }
+  return ro
+    ? {
+        title: 'A apărut o eroare neașteptată',
+        lead: ['Cererea nu a putut fi încheiată.'],
+        next: 'Deschideți din nou același link peste câteva minute. Dacă eroarea se repetă, anunțați administratorul ERP-ului.',
+        code,
+      }
+    : {
+        title: 'An unexpected error occurred',
+        lead: ['The request could not be completed.'],
+        next: 'Open the same link again in a few minutes. If the error comes back, tell the administrator of the ERP.',
+        code,
+      };
+}
+
+/**
+ * The page a person's browser gets when a page route (authorize, callback) failed with an error the
+ * flow did not turn into an outcome: a store that did not answer (503, with Retry-After), else an
+ * unexpected error (`null`: 500). Romanian first, English below, like every page; never JSON, never a
+ * redirect (the ERP's result reasons are the flow's own).
+ */
+export function renderErrorPage(error: BrokerError | null): HttpResult {
+  const code = error?.code ?? 'INTERNAL_ERROR';
+  const result = page(HTTP_STATUS[code], errorPageText(code, 'ro'), errorPageText(code, 'en'));
+  if (error?.retryAfterSeconds !== undefined) result.headers = { ...result.headers, 'retry-after': String(error.retryAfterSeconds) };
+  return result;
 }

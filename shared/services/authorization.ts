@@ -1,3 +1,4 @@
+import { isStoreFault } from '../config/aws-calls.js';
 import { AnafError } from '../domain/anaf-errors.js';
 import { BrokerError } from '../domain/errors.js';
 import { readPairFacts, type PairFacts } from '../domain/pair-facts.js';
@@ -537,6 +538,18 @@ async function createToken(deps: ServiceDeps, input: StoreAuthorizationInput, se
   try {
     await deps.tokens.connect({ token, isNew: true, cuis: ctx.cuis, sessionId: input.sessionId, completedAt: ctx.now });
   } catch (error) {
+    if (isStoreFault(error)) {
+      // The transaction's outcome is unknown: it may have committed before its answer was lost. One that
+      // committed is the connection, with the pair it points at; otherwise the pair is left to the
+      // sweep's reconciliation (a secret no record points at is deleted an hour after it was written),
+      // never deleted here under a record that may exist.
+      const landed = await deps.tokens.get(input.tenantId, token.tokenId).catch(() => undefined);
+      if (landed && landed.secretVersionId === token.secretVersionId) {
+        deps.logger.warn('the connect transaction committed though its answer was lost', { tenantId: input.tenantId, tokenId: token.tokenId });
+        return landed;
+      }
+      throw error;
+    }
     await deps.secrets.deleteTokenPair(input.tenantId, token.tokenId).catch(() => undefined);
     throw error;
   }

@@ -12,15 +12,18 @@ import { apiGatewayEvent, lambdaContext, matchRoute } from '../../local/gateway.
 import { STORE_RETRY_AFTER_SECONDS } from '../../shared/config/aws-calls.js';
 import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
-import { connectDueToken, stored } from '../support/refresh-helpers.js';
-import { CUIS, connect, setupTenant, type TestStack } from '../support/stack.js';
+import { connectDueToken, freshDeps, stored } from '../support/refresh-helpers.js';
+import { CUIS, connect, follow, setupTenant, type TestStack } from '../support/stack.js';
 import { useTestStack } from '../support/use-stack.js';
 
 let stack: TestStack;
 useTestStack((s) => (stack = s), { MANUAL_REFRESH_COOLDOWN_SECONDS: '0' });
 
-/** The fault the next matching calls meet: the error a failing attempt throws, and which calls. */
-let fault: { match: (command: string, input: string) => boolean; error: () => Error } | null = null;
+/**
+ * The fault the next matching calls meet: the error a failing attempt throws, and which calls. `lands`:
+ * the attempt reaches the store (its write is done) and only its answer is lost.
+ */
+let fault: { match: (command: string, input: string) => boolean; error: () => Error; lands?: (attempt: number) => boolean } | null = null;
 let faulted = 0;
 
 beforeAll(() => {
@@ -29,6 +32,7 @@ beforeAll(() => {
       (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
         if (fault?.match(String(context.commandName), JSON.stringify(args.input ?? {}))) {
           faulted++;
+          if (fault.lands?.(faulted)) await next(args);
           throw fault.error();
         }
         return next(args);
@@ -117,6 +121,84 @@ describe('a store that does not answer', () => {
     // Once recorded, the same hand-out is not recorded again.
     await invoke('access-token-get', request('GET', path));
     expect(await issued()).toHaveLength(1);
+  });
+
+  it('callback: the metadata transaction lands but both attempts lose their answer → the connection stands (page 200, token active, its pair readable), the pair is not deleted', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[6]]);
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[6]] });
+    const toAnaf = (await follow(session.body.authorizeUrl, 1))[0]!.headers.get('location')!;
+    const back = new URL((await fetch(toAnaf, { redirect: 'manual' })).headers.get('location')!);
+
+    // The first attempt commits and times out; the SDK's second meets a store that still does not answer.
+    fault = { match: (command) => command === 'TransactWriteItemsCommand', error: timedOut, lands: (attempt) => attempt === 1 };
+    const answer = await invoke('oauth-callback', request('GET', `${back.pathname}${back.search}`));
+    expect(faulted).toBe(2);
+    fault = null;
+
+    const tokens = (await stack.api.get(`/v1/tenants/${t}/tokens`)).body.tokens;
+    expect(tokens).toHaveLength(1);
+    expect(tokens[0]).toMatchObject({ status: 'active', cuis: [CUIS[6]] });
+    // The record the transaction committed points at a pair that is still there.
+    const { record, pair } = await stored(t, tokens[0].tokenId);
+    expect(pair).not.toBeNull();
+    expect(record.secretVersionId).not.toBeNull();
+    expect(answer.statusCode, answer.body).toBe(200);
+    const token = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[6]}/access-token`);
+    expect(token.status, JSON.stringify(token.body)).toBe(200);
+  });
+
+  it('callback: the transaction does not land → a 503 page (Romanian first, Retry-After), no token, and the pair left for the reconciliation, not deleted', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[7]]);
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[7]] });
+    const toAnaf = (await follow(session.body.authorizeUrl, 1))[0]!.headers.get('location')!;
+    const back = new URL((await fetch(toAnaf, { redirect: 'manual' })).headers.get('location')!);
+
+    fault = { match: (command) => command === 'TransactWriteItemsCommand', error: timedOut };
+    const answer = await invoke('oauth-callback', request('GET', `${back.pathname}${back.search}`));
+    fault = null;
+    expect(answer.statusCode).toBe(503);
+    expect(answer.headers['content-type']).toMatch(/^text\/html/);
+    expect(answer.headers['retry-after']).toBe(String(STORE_RETRY_AFTER_SECONDS));
+    expect(answer.body.indexOf('lang="ro"')).toBeLessThan(answer.body.indexOf('lang="en"'));
+    expect(answer.body).toContain('Serviciul nu a răspuns');
+    expect(answer.body).toContain('STORE_UNAVAILABLE');
+    expect(answer.body).not.toMatch(/timed out|TimeoutError|Transact/);
+
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens`)).body.tokens).toEqual([]);
+    // The secret written before the transaction is still there: only the reconciliation, which reads the
+    // record first, deletes a secret no record points at (an hour after it was written).
+    const secrets = [];
+    let cursor: string | undefined;
+    do {
+      const page = await freshDeps().secrets.listTokenSecrets(cursor);
+      secrets.push(...page.secrets.filter((secret) => secret.tenantId === t));
+      cursor = page.cursor;
+    } while (cursor);
+    expect(secrets).toHaveLength(1);
+  });
+
+  it('authorize and callback: a store fault or an error of ours is a page, not JSON (503 and 500)', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[0]]);
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[0]] });
+    const authorize = new URL(session.body.authorizeUrl);
+
+    fault = { match: (command) => command === 'GetItemCommand' || command === 'UpdateItemCommand' || command === 'PutItemCommand', error: reset };
+    const down = await invoke('oauth-authorize', request('GET', `${authorize.pathname}${authorize.search}`));
+    expect([down.statusCode, down.headers['content-type']]).toEqual([503, expect.stringMatching(/^text\/html/)]);
+    expect(down.body).toContain('Deschideți din nou același link');
+
+    fault = null;
+    const location = (await follow(session.body.authorizeUrl, 1))[0]!.headers.get('location')!;
+    const back = new URL((await fetch(location, { redirect: 'manual' })).headers.get('location')!);
+    fault = { match: (command) => command === 'UpdateItemCommand', error: () => new TypeError('x is not a function') };
+    const broken = await invoke('oauth-callback', request('GET', `${back.pathname}${back.search}`));
+    expect([broken.statusCode, broken.headers['content-type']]).toEqual([500, expect.stringMatching(/^text\/html/)]);
+    expect(broken.body).toContain('A apărut o eroare neașteptată');
+    expect(broken.body).toContain('INTERNAL_ERROR');
+    expect(broken.body).not.toContain('is not a function');
   });
 
   it('company PUT: the write is throttled → 503 STORE_UNAVAILABLE, and no company was stored', async () => {
