@@ -1,5 +1,5 @@
 import { httpHandler } from '../../shared/http/handler.js';
-import { renderFlowOutcome } from '../../shared/http/pages.js';
+import { renderErrorPage, renderFlowOutcome } from '../../shared/http/pages.js';
 import { completeAuthorization } from '../../shared/services/authorization.js';
 import { PAIR_WRITING } from '../../shared/runtime/adapters/pair-writing.js';
 
@@ -9,5 +9,5 @@ export const handler = httpHandler(
     renderFlowOutcome(
       await completeAuthorization(deps, { state: request.query.state, code: request.query.code, error: request.query.error }),
     ),
-  { query: 'any', page: true, adapters: PAIR_WRITING },
+  { query: 'any', errorPage: renderErrorPage, adapters: PAIR_WRITING },
 );

@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { getRuntime, type AdapterKit } from '../runtime/runtime.js';
+import type { BrokerError } from '../domain/errors.js';
 import type { ServiceDeps } from '../services/deps.js';
 import { accessLog, errorMapper, flushMetrics, jsonBody, onlyDeclaredInput, type JsonEvent, type RouteInput } from './middleware.js';
 import { errorResult, type HttpResult } from './responses.js';
@@ -23,8 +24,11 @@ export interface RouteOptions extends RouteInput {
    * against the function's IAM grants.
    */
   adapters: readonly AdapterKit[];
-  /** A route a person's browser opens (authorize, callback): its errors are HTML pages, not JSON. */
-  page?: boolean;
+  /**
+   * A route a person's browser opens (authorize, callback): its failures of ours (5xx) are this HTML
+   * page, not JSON (`renderErrorPage`).
+   */
+  errorPage?: (error: BrokerError | null) => HttpResult;
 }
 
 /**
@@ -34,14 +38,14 @@ export interface RouteOptions extends RouteInput {
  * in `options.adapters`.
  */
 export function httpHandler(run: (request: HttpRequest, deps: ServiceDeps) => Promise<HttpResult>, options: RouteOptions) {
-  const { adapters, page, ...input } = options;
+  const { adapters, errorPage, ...input } = options;
   const runtime = () => getRuntime(...adapters);
   const logger = () => runtime().logger;
   return middy<JsonEvent, HttpResult, Error, Context>()
     // middy runs onError in reverse order: the mapper sets the response, then the access log sees it.
     .use(flushMetrics(() => runtime().deps.metrics))
     .use(accessLog(logger))
-    .use(errorMapper(logger, { page }))
+    .use(errorMapper(logger, { errorPage }))
     .use(jsonBody(input))
     .use(onlyDeclaredInput(input))
     .handler(async (event) =>

@@ -1,9 +1,8 @@
 import type middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { storeFaultAsBrokerError } from '../config/aws-calls.js';
-import { BrokerError } from '../domain/errors.js';
+import { BrokerError, HTTP_STATUS } from '../domain/errors.js';
 import type { Logger, Metrics } from '../ports.js';
-import { renderErrorPage } from './pages.js';
 import { errorResult, fromBrokerError, type HttpResult } from './responses.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -94,9 +93,16 @@ export function onlyDeclaredInput(input: RouteInput = {}): middy.MiddlewareObj<J
  * Maps every error to `{error: {code, message}}` with the status of its code. A store that did not
  * answer is a 503 STORE_UNAVAILABLE with Retry-After (its name goes to the log as a warning). Unknown
  * errors become a 500 whose body says nothing about internals; their name and message go to the log only.
- * `page`: a route a person's browser opens answers an HTML page instead (`renderErrorPage`), same status.
+ * `errorPage`: a route a person's browser opens answers its failures of ours (5xx: a store that did not
+ * answer, an unknown error) with that page instead, same status; a bad request stays JSON there too (a
+ * browser following our links sends none). The page renderer is passed in, not imported, so that the
+ * bundles of the JSON routes do not carry the pages.
  */
-export function errorMapper(logger: () => Logger, options: { page?: boolean } = {}): middy.MiddlewareObj<JsonEvent, HttpResult> {
+export function errorMapper(
+  logger: () => Logger,
+  options: { errorPage?: (error: BrokerError | null) => HttpResult } = {},
+): middy.MiddlewareObj<JsonEvent, HttpResult> {
+  const { errorPage } = options;
   return {
     onError: (request) => {
       const error = storeFaultAsBrokerError(request.error);
@@ -104,7 +110,7 @@ export function errorMapper(logger: () => Logger, options: { page?: boolean } = 
         if (error !== request.error) {
           logger().warn('store unavailable', { route: request.event.routeKey, errorName: (request.error as Error).name });
         }
-        request.response = options.page ? renderErrorPage(error) : fromBrokerError(error);
+        request.response = errorPage && HTTP_STATUS[error.code] >= 500 ? errorPage(error) : fromBrokerError(error);
         return;
       }
       logger().error('unhandled error', {
@@ -112,7 +118,7 @@ export function errorMapper(logger: () => Logger, options: { page?: boolean } = 
         errorName: (error as Error | null)?.name,
         errorMessage: (error as Error | null)?.message,
       });
-      request.response = options.page ? renderErrorPage(null) : errorResult('INTERNAL_ERROR', 'internal error');
+      request.response = errorPage ? errorPage(null) : errorResult('INTERNAL_ERROR', 'internal error');
     },
   };
 }

@@ -339,7 +339,7 @@ describe('every deployed bundle, run by plain node against moto and the emulator
       'dynamodb secrets-manager': 270,
       'dynamodb eventbridge': 291,
       'dynamodb eventbridge secrets-manager': 301,
-      'dynamodb eventbridge kms secrets-manager': 354,
+      'dynamodb eventbridge kms secrets-manager': 356,
       // The S3 client and its presigner are about 180 KB of their own (README "Performance").
       'dynamodb s3': 438,
       'dynamodb eventbridge kms s3 secrets-manager': 566,
