@@ -617,6 +617,11 @@ async function updateUnderLease(
         // A disconnect won the race: the pair we just wrote must not outlive it.
         await deps.secrets.deleteTokenPair(tenantId, tokenId).catch(() => undefined);
       }
+      // A transaction that committed though its answer was lost is the re-authorization (as in createToken).
+      if (isStoreFault(error) && current?.version === token.version && current.secretVersionId === token.secretVersionId) {
+        deps.logger.warn('the connect transaction committed though its answer was lost', { tenantId, tokenId });
+        return current;
+      }
       throw error;
     }
     return token;

@@ -148,6 +148,29 @@ describe('a store that does not answer', () => {
     expect(token.status, JSON.stringify(token.body)).toBe(200);
   });
 
+  it("callback of a re-authorization (the certificate's token exists): the transaction lands, both answers lost → the connection stands (page 200, the new pair current)", async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[6]]);
+    const { tokenId } = await connect(stack.api, t, [CUIS[6]]);
+    const before = await stored(t, tokenId);
+    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[6]] });
+    const toAnaf = (await follow(session.body.authorizeUrl, 1))[0]!.headers.get('location')!;
+    const back = new URL((await fetch(toAnaf, { redirect: 'manual' })).headers.get('location')!);
+
+    fault = { match: (command) => command === 'TransactWriteItemsCommand', error: timedOut, lands: (attempt) => attempt === 1 };
+    const answer = await invoke('oauth-callback', request('GET', `${back.pathname}${back.search}`));
+    expect(faulted).toBe(2);
+    fault = null;
+
+    const after = await stored(t, tokenId);
+    expect(after.record).toMatchObject({ status: 'active', version: before.record.version + 1, leaseOwner: null });
+    expect(after.record.secretVersionId).not.toBe(before.record.secretVersionId);
+    expect(after.pair?.refreshToken).not.toBe(before.pair?.refreshToken);
+    expect([answer.statusCode, answer.headers['content-type']], answer.body).toEqual([200, expect.stringMatching(/^text\/html/)]);
+    const token = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[6]}/access-token`);
+    expect([token.status, token.body.accessToken], JSON.stringify(token.body)).toEqual([200, after.pair?.accessToken]);
+  });
+
   it('callback: the transaction does not land → a 503 page (Romanian first, Retry-After), no token, and the pair left for the reconciliation, not deleted', async () => {
     const t = tenant();
     await setupTenant(stack.api, t, [CUIS[7]]);
