@@ -160,7 +160,8 @@ export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
     table: { ...STORE_PAIR.table, 'SESSION#': ['GetItem', 'UpdateItem'], 'STATE#': ['UpdateItem'] },
   },
   // The import also re-reads an existing token's pair (GetSecretValue) under its lease.
-  'token-import': STORE_PAIR,
+  // DescribeSecret: how old the pair an import's first attempt left is, when the same import is sent again.
+  'token-import': { ...STORE_PAIR, secrets: [...STORE_PAIR.secrets, 'DescribeSecret'] },
   'token-get': read,
   'token-refresh': REFRESH,
   'access-token-get': REFRESH,

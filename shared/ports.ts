@@ -166,6 +166,11 @@ export interface SecretStore {
    * Without: the current version, which an eventually consistent store may answer with an older one.
    */
   getTokenPair(tenantId: string, tokenId: string, versionId?: string): Promise<StoredPair | null>;
+  /**
+   * When the token's secret was created (ISO, as `listTokenSecrets` says it), or null when there is no
+   * such secret or it is scheduled for deletion.
+   */
+  tokenSecretCreatedAt(tenantId: string, tokenId: string): Promise<string | null>;
   /** Schedules the token's secret for deletion; a secret already gone or scheduled is not an error. */
   deleteTokenPair(tenantId: string, tokenId: string): Promise<void>;
   /**

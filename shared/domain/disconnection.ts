@@ -8,6 +8,13 @@ import type { DisconnectReason, TokenRecord } from './model.js';
 export const ORPHAN_SECRET_MIN_AGE_MS = 3_600_000;
 
 /**
+ * How old the pair an import's first attempt left (its record never landed) may be for the same import
+ * sent again to store it: well under ORPHAN_SECRET_MIN_AGE_MS, so that the sweep cannot be deleting it
+ * as an orphan meanwhile. An older one is left to the sweep.
+ */
+export const ADOPTABLE_ORPHAN_MAX_AGE_MS = ORPHAN_SECRET_MIN_AGE_MS - 10 * 60_000;
+
+/**
  * The record a disconnect writes: `disconnected`, out of the due index, lease cleared, and a new version,
  * so that a re-authorization or refresh prepared on the old version can never land after it.
  */

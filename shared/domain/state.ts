@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 
 /**
  * OAuth `state` and session ids. A state is 32 random bytes (base64url, 43 characters): unguessable,
@@ -48,6 +48,14 @@ export function openSessionId(state: string, sealed: string): string | null {
 const sealKey = (state: string) => createHash('sha256').update(`connect-session-seal:${state}`).digest();
 
 export const newTokenId = (): string => `tok_${randomBytes(12).toString('hex')}`;
+
+/**
+ * The id of the token an import of `refreshToken` makes: the same for the same paste, so that an import
+ * sent again after its first attempt rotated the paste but could not store the record finds the pair
+ * that attempt left. An HMAC keyed with the tenant's client secret: the id says nothing of the paste.
+ */
+export const importTokenId = (clientSecret: string, tenantId: string, refreshToken: string): string =>
+  `tok_${createHmac('sha256', clientSecret).update(`import\n${tenantId}\n${refreshToken}`).digest('hex').slice(0, 24)}`;
 export const TOKEN_ID_SHAPE = /^tok_[a-f0-9]{24}$/;
 
 /** The id of one Secrets Manager version of a token's secret (a ClientRequestToken: 32–64 characters). */

@@ -21,7 +21,8 @@ import {
   TOKEN_ID_SHAPE,
 } from '../domain/state.js';
 import { buildAnafAuthorizeUrl, buildConnectUrl, isAllowedReturnUrl } from '../domain/urls.js';
-import type { AnafTokenResponse } from '../ports.js';
+import { ADOPTABLE_ORPHAN_MAX_AGE_MS } from '../domain/disconnection.js';
+import type { AnafTokenResponse, StoredPair } from '../ports.js';
 import type { ServiceDeps } from './deps.js';
 import { recordEvent } from './audit.js';
 import { disconnect } from './disconnect.js';
@@ -396,7 +397,12 @@ export type StoreAuthorizationInput = {
    * An import: the certificate is known from the pasted pair, and `obtainPair` (the rotation at ANAF) is
    * called at most once, under the lease when the certificate already has a token.
    */
-  | { serial: string | null; obtainPair: () => Promise<AnafTokenResponse> }
+  | {
+      serial: string | null;
+      obtainPair: () => Promise<AnafTokenResponse>;
+      /** The id a new token gets (`importTokenId`): an earlier attempt's pair under it is found there. */
+      importTokenId?: string;
+    }
 );
 
 /**
@@ -413,6 +419,8 @@ export async function storeAuthorization(deps: ServiceDeps, input: StoreAuthoriz
   let obtained: Promise<AnafTokenResponse> | null = null;
   const obtain = 'pair' in input ? async () => input.pair : () => (obtained ??= input.obtainPair());
   const written = { into: null as string | null };
+  // Where createToken left an import's pair after a failed transaction (for the same import sent again).
+  const kept = { at: null as string | null };
   for (let attempt = 0; ; attempt++) {
     const now = deps.clock.now().toISOString();
     // A company deleted since the session was minted is skipped rather than failing the connection.
@@ -425,11 +433,13 @@ export async function storeAuthorization(deps: ServiceDeps, input: StoreAuthoriz
     try {
       token = existing
         ? await updateUnderLease(deps, input, existing, { cuis, now, obtain, written })
-        : await createToken(deps, input, serial, { cuis, now, obtain });
+        : await createToken(deps, input, serial, { cuis, now, obtain, kept });
     } catch (error) {
       if (error instanceof BrokerError && error.code === 'CONFLICT' && attempt < 2) continue;
       throw error;
     }
+    // A retry stored the pair in another token (one a racing import made): the copy left behind goes.
+    if (kept.at && kept.at !== token.tokenId) await deps.secrets.deleteTokenPair(input.tenantId, kept.at).catch(() => undefined);
     const announce = async () => {
       // A new token's links are the ones its transaction just wrote; a re-authorized one keeps its others too.
       const linked = existing ? (await deps.companies.listByToken(input.tenantId, token.tokenId)).map((c) => c.cui) : cuis;
@@ -520,21 +530,51 @@ function freshFields(input: StoreAuthorizationInput, claims: PairFacts, now: str
   };
 }
 
-async function createToken(deps: ServiceDeps, input: StoreAuthorizationInput, serial: string | null, ctx: WriteContext): Promise<TokenRecord> {
-  const pair = await ctx.obtain();
+/**
+ * The id of the token a callback or an import makes, and the pair an earlier attempt of the same import
+ * left under it (`importTokenId`) when that attempt's record never landed: the paste is spent at ANAF
+ * then, so that pair is the chain's only live one. It is taken while the sweep cannot be deleting it as
+ * an orphan (younger than ADOPTABLE_ORPHAN_MAX_AGE_MS); an id a record already has (a token since
+ * disconnected), or an older pair, gets a random id instead.
+ */
+async function newTokenFor(deps: ServiceDeps, input: StoreAuthorizationInput): Promise<{ tokenId: string; left: StoredPair | null }> {
+  const derived = 'importTokenId' in input ? input.importTokenId : undefined;
+  if (!derived) return { tokenId: newTokenId(), left: null };
+  const [record, left] = await Promise.all([deps.tokens.get(input.tenantId, derived), deps.secrets.getTokenPair(input.tenantId, derived)]);
+  if (record) return { tokenId: newTokenId(), left: null };
+  if (!left) return { tokenId: derived, left: null };
+  const createdAt = await deps.secrets.tokenSecretCreatedAt(input.tenantId, derived);
+  const young = createdAt !== null && deps.clock.now().getTime() - Date.parse(createdAt) < ADOPTABLE_ORPHAN_MAX_AGE_MS;
+  return young ? { tokenId: derived, left } : { tokenId: newTokenId(), left: null };
+}
+
+async function createToken(
+  deps: ServiceDeps,
+  input: StoreAuthorizationInput,
+  serial: string | null,
+  ctx: WriteContext & { kept: { at: string | null } },
+): Promise<TokenRecord> {
+  const { tokenId, left } = await newTokenFor(deps, input);
+  const pair: AnafTokenResponse = left ? { accessToken: left.accessToken, ...(left.refreshToken ? { refreshToken: left.refreshToken } : {}) } : await ctx.obtain();
   const token: TokenRecord = {
     tenantId: input.tenantId,
-    tokenId: newTokenId(),
+    tokenId,
     serial,
-    version: 1,
+    version: left?.version ?? 1,
     lastRefreshAt: null,
     createdAt: ctx.now,
-    ...freshFields(input, readPairClaims(deps, pair), ctx.now, newSecretVersionId(), []),
+    ...freshFields(input, readPairClaims(deps, pair), ctx.now, left?.versionId ?? newSecretVersionId(), []),
   };
   token.dueAt = computeDueAt(token, deps.settings);
-  // Made durable like a refresh's pair (retries, then the escrow): after an import's rotation, and for a
-  // callback's fresh grant, the only copy of the pair is in memory.
-  await writePairDurably(deps, input.tenantId, token.tokenId, toStored(pair, token.version), token.secretVersionId!);
+  if (left) {
+    deps.logger.warn('an import sent again: storing the pair its first attempt left', { tenantId: input.tenantId, tokenId });
+  } else {
+    // Made durable like a refresh's pair (retries, then the escrow): after an import's rotation, and for
+    // a callback's fresh grant, the only copy of the pair is in memory.
+    await writePairDurably(deps, input.tenantId, tokenId, toStored(pair, token.version), token.secretVersionId!);
+  }
+  // An import's pair stays where the same import sent again finds it (the sweep deletes it after an hour).
+  const keepPair = tokenId === ('importTokenId' in input ? input.importTokenId : undefined);
   try {
     await deps.tokens.connect({ token, isNew: true, cuis: ctx.cuis, sessionId: input.sessionId, completedAt: ctx.now });
   } catch (error) {
@@ -550,7 +590,8 @@ async function createToken(deps: ServiceDeps, input: StoreAuthorizationInput, se
       }
       throw error;
     }
-    await deps.secrets.deleteTokenPair(input.tenantId, token.tokenId).catch(() => undefined);
+    if (keepPair) ctx.kept.at = tokenId;
+    else await deps.secrets.deleteTokenPair(input.tenantId, token.tokenId).catch(() => undefined);
     throw error;
   }
   return token;

@@ -3,6 +3,7 @@ import { BrokerError } from '../domain/errors.js';
 import { readTokenClaims } from '../domain/jwt.js';
 import type { TenantClient, TokenRecord, TokenView } from '../domain/model.js';
 import type { AnafTokenResponse } from '../ports.js';
+import { importTokenId } from '../domain/state.js';
 import { toTokenView } from '../domain/views.js';
 import { storeAuthorization } from './authorization.js';
 import { requireRegisteredCompanies } from './companies.js';
@@ -40,6 +41,8 @@ export async function importToken(
     throw new BrokerError('VALIDATION_ERROR', 'accessToken and refreshToken come from different certificates (serial claims differ)');
   }
   const cuis = await requireRegisteredCompanies(deps, input.tenantId, input.cuis);
+  const clientSecret = await deps.secrets.getClientSecret(tenant.tenantId);
+  if (!clientSecret) throw new BrokerError('ANAF_REJECTED', 'the tenant has no ANAF client secret stored');
   const token = await storeAuthorization(deps, {
     tenantId: input.tenantId,
     cuis,
@@ -48,7 +51,9 @@ export async function importToken(
     replaceActive: input.replace === true,
     // The ERP's call waits for a refresh under way like a refresh does, then answers 409 REFRESH_IN_PROGRESS.
     leaseDeadline: deps.clock.now().getTime() + JOIN_WAIT_MS,
-    obtainPair: () => rotatePasted(deps, tenant, input.refreshToken),
+    obtainPair: () => rotatePasted(deps, tenant, clientSecret, input.refreshToken),
+    // The same paste sent again (its first attempt's answer was a 503) finds the pair that attempt left.
+    importTokenId: importTokenId(clientSecret, input.tenantId, input.refreshToken),
   });
   return getToken(deps, input.tenantId, token.tokenId);
 }
@@ -57,9 +62,7 @@ export async function importToken(
  * The import's one rotation at ANAF, without retries. A refusal means the pasted refresh token is no
  * longer good (spent by the tool it came from, or revoked); a timeout may hide a rotation that spent it.
  */
-async function rotatePasted(deps: ServiceDeps, tenant: TenantClient, refreshToken: string): Promise<AnafTokenResponse> {
-  const clientSecret = await deps.secrets.getClientSecret(tenant.tenantId);
-  if (!clientSecret) throw new BrokerError('ANAF_REJECTED', 'the tenant has no ANAF client secret stored');
+async function rotatePasted(deps: ServiceDeps, tenant: TenantClient, clientSecret: string, refreshToken: string): Promise<AnafTokenResponse> {
   try {
     return await deps.anaf.refresh({ clientId: tenant.clientId, clientSecret, refreshToken });
   } catch (error) {

@@ -13,7 +13,7 @@ import { STORE_RETRY_AFTER_SECONDS } from '../../shared/config/aws-calls.js';
 import { ALL_ADAPTERS } from '../../shared/runtime/adapters/index.js';
 import { getRuntime } from '../../shared/runtime/runtime.js';
 import { connectDueToken, freshDeps, stored } from '../support/refresh-helpers.js';
-import { CUIS, connect, follow, setupTenant, type TestStack } from '../support/stack.js';
+import { CUIS, connect, follow, pairObtainedByHand, setupTenant, type TestStack } from '../support/stack.js';
 import { useTestStack } from '../support/use-stack.js';
 
 let stack: TestStack;
@@ -200,6 +200,34 @@ describe('a store that does not answer', () => {
       cursor = page.cursor;
     } while (cursor);
     expect(secrets).toHaveLength(1);
+  });
+
+  it('import: the transaction does not land after ANAF rotated the paste → 503; the same import sent again stores the rotated pair (no second rotation), nothing lost', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[2]]);
+    const pasted = await pairObtainedByHand(stack.emulator!);
+    const rotationsBefore = stack.emulator!.control.stats().tokenCalls.refresh_token;
+    const body = { ...pasted, cuis: [CUIS[2]] };
+
+    fault = { match: (command) => command === 'TransactWriteItemsCommand', error: timedOut };
+    const first = await invoke('token-import', request('POST', `/v1/tenants/${t}/tokens`, body));
+    fault = null;
+    expect([first.statusCode, codeOf(first)], first.body).toEqual([503, 'STORE_UNAVAILABLE']);
+    expect(stack.emulator!.control.stats().tokenCalls.refresh_token).toBe(rotationsBefore + 1);
+    expect((await stack.api.get(`/v1/tenants/${t}/tokens`)).body.tokens).toEqual([]);
+
+    // The paste is spent at ANAF now: only the pair the first attempt stored can connect the company.
+    const again = await invoke('token-import', request('POST', `/v1/tenants/${t}/tokens`, body));
+    expect(again.statusCode, again.body).toBe(201);
+    expect(stack.emulator!.control.stats().tokenCalls.refresh_token).toBe(rotationsBefore + 1);
+    const { tokenId } = JSON.parse(again.body);
+    expect((await stored(t, tokenId)).record).toMatchObject({ status: 'active', version: 1 });
+    const token = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[2]}/access-token`);
+    expect(token.status, JSON.stringify(token.body)).toBe(200);
+    expect(token.body.accessToken).not.toBe(pasted.accessToken);
+    // And the chain is live: the stored refresh token rotates.
+    const refreshed = await stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`);
+    expect(refreshed.status, JSON.stringify(refreshed.body)).toBe(200);
   });
 
   it('authorize and callback: a store fault or an error of ours is a page, not JSON (503 and 500)', async () => {

@@ -375,6 +375,11 @@ function createFakeSecretStore(tick: () => Promise<void>, clock: FakeClock): Fak
       const pair = store.pairs.get(k);
       return pair ? clone(pair) : null;
     },
+    async tokenSecretCreatedAt(tenantId, tokenId) {
+      await tick();
+      const k = tokenKey(tenantId, tokenId);
+      return store.deleted.has(k) ? null : (store.created.get(k) ?? null);
+    },
     async deleteTokenPair(tenantId, tokenId) {
       await tick();
       store.deleted.add(tokenKey(tenantId, tokenId));

@@ -90,6 +90,15 @@ export function createSecretsManagerStore(deps: { client: SecretsManagerClient; 
       const raw = await read(tokenName(tenantId, tokenId), versionId);
       return raw ? { ...parseSecretJson<TokenPair>(raw.value), versionId: raw.versionId } : null;
     },
+    async tokenSecretCreatedAt(tenantId, tokenId) {
+      try {
+        const out = await client.send(new DescribeSecretCommand({ SecretId: tokenName(tenantId, tokenId) }));
+        return out.DeletedDate || !out.CreatedDate ? null : out.CreatedDate.toISOString();
+      } catch (error) {
+        if (errorName(error) === 'ResourceNotFoundException') return null;
+        throw error;
+      }
+    },
     async deleteTokenPair(tenantId, tokenId) {
       const name = tokenName(tenantId, tokenId);
       try {

@@ -76,3 +76,41 @@ describe('re-authorization of a certificate that has a token (fakes)', () => {
     expect(world.audit.filter((e) => e.type === 'connected')).toHaveLength(1);
   });
 });
+
+describe("an import whose record did not land after ANAF rotated the paste (fakes)", () => {
+  /** What the SDK throws for a call past its timeout: a store fault (isStoreFault). */
+  const timedOut = () => Object.assign(new Error('injected: the store did not answer'), { name: 'TimeoutError', $metadata: {} });
+
+  async function firstAttemptLost() {
+    const { world, clientId } = await connected();
+    const paste = world.anaf.issue({ clientId, serial: '0b:00:01' });
+    const connect = world.deps.tokens.connect.bind(world.deps.tokens);
+    world.deps.tokens = { ...world.deps.tokens, connect: async () => Promise.reject(timedOut()) };
+    // The service throws the store's fault as it is (the routes answer it 503 STORE_UNAVAILABLE).
+    expect(await importToken(world.deps, { tenantId: T, ...paste, cuis: [] }).catch((error: Error) => error.name)).toBe('TimeoutError');
+    world.deps.tokens = { ...world.deps.tokens, connect };
+    expect(world.anaf.refreshCalls).toBe(1);
+    expect(world.anaf.isLive(paste.refreshToken)).toBe(false);
+    return { world, paste };
+  }
+
+  it('sent again within ADOPTABLE_ORPHAN_MAX_AGE_MS: the pair its first attempt left is stored, without a second rotation', async () => {
+    const { world, paste } = await firstAttemptLost();
+    world.clock.advance(49 * 60_000);
+    const view = await importToken(world.deps, { tenantId: T, ...paste, cuis: [] });
+    expect(view).toMatchObject({ status: 'active' });
+    expect(world.anaf.refreshCalls).toBe(1);
+    const stored = await world.secrets.getTokenPair(T, view.tokenId);
+    expect(world.anaf.isLive(stored!.refreshToken)).toBe(true);
+    expect(world.tokens.records.get(`${T}/${view.tokenId}`)).toMatchObject({ secretVersionId: stored!.versionId, version: stored!.version });
+  });
+
+  it('sent again later: not taken (the sweep may be deleting it as an orphan); the spent paste is refused and the pair is left alone', async () => {
+    const { world, paste } = await firstAttemptLost();
+    const tokensBefore = world.tokens.records.size;
+    world.clock.advance(51 * 60_000);
+    expect(await importToken(world.deps, { tenantId: T, ...paste, cuis: [] }).catch(codeOf)).toBe('IMPORT_REFRESH_REFUSED');
+    expect(world.tokens.records.size).toBe(tokensBefore);
+    expect(world.secrets.deleted.size).toBe(0);
+  });
+});
