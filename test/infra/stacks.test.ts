@@ -370,7 +370,7 @@ describe('IAM', () => {
   const SECRETS: Record<string, string[]> = {
     'anaf-client-put': ['CreateSecret', 'PutSecretValue'],
     'oauth-callback': ['CreateSecret', 'DeleteSecret', 'GetSecretValue', 'PutSecretValue'],
-    'token-import': ['CreateSecret', 'DeleteSecret', 'GetSecretValue', 'PutSecretValue'],
+    'token-import': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
     'token-refresh': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
     'access-token-get': ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
     efactura: ['CreateSecret', 'DeleteSecret', 'DescribeSecret', 'GetSecretValue', 'PutSecretValue'],
