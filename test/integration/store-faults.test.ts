@@ -76,6 +76,14 @@ function request(method: string, path: string, body?: unknown): unknown {
 }
 const codeOf = (answer: any) => JSON.parse(answer.body).error?.code;
 
+/** A connect session's link followed to ANAF and back: the callback's path and query, not yet called. */
+async function callbackFromAnaf(t: string, cui: string): Promise<string> {
+  const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [cui] });
+  const toAnaf = (await follow(session.body.authorizeUrl, 1))[0]!.headers.get('location')!;
+  const back = new URL((await fetch(toAnaf, { redirect: 'manual' })).headers.get('location')!);
+  return `${back.pathname}${back.search}`;
+}
+
 describe('a store that does not answer', () => {
   it('access token: the token record read times out → 503 STORE_UNAVAILABLE with Retry-After, nothing handed out or audited; the next call works', async () => {
     const t = tenant();
@@ -126,13 +134,11 @@ describe('a store that does not answer', () => {
   it('callback: the metadata transaction lands but both attempts lose their answer → the connection stands (page 200, token active, its pair readable), the pair is not deleted', async () => {
     const t = tenant();
     await setupTenant(stack.api, t, [CUIS[6]]);
-    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[6]] });
-    const toAnaf = (await follow(session.body.authorizeUrl, 1))[0]!.headers.get('location')!;
-    const back = new URL((await fetch(toAnaf, { redirect: 'manual' })).headers.get('location')!);
+    const callback = await callbackFromAnaf(t, CUIS[6]);
 
     // The first attempt commits and times out; the SDK's second meets a store that still does not answer.
     fault = { match: (command) => command === 'TransactWriteItemsCommand', error: timedOut, lands: (attempt) => attempt === 1 };
-    const answer = await invoke('oauth-callback', request('GET', `${back.pathname}${back.search}`));
+    const answer = await invoke('oauth-callback', request('GET', callback));
     expect(faulted).toBe(2);
     fault = null;
 
@@ -153,12 +159,10 @@ describe('a store that does not answer', () => {
     await setupTenant(stack.api, t, [CUIS[6]]);
     const { tokenId } = await connect(stack.api, t, [CUIS[6]]);
     const before = await stored(t, tokenId);
-    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[6]] });
-    const toAnaf = (await follow(session.body.authorizeUrl, 1))[0]!.headers.get('location')!;
-    const back = new URL((await fetch(toAnaf, { redirect: 'manual' })).headers.get('location')!);
+    const callback = await callbackFromAnaf(t, CUIS[6]);
 
     fault = { match: (command) => command === 'TransactWriteItemsCommand', error: timedOut, lands: (attempt) => attempt === 1 };
-    const answer = await invoke('oauth-callback', request('GET', `${back.pathname}${back.search}`));
+    const answer = await invoke('oauth-callback', request('GET', callback));
     expect(faulted).toBe(2);
     fault = null;
 
@@ -174,12 +178,10 @@ describe('a store that does not answer', () => {
   it('callback: the transaction does not land → a 503 page (Romanian first, Retry-After), no token, and the pair left for the reconciliation, not deleted', async () => {
     const t = tenant();
     await setupTenant(stack.api, t, [CUIS[7]]);
-    const session = await stack.api.post(`/v1/tenants/${t}/connect-sessions`, { cuis: [CUIS[7]] });
-    const toAnaf = (await follow(session.body.authorizeUrl, 1))[0]!.headers.get('location')!;
-    const back = new URL((await fetch(toAnaf, { redirect: 'manual' })).headers.get('location')!);
+    const callback = await callbackFromAnaf(t, CUIS[7]);
 
     fault = { match: (command) => command === 'TransactWriteItemsCommand', error: timedOut };
-    const answer = await invoke('oauth-callback', request('GET', `${back.pathname}${back.search}`));
+    const answer = await invoke('oauth-callback', request('GET', callback));
     fault = null;
     expect(answer.statusCode).toBe(503);
     expect(answer.headers['content-type']).toMatch(/^text\/html/);
