@@ -46,6 +46,11 @@ export interface SimulationOptions {
   manualShare: number;
   /** The initial logins are spread over this many days before the first simulated day. */
   historyDays: number;
+  /**
+   * Added to every AWS call of the sweep, in ms: a slower machine. 0 in a run of its own; the seed
+   * test sets it to show that a year does not depend on the machine's speed.
+   */
+  sweepCallDelayMs: number;
 }
 
 export interface CommandOptions {
@@ -84,6 +89,7 @@ export function defaultOptions(tokens = 1000, days = 400, seed = 1): Omit<Simula
     readShare: 0.005,
     manualShare: 0.003,
     historyDays: 330,
+    sweepCallDelayMs: 0,
   };
 }
 
@@ -170,6 +176,7 @@ export function parseArgs(argv: string[]): CommandOptions {
       readShare: share('read-share', base.readShare),
       manualShare: share('manual-share', base.manualShare),
       historyDays: int('history-days', base.historyDays),
+      sweepCallDelayMs: base.sweepCallDelayMs,
     },
     refreshWindows: window === 'both' ? ['rolling', 'fixed'] : [window as RefreshWindow],
     rotationCaps,

@@ -89,15 +89,42 @@ export interface SimulationProfile {
   requestsPerDay: Record<string, { n: number; ms: number }>;
 }
 
-/** Time runs on from where it was set, so leases and timeouts behave; the simulation sets it forward. */
+/**
+ * Time runs on from where it was set, so leases and timeouts behave; the simulation sets it forward.
+ * `freeze` stops it (until the next `set`) for the parts of a day whose stamps later decide a due time:
+ * a refresh at 03:00:01 makes a token due at 03:00:01 weeks later, which the sweep that starts at
+ * 03:00:00.00x on that day does not find, while one at 03:00:00.9 is found; with time running, which
+ * tokens a sweep refreshes in its first second, and so the year, would depend on the machine's speed.
+ */
 class VirtualClock implements Clock {
   private offsetMs = 0;
+  private frozenAt: number | null = null;
   now(): Date {
-    return new Date(Date.now() + this.offsetMs);
+    return new Date(this.frozenAt ?? Date.now() + this.offsetMs);
   }
   set(ms: number): void {
+    this.frozenAt = null;
     this.offsetMs = ms - Date.now();
   }
+  freeze(ms: number): void {
+    this.frozenAt = ms;
+  }
+  get frozen(): boolean {
+    return this.frozenAt !== null;
+  }
+}
+
+/**
+ * Lets time run again after `ms` of real time if it is still frozen: a wait that counts on the clock (a
+ * lease held by a call that never returns) must not hang the run. Answers the watchdog's stop.
+ */
+function thawAfter(clock: VirtualClock, ms: number, what: string): () => void {
+  const timer = setTimeout(() => {
+    if (!clock.frozen) return;
+    process.stderr.write(`simulate: ${what} still running after ${ms / 1000} s of frozen time; time runs on\n`);
+    clock.set(clock.now().getTime());
+  }, ms);
+  return () => clearTimeout(timer);
 }
 
 interface SimToken {
@@ -291,6 +318,19 @@ async function simulate(
       { step: 'initialize', name: 'simulateProfile', override: true },
     );
   }
+  // A slower machine (options.sweepCallDelayMs): each AWS call of the sweep waits that long first.
+  let sweeping = false;
+  if (options.sweepCallDelayMs > 0) {
+    for (const client of Object.values(runtime.clients) as Array<{ middlewareStack: any }>) {
+      client.middlewareStack.add(
+        (next: (args: any) => Promise<any>) => async (args: any) => {
+          if (sweeping) await new Promise((resolve) => setTimeout(resolve, options.sweepCallDelayMs));
+          return next(args);
+        },
+        { step: 'initialize', name: 'simulateSlowerMachine', override: true },
+      );
+    }
+  }
   /** Per company, the linked record the service last refused an access token for (see the 23:00 check). */
   const refusedFor = new Map<string, TokenRecord>();
   const partMs = { sweep: 0, office: 0, reconnects: 0, check: 0, other: 0 };
@@ -345,10 +385,12 @@ async function simulate(
   for (const sim of sims) {
     const login = SIMULATION_START - rng.int(1, Math.max(1, options.historyDays)) * DAY_MS - rng.int(0, 23) * HOUR_MS;
     const lastRotation = login + Math.max(0, Math.floor((SIMULATION_START - DAY_MS - login) / cadence)) * cadence;
-    clock.set(lastRotation);
+    clock.freeze(lastRotation);
     const refreshSeconds = options.refreshWindow === 'fixed' ? yearS - Math.round((lastRotation - login) / 1000) : yearS;
     control.setTokenLifetimes({ refreshSeconds });
+    const stopWatch = thawAfter(clock, 60_000, `the login of token ${sim.index}`);
     await connectWith(sim, null);
+    stopWatch();
   }
   control.setTokenLifetimes({ refreshSeconds: yearS });
 
@@ -430,14 +472,19 @@ async function simulate(
       }
     }
 
-    // 03:00 the schedule fires the sweep, exactly as EventBridge invokes it.
-    clock.set(sweepAt);
+    // 03:00 the schedule fires the sweep, exactly as EventBridge invokes it, with time standing at 03:00
+    // (VirtualClock.freeze: the year must not depend on how fast the machine runs the sweep).
+    clock.freeze(sweepAt);
     part('other');
+    const stopWatch = thawAfter(clock, 120_000, `the sweep of day ${day}`);
+    sweeping = true;
     // A failed invocation (e.g. moto or ANAF timing out under it) is what EventBridge would record; the
     // next day's schedule runs it again. Counted, never the end of the run.
     await sweepHandler({}, context).catch(() => {
       if (measuring) sweepFailures++;
     });
+    sweeping = false;
+    stopWatch();
     control.clearFailures();
     part('sweep');
 
