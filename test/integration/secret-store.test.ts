@@ -1,6 +1,7 @@
 /**
  * The Secrets Manager adapter against moto: a value that is not JSON fails with a fixed message (JSON's
- * own error would quote the secret into the logs); CUIs with leading zeros are one company.
+ * own error would quote the secret into the logs); a token secret's creation time; CUIs with leading
+ * zeros are one company.
  */
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
@@ -24,6 +25,27 @@ describe('secret values that are not JSON', () => {
     expect(failure).toBeInstanceOf(Error);
     expect((failure as Error).message).toBe('a stored secret value is not valid JSON');
     expect(JSON.stringify({ message: (failure as Error).message, cause: String((failure as Error).cause) })).not.toContain(value.slice(0, 6));
+  });
+});
+
+describe("a token secret's creation time (a retried import's age check)", () => {
+  it('is the time the secret was created, as the listing says; null once it is scheduled for deletion, and for no secret', async () => {
+    await setupTenant(stack.api, 'created-at', [CUIS[0]]);
+    const tokenId = await connectNew(stack.api, stack.emulator!, 'created-at', [CUIS[0]]);
+    const secrets = freshDeps().secrets;
+    const createdAt = await secrets.tokenSecretCreatedAt('created-at', tokenId);
+    let listed: string | undefined;
+    let cursor: string | undefined;
+    do {
+      const page = await secrets.listTokenSecrets(cursor);
+      listed ??= page.secrets.find((secret) => secret.tenantId === 'created-at' && secret.tokenId === tokenId)?.createdAt;
+      cursor = page.cursor;
+    } while (cursor && !listed);
+    expect(createdAt).toBe(listed);
+    expect(Math.abs(Date.now() - Date.parse(createdAt!))).toBeLessThan(10 * 60_000);
+    await secrets.deleteTokenPair('created-at', tokenId);
+    expect(await secrets.tokenSecretCreatedAt('created-at', tokenId)).toBeNull();
+    expect(await secrets.tokenSecretCreatedAt('created-at', 'tok_000000000000000000000000')).toBeNull();
   });
 });
 
