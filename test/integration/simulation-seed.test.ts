@@ -18,20 +18,25 @@ const outcome = ({ wallSeconds: _wall, profile: _profile, options: { sweepCallDe
  * their holders at once. Before each token drew its own (the emulator's drop waiting for that token's
  * certificate, the holder's own stream), two such runs differed (one of two pairs on an idle machine).
  */
+/**
+ * Forty tokens, every login within two days before the start: they fall due together (around day 48,
+ * and again around day 97), so one sweep refreshes them eight at a time, three in ten lose the answer,
+ * and the next sweep learns of it. No outage, blips or slow days.
+ */
+const fortyDueTogether = (days: number) => ({
+  ...defaultOptions(40, days, 3),
+  outages: [],
+  slowRate: 0,
+  blipRate: 0,
+  lostAnswerRate: 0.3,
+  historyDays: 2,
+  refreshWindow: 'rolling' as const,
+  rotationCap: 64,
+});
+
 describe('one seed, one simulated year', () => {
   it('two runs of the same options (each with its own moto and emulator) give the same figures, episodes and days', async () => {
-    const options = {
-      ...defaultOptions(40, 64, 3),
-      outages: [],
-      slowRate: 0,
-      blipRate: 0,
-      lostAnswerRate: 0.3,
-      // Every login within two days before the start: the tokens fall due together, around day 58, so
-      // one sweep refreshes forty of them eight at a time, and the next one learns of the lost answers.
-      historyDays: 2,
-      refreshWindow: 'rolling' as const,
-      rotationCap: 64,
-    };
+    const options = fortyDueTogether(64);
     const [first, second] = await simulateVariants([options, options]);
     // The scenario bites: lost answers turn tokens reauth-required, and their holders' draws decide when they reconnect.
     expect(first!.events['reauth-required'] ?? 0).toBeGreaterThan(3);
@@ -43,16 +48,7 @@ describe('one seed, one simulated year', () => {
     // The same forty tokens, through their second due sweep (~day 97): each refresh of the first one sets
     // the due time of the second to the second of the sweep it ran at, and a slower sweep refreshes fewer
     // of them in its first second (README, "A simulated year": the clock stands still in the sweep).
-    const options = {
-      ...defaultOptions(40, 100, 3),
-      outages: [],
-      slowRate: 0,
-      blipRate: 0,
-      lostAnswerRate: 0.3,
-      historyDays: 2,
-      refreshWindow: 'rolling' as const,
-      rotationCap: 64,
-    };
+    const options = fortyDueTogether(100);
     const [fast, slow] = await simulateVariants([options, { ...options, sweepCallDelayMs: 60 }]);
     expect(fast!.totals.rotations).toBeGreaterThan(40);
     expect(outcome(slow!)).toEqual(outcome(fast!));
