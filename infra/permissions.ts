@@ -160,8 +160,9 @@ export const PERMISSIONS: Readonly<Record<string, FunctionPermissions>> = {
     table: { ...STORE_PAIR.table, 'SESSION#': ['GetItem', 'UpdateItem'], 'STATE#': ['UpdateItem'] },
   },
   // The import also re-reads an existing token's pair (GetSecretValue) under its lease.
-  // DescribeSecret: how old the pair an import's first attempt left is, when the same import is sent again.
-  'token-import': { ...STORE_PAIR, secrets: [...STORE_PAIR.secrets, 'DescribeSecret'] },
+  // The same import sent again reads the pair its first attempt left: how old it is (DescribeSecret), or
+  // the escrow's copy when every secret write of that attempt failed (KMS Decrypt).
+  'token-import': { ...STORE_PAIR, secrets: [...STORE_PAIR.secrets, 'DescribeSecret'], pairEscrow: ['Encrypt', 'Decrypt'] },
   'token-get': read,
   'token-refresh': REFRESH,
   'access-token-get': REFRESH,

@@ -533,16 +533,20 @@ function freshFields(input: StoreAuthorizationInput, claims: PairFacts, now: str
 /**
  * The id of the token a callback or an import makes, and the pair an earlier attempt of the same import
  * left under it (`importTokenId`) when that attempt's record never landed: the paste is spent at ANAF
- * then, so that pair is the chain's only live one. It is taken while the sweep cannot be deleting it as
- * an orphan (younger than ADOPTABLE_ORPHAN_MAX_AGE_MS); an id a record already has (a token since
- * disconnected), or an older pair, gets a random id instead.
+ * then, so that pair is the chain's only live one. A pair in the secret is taken while the sweep cannot
+ * be deleting it as an orphan (younger than ADOPTABLE_ORPHAN_MAX_AGE_MS), one in the escrow at any age;
+ * an id a record already has (a token since disconnected), or an older secret, gets a random id instead.
  */
 async function newTokenFor(deps: ServiceDeps, input: StoreAuthorizationInput): Promise<{ tokenId: string; left: StoredPair | null }> {
   const derived = 'importTokenId' in input ? input.importTokenId : undefined;
   if (!derived) return { tokenId: newTokenId(), left: null };
   const [record, left] = await Promise.all([deps.tokens.get(input.tenantId, derived), deps.secrets.getTokenPair(input.tenantId, derived)]);
   if (record) return { tokenId: newTokenId(), left: null };
-  if (!left) return { tokenId: derived, left: null };
+  if (!left) {
+    // Every secret write of that attempt failed: its pair is in the escrow, which no sweep deletes by age.
+    // The record then points at the escrowed version, as that attempt's own would have.
+    return { tokenId: derived, left: await deps.escrow.get(input.tenantId, derived) };
+  }
   const createdAt = await deps.secrets.tokenSecretCreatedAt(input.tenantId, derived);
   const young = createdAt !== null && deps.clock.now().getTime() - Date.parse(createdAt) < ADOPTABLE_ORPHAN_MAX_AGE_MS;
   return young ? { tokenId: derived, left } : { tokenId: newTokenId(), left: null };

@@ -661,6 +661,25 @@ const PATHS: Path[] = [
     },
   },
   {
+    fn: 'token-import',
+    name: 'every secret write fails (the escrow), then the transaction times out (503); the same import sent again stores the escrowed pair',
+    run: async () => {
+      const t = tenant();
+      await setupTenant(stack.api, t, [CUIS[0]]);
+      newCertificate();
+      const body = { ...(await pairByHand()), cuis: [CUIS[0]] };
+      const timedOut = async (): Promise<void> => {
+        throw Object.assign(new Error('injected: DynamoDB did not answer'), { name: 'TimeoutError', $metadata: {} });
+      };
+      const first = await withDeps({ secrets: { ...runtime.deps.secrets, putTokenPair: throttled }, tokens: { ...runtime.deps.tokens, connect: timedOut } }, () =>
+        http('POST', `/v1/tenants/${t}/tokens`, body),
+      );
+      expect([first.status, first.body.error?.code]).toEqual([503, 'STORE_UNAVAILABLE']);
+      const again = await http('POST', `/v1/tenants/${t}/tokens`, body);
+      expect(again.status).toBe(201);
+    },
+  },
+  {
     fn: 'token-get',
     name: 'reads one token and the list',
     run: async () => {

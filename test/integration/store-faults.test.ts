@@ -232,6 +232,32 @@ describe('a store that does not answer', () => {
     expect(refreshed.status, JSON.stringify(refreshed.body)).toBe(200);
   });
 
+  it('import: every secret write fails (the pair goes to the escrow), then the transaction → 503; sent again, the escrowed pair is stored (no second rotation)', async () => {
+    const t = tenant();
+    await setupTenant(stack.api, t, [CUIS[3]]);
+    const pasted = await pairObtainedByHand(stack.emulator!);
+    const rotationsBefore = stack.emulator!.control.stats().tokenCalls.refresh_token;
+    const body = { ...pasted, cuis: [CUIS[3]] };
+
+    const writes = new Set(['TransactWriteItemsCommand', 'PutSecretValueCommand', 'CreateSecretCommand']);
+    fault = { match: (command) => writes.has(command), error: timedOut };
+    const first = await invoke('token-import', request('POST', `/v1/tenants/${t}/tokens`, body));
+    fault = null;
+    expect([first.statusCode, codeOf(first)], first.body).toEqual([503, 'STORE_UNAVAILABLE']);
+
+    const again = await invoke('token-import', request('POST', `/v1/tenants/${t}/tokens`, body));
+    expect(again.statusCode, again.body).toBe(201);
+    expect(stack.emulator!.control.stats().tokenCalls.refresh_token).toBe(rotationsBefore + 1);
+    const { tokenId } = JSON.parse(again.body);
+    const escrowed = await freshDeps().escrow.get(t, tokenId);
+    expect((await stored(t, tokenId)).record).toMatchObject({ status: 'active', secretVersionId: escrowed?.versionId });
+    // The record names the escrowed version: handed out from there, and a refresh moves it on.
+    const token = await stack.api.get(`/v1/tenants/${t}/companies/${CUIS[3]}/access-token`);
+    expect([token.status, token.body.accessToken], JSON.stringify(token.body)).toEqual([200, escrowed?.accessToken]);
+    const refreshed = await stack.api.post(`/v1/tenants/${t}/tokens/${tokenId}/refresh`);
+    expect(refreshed.status, JSON.stringify(refreshed.body)).toBe(200);
+  }, 60_000);
+
   it('authorize and callback: a store fault or an error of ours is a page, not JSON (503 and 500)', async () => {
     const t = tenant();
     await setupTenant(stack.api, t, [CUIS[0]]);
