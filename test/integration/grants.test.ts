@@ -146,6 +146,23 @@ const throttled = async (): Promise<void> => {
   throw Object.assign(new Error('injected: Secrets Manager throttles'), { name: 'ThrottlingException' });
 };
 
+/**
+ * An import whose first attempt, with `patch` applied, ends with the metadata transaction timing out
+ * (503 STORE_UNAVAILABLE); the same import sent again stores the pair that attempt left (201).
+ */
+async function importSentAgain(patch: Partial<ServiceDeps>): Promise<void> {
+  const t = tenant();
+  await setupTenant(stack.api, t, [CUIS[0]]);
+  newCertificate();
+  const body = { ...(await pairByHand()), cuis: [CUIS[0]] };
+  const timedOut = async (): Promise<void> => {
+    throw Object.assign(new Error('injected: DynamoDB did not answer'), { name: 'TimeoutError', $metadata: {} });
+  };
+  const first = await withDeps({ ...patch, tokens: { ...runtime.deps.tokens, connect: timedOut } }, () => http('POST', `/v1/tenants/${t}/tokens`, body));
+  expect([first.status, first.body.error?.code]).toEqual([503, 'STORE_UNAVAILABLE']);
+  expect((await http('POST', `/v1/tenants/${t}/tokens`, body)).status).toBe(201);
+}
+
 function once<T extends object, K extends keyof T>(
   target: T,
   method: K,
@@ -646,38 +663,12 @@ const PATHS: Path[] = [
   {
     fn: 'token-import',
     name: "the transaction times out after the rotation (503); the same import sent again stores the pair its first attempt left",
-    run: async () => {
-      const t = tenant();
-      await setupTenant(stack.api, t, [CUIS[0]]);
-      newCertificate();
-      const body = { ...(await pairByHand()), cuis: [CUIS[0]] };
-      const timedOut = async (): Promise<void> => {
-        throw Object.assign(new Error('injected: DynamoDB did not answer'), { name: 'TimeoutError', $metadata: {} });
-      };
-      const first = await withDeps({ tokens: { ...runtime.deps.tokens, connect: timedOut } }, () => http('POST', `/v1/tenants/${t}/tokens`, body));
-      expect([first.status, first.body.error?.code]).toEqual([503, 'STORE_UNAVAILABLE']);
-      const again = await http('POST', `/v1/tenants/${t}/tokens`, body);
-      expect(again.status).toBe(201);
-    },
+    run: () => importSentAgain({}),
   },
   {
     fn: 'token-import',
     name: 'every secret write fails (the escrow), then the transaction times out (503); the same import sent again stores the escrowed pair',
-    run: async () => {
-      const t = tenant();
-      await setupTenant(stack.api, t, [CUIS[0]]);
-      newCertificate();
-      const body = { ...(await pairByHand()), cuis: [CUIS[0]] };
-      const timedOut = async (): Promise<void> => {
-        throw Object.assign(new Error('injected: DynamoDB did not answer'), { name: 'TimeoutError', $metadata: {} });
-      };
-      const first = await withDeps({ secrets: { ...runtime.deps.secrets, putTokenPair: throttled }, tokens: { ...runtime.deps.tokens, connect: timedOut } }, () =>
-        http('POST', `/v1/tenants/${t}/tokens`, body),
-      );
-      expect([first.status, first.body.error?.code]).toEqual([503, 'STORE_UNAVAILABLE']);
-      const again = await http('POST', `/v1/tenants/${t}/tokens`, body);
-      expect(again.status).toBe(201);
-    },
+    run: () => importSentAgain({ secrets: { ...runtime.deps.secrets, putTokenPair: throttled } }),
   },
   {
     fn: 'token-get',
