@@ -28,7 +28,7 @@ import { recordEvent } from './audit.js';
 import { disconnect } from './disconnect.js';
 import { requireRegisteredCompanies } from './companies.js';
 import { acquireLeaseWithin } from './lease-wait.js';
-import { leaseSecondsFor, newLeaseOwner, writePairDurably } from './refresh.js';
+import { leaseSecondsFor, newLeaseOwner, readPairSources, writePairDurably } from './refresh.js';
 import { clientCredentials, requireTenant } from './tenants.js';
 
 export const DEFAULT_SESSION_TTL_SECONDS = 1800;
@@ -537,20 +537,26 @@ function freshFields(input: StoreAuthorizationInput, claims: PairFacts, now: str
  * be deleting it as an orphan (younger than ADOPTABLE_ORPHAN_MAX_AGE_MS), one in the escrow at any age;
  * an id a record already has (a token since disconnected), or an older secret, gets a random id instead.
  */
-async function newTokenFor(deps: ServiceDeps, input: StoreAuthorizationInput): Promise<{ tokenId: string; left: StoredPair | null }> {
+async function newTokenFor(
+  deps: ServiceDeps,
+  input: StoreAuthorizationInput,
+): Promise<{ tokenId: string; left: StoredPair | null; derived: boolean }> {
   const derived = 'importTokenId' in input ? input.importTokenId : undefined;
-  if (!derived) return { tokenId: newTokenId(), left: null };
-  const [record, left] = await Promise.all([deps.tokens.get(input.tenantId, derived), deps.secrets.getTokenPair(input.tenantId, derived)]);
-  if (record) return { tokenId: newTokenId(), left: null };
-  if (!left) {
-    // Every secret write of that attempt failed: its pair is in the escrow, which no sweep deletes by age.
-    // The record then points at the escrowed version, as that attempt's own would have.
-    return { tokenId: derived, left: await deps.escrow.get(input.tenantId, derived) };
-  }
+  const random = { tokenId: newTokenId(), left: null, derived: false };
+  if (!derived) return random;
+  const [record, { latest, escrowed }] = await Promise.all([deps.tokens.get(input.tenantId, derived), readPairSources(deps, input.tenantId, derived)]);
+  if (record) return random;
+  // Every secret write of that attempt failed: its pair is in the escrow, which no sweep deletes by age.
+  // The record then points at the escrowed version, as that attempt's own would have.
+  if (!latest) return { tokenId: derived, left: escrowed, derived: true };
   const createdAt = await deps.secrets.tokenSecretCreatedAt(input.tenantId, derived);
   const young = createdAt !== null && deps.clock.now().getTime() - Date.parse(createdAt) < ADOPTABLE_ORPHAN_MAX_AGE_MS;
-  return young ? { tokenId: derived, left } : { tokenId: newTokenId(), left: null };
+  return young ? { tokenId: derived, left: latest, derived: true } : random;
 }
+
+/** Whether `current` is the record a connect transaction wrote as `token`: it committed, whatever it answered. */
+const committedAs = (current: TokenRecord | null | undefined, token: TokenRecord): current is TokenRecord =>
+  current?.version === token.version && current.secretVersionId === token.secretVersionId;
 
 async function createToken(
   deps: ServiceDeps,
@@ -558,7 +564,7 @@ async function createToken(
   serial: string | null,
   ctx: WriteContext & { kept: { at: string | null } },
 ): Promise<TokenRecord> {
-  const { tokenId, left } = await newTokenFor(deps, input);
+  const { tokenId, left, derived } = await newTokenFor(deps, input);
   const pair: AnafTokenResponse = left ? { accessToken: left.accessToken, ...(left.refreshToken ? { refreshToken: left.refreshToken } : {}) } : await ctx.obtain();
   const token: TokenRecord = {
     tenantId: input.tenantId,
@@ -577,8 +583,6 @@ async function createToken(
     // a callback's fresh grant, the only copy of the pair is in memory.
     await writePairDurably(deps, input.tenantId, tokenId, toStored(pair, token.version), token.secretVersionId!);
   }
-  // An import's pair stays where the same import sent again finds it (the sweep deletes it after an hour).
-  const keepPair = tokenId === ('importTokenId' in input ? input.importTokenId : undefined);
   try {
     await deps.tokens.connect({ token, isNew: true, cuis: ctx.cuis, sessionId: input.sessionId, completedAt: ctx.now });
   } catch (error) {
@@ -588,13 +592,14 @@ async function createToken(
       // sweep's reconciliation (a secret no record points at is deleted an hour after it was written),
       // never deleted here under a record that may exist.
       const landed = await deps.tokens.get(input.tenantId, token.tokenId).catch(() => undefined);
-      if (landed && landed.secretVersionId === token.secretVersionId) {
+      if (committedAs(landed, token)) {
         deps.logger.warn('the connect transaction committed though its answer was lost', { tenantId: input.tenantId, tokenId: token.tokenId });
         return landed;
       }
       throw error;
     }
-    if (keepPair) ctx.kept.at = tokenId;
+    // An import's pair stays where the same import sent again finds it (the sweep deletes it after an hour).
+    if (derived) ctx.kept.at = tokenId;
     else await deps.secrets.deleteTokenPair(input.tenantId, token.tokenId).catch(() => undefined);
     throw error;
   }
@@ -663,7 +668,7 @@ async function updateUnderLease(
         await deps.secrets.deleteTokenPair(tenantId, tokenId).catch(() => undefined);
       }
       // A transaction that committed though its answer was lost is the re-authorization (as in createToken).
-      if (isStoreFault(error) && current?.version === token.version && current.secretVersionId === token.secretVersionId) {
+      if (isStoreFault(error) && committedAs(current, token)) {
         deps.logger.warn('the connect transaction committed though its answer was lost', { tenantId, tokenId });
         return current;
       }
